@@ -1,0 +1,13 @@
+"""napari-zarr-tiles: open, view and process images too big for memory as zarr tiles in napari.
+
+Importing the package is cheap: no Qt, no napari, no zarr until a function that needs them is called.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("napari-zarr-tiles")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,73 @@
+"""Chunk-wise downsampling: mean for images, label-safe (nearest, no invented values) for labels.
+
+Each coarser level is reduced straight from level 0 one chunk at a time (a ``map_blocks`` per level), so a
+level costs one pass over the tiles it covers and never holds more than a tile in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import ceil
+
+import dask.array as da
+import numpy as np
+
+
+def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool = False) -> np.ndarray:
+    """Reduce ``block`` by an integer factor per axis.
+
+    Images take the mean of each ``factors``-sized box, edge boxes averaging only the pixels they hold (so a
+    ragged edge does not darken), rounded back to an integer dtype. Labels take the box's first pixel, which
+    never invents a label value.
+    """
+    if labels:
+        return block[tuple(slice(None, None, factor) for factor in factors)]
+    total = block.astype(np.float64, copy=False)
+    counts = np.ones((1,) * block.ndim)
+    for axis, factor in enumerate(factors):
+        if factor == 1:
+            continue
+        starts = np.arange(0, block.shape[axis], factor)
+        total = np.add.reduceat(total, starts, axis=axis)
+        sizes = np.diff(np.append(starts, block.shape[axis])).astype(np.float64)
+        counts = counts * sizes.reshape([-1 if i == axis else 1 for i in range(block.ndim)])
+    mean = total / counts
+    if np.issubdtype(block.dtype, np.integer):
+        mean = np.rint(mean)
+    return mean.astype(block.dtype, copy=False)
+
+
+def _aligned(array: da.Array, factors: Sequence[int]) -> da.Array:
+    """Rechunk where needed so that every chunk but the last along an axis is a multiple of its factor.
+
+    Otherwise a box would straddle two chunks and the level would be stretched at each chunk border.
+    """
+    chunks = []
+    for axis_chunks, factor in zip(array.chunks, factors):
+        if all(size % factor == 0 for size in axis_chunks[:-1]):
+            chunks.append(axis_chunks)
+        else:
+            chunks.append(ceil(max(axis_chunks) / factor) * factor)
+    return array.rechunk(tuple(chunks))
+
+
+def downsample(array: da.Array, factors: Sequence[int], *, labels: bool = False) -> da.Array:
+    """A lazy level of ``array`` reduced by ``factors``, one task per chunk."""
+    array = _aligned(array, factors)
+    chunks = tuple(
+        tuple(ceil(size / factor) for size in axis_chunks) for axis_chunks, factor in zip(array.chunks, factors)
+    )
+    return array.map_blocks(downsample_block, factors=tuple(factors), labels=labels, chunks=chunks, dtype=array.dtype)
+
+
+def lazy_levels(
+    array: da.Array, spatial_axes: Sequence[int], *, labels: bool = False, coarsest: int = 1024
+) -> list[da.Array]:
+    """``array`` followed by lazy levels halving ``spatial_axes`` until the largest fits in ``coarsest``."""
+    levels = [array]
+    factor = 1
+    while max(array.shape[axis] for axis in spatial_axes) / factor > coarsest:
+        factor *= 2
+        factors = [factor if axis in spatial_axes else 1 for axis in range(array.ndim)]
+        levels.append(downsample(array, factors, labels=labels))
+    return levels

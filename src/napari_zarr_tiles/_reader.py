@@ -1,0 +1,319 @@
+"""napari reader: a zarr folder (plain array, group, OME-Zarr 0.4/0.5) to lazy dask-backed layers.
+
+The reader opens read-only, reads metadata plus at most a bounded sample for contrast, and returns one dask
+array per pyramid level, with explicit layer type, scale, translation, axis labels, units, name, colormap
+and contrast limits, so the first frame looks right.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike, fspath
+from pathlib import Path
+
+import zarr
+
+from . import _display, _ome
+from ._errors import OmeMetadataError, ZarrTilesError
+from ._pyramid import lazy_levels
+from ._store import chunk_counts, is_zarr_path, iter_arrays, iter_groups, open_readonly, to_dask
+
+logger = logging.getLogger(__name__)
+
+# Above this many pixels along Y or X, a single-scale array gets lazy coarser levels: napari would otherwise
+# read a whole plane before the first frame.
+LAZY_PYRAMID_EDGE = 4096
+# Below this fraction of stored chunks, the store is called mostly empty (metadata written, data not).
+MOSTLY_MISSING = 0.5
+# How deep to look for arrays inside plain (non-OME) groups.
+MAX_GROUP_DEPTH = 3
+
+LayerData = tuple
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """What the reader found: the levels of one image (finest first) and how to place and show them."""
+
+    where: str
+    name: str
+    levels: tuple[zarr.Array, ...]
+    axes: tuple[_ome.Axis, ...]
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    channels: tuple[_ome.Channel, ...] = ()
+    labels: bool = False
+    label_colors: Mapping[int, tuple] = field(default_factory=dict)
+
+    @property
+    def channel_axis(self) -> int | None:
+        kinds = [axis.type for axis in self.axes]
+        return kinds.index("channel") if "channel" in kinds else None
+
+
+def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
+    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing)."""
+    paths = path if isinstance(path, list | tuple) else [path]
+    if paths and all(is_zarr_path(item) for item in paths):
+        return read_zarr
+    return None
+
+
+def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
+    """Read one or more zarr folders into napari layer data (lazy dask arrays)."""
+    paths = path if isinstance(path, list | tuple) else [path]
+    return [layer for item in paths for layer in layer_data(item)]
+
+
+def layer_data(path: str | PathLike) -> list[LayerData]:
+    """Layer data for every image and label image found at ``path``."""
+    where = fspath(path)
+    name = _display_name(where)
+    node = open_readonly(path)
+    if isinstance(node, zarr.Array):
+        sources = [_plain_source(node, where, name)]
+    else:
+        sources = _group_sources(node, where, name, depth=0)
+    if not sources:
+        raise ZarrTilesError(f"{where}: the zarr group holds no arrays to show")
+    return [layer for source in sources for layer in _layers(source)]
+
+
+def _display_name(where: str) -> str:
+    name = Path(where.rstrip("/")).name
+    for suffix in (".zarr", ".ome"):
+        name = name.removesuffix(suffix)
+    return name or where
+
+
+# --- finding images in a store -------------------------------------------------------------------------------
+
+
+def _group_sources(group: zarr.Group, where: str, name: str, depth: int) -> list[ImageSource]:
+    found = _ome.ome_block(group.attrs.asdict())
+    if found is not None:
+        return _ome_sources(group, where, name, *found)
+    arrays = list(iter_arrays(group))
+    sources = []
+    if _is_pyramid([array for _, array in arrays]):
+        sources.append(_plain_source(arrays[0][1], where, name, levels=tuple(array for _, array in arrays)))
+    else:
+        sources += [_plain_source(array, f"{where}/{key}", key) for key, array in arrays]
+    if depth < MAX_GROUP_DEPTH:
+        for key, subgroup in iter_groups(group):
+            sources += _group_sources(subgroup, f"{where}/{key}", key, depth + 1)
+    return sources
+
+
+def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
+    """Arrays of one ndim and dtype whose shapes shrink from one to the next (in natural name order)."""
+    if len(arrays) < 2 or len({(a.ndim, a.dtype) for a in arrays}) != 1:
+        return False
+    pairs = zip(arrays, arrays[1:])
+    return all(
+        all(c <= f for c, f in zip(coarse.shape, fine.shape)) and coarse.shape != fine.shape
+        for fine, coarse in pairs
+    )
+
+
+def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> list[ImageSource]:
+    series_attrs = group["OME"].attrs.asdict() if "OME" in group else None
+    series = _ome.bioformats2raw_series(block, series_attrs)
+    if series is not None:
+        first, *others = series or [key for key, _ in iter_groups(group) if key.isdigit()] or ["0"]
+        if others:
+            _notify(f"{where} holds {len(others) + 1} images (bioformats2raw); opened {first!r}, not {others}")
+        subgroup = _child(group, first, where)
+        found = _ome.ome_block(subgroup.attrs.asdict())
+        if found is None:
+            raise OmeMetadataError(f"{where}/{first}: bioformats2raw series has no OME multiscales metadata")
+        return _ome_sources(subgroup, f"{where}/{first}", name, *found)
+    if "plate" in block or "well" in block:
+        raise OmeMetadataError(f"{where}: OME-Zarr plates and wells (HCS) are not supported yet; open one image")
+    if "multiscales" not in block and "labels" in block:
+        return _label_sources(group, where, version)
+    sources = [_multiscale_source(group, where, name, version, block)]
+    if "labels" in group and isinstance(group["labels"], zarr.Group):
+        labels_found = _ome.ome_block(group["labels"].attrs.asdict())
+        if labels_found is not None:
+            sources += _label_sources(group["labels"], f"{where}/labels", labels_found[0] or version)
+    return sources
+
+
+def _label_sources(labels_group: zarr.Group, where: str, version: str | None) -> list[ImageSource]:
+    found = _ome.ome_block(labels_group.attrs.asdict())
+    block = found[1] if found else {}
+    sources = []
+    for label in _ome.label_names(block):
+        group = _child(labels_group, label, where)
+        found = _ome.ome_block(group.attrs.asdict())
+        if found is None:
+            raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
+        sources.append(_multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1]))
+    return sources
+
+
+def _child(group: zarr.Group, key: str, where: str) -> zarr.Group:
+    if key not in group or not isinstance(group[key], zarr.Group):
+        raise OmeMetadataError(f"{where}: metadata names {key!r} but there is no such group")
+    return group[key]
+
+
+def _multiscale_source(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> ImageSource:
+    def ndim(path: str) -> int | None:
+        node = group.get(path)
+        return node.ndim if isinstance(node, zarr.Array) else None
+
+    multiscale = _ome.parse_multiscale(block, version, where, ndim)
+    return ImageSource(
+        where=where,
+        name=multiscale.name if multiscale.name and multiscale.name != "/" else name,
+        levels=tuple(group[path] for path in multiscale.paths),
+        axes=multiscale.axes,
+        scale=multiscale.scale,
+        translate=multiscale.translate,
+        channels=multiscale.channels,
+        labels="image-label" in block,
+        label_colors=_ome.label_colors(block),
+    )
+
+
+def _plain_source(array: zarr.Array, where: str, name: str, levels: tuple[zarr.Array, ...] = ()) -> ImageSource:
+    names = _dimension_names(array)
+    axes = tuple(
+        _ome.Axis(name=axis, type="space" if axis in ("z", "y", "x") else None)
+        for axis in names
+    )
+    return ImageSource(
+        where=where,
+        name=name,
+        levels=levels or (array,),
+        axes=axes,
+        scale=(1.0,) * array.ndim,
+        translate=(0.0,) * array.ndim,
+    )
+
+
+def _dimension_names(array: zarr.Array) -> list[str]:
+    """Names from the array itself (zarr v3 dimension_names, xarray's _ARRAY_DIMENSIONS), else by convention."""
+    names = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
+    if names and len(names) == array.ndim and all(isinstance(n, str) for n in names):
+        return list(names)
+    conventional = ["t", "c", "z", "y", "x"]
+    if array.ndim <= 3:
+        return ["z", "y", "x"][3 - array.ndim :] if array.ndim >= 1 else []
+    return conventional[-array.ndim :] if array.ndim <= 5 else [f"dim_{i}" for i in range(array.ndim)]
+
+
+# --- building layers -----------------------------------------------------------------------------------------
+
+
+def _layers(source: ImageSource) -> list[LayerData]:
+    _warn_if_mostly_missing(source)
+    levels = [to_dask(level) for level in source.levels]
+    yx = _yx_axes(source)
+    if len(levels) == 1 and max(levels[0].shape[axis] for axis in yx) > LAZY_PYRAMID_EDGE:
+        levels = lazy_levels(levels[0], yx, labels=source.labels)
+        _notify(
+            f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
+            "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
+        )
+    common = {
+        "scale": list(source.scale),
+        "translate": list(source.translate),
+        "axis_labels": [axis.name for axis in source.axes],
+        "units": [axis.unit or "pixel" for axis in source.axes],
+        "multiscale": len(levels) > 1,
+        "metadata": {"zarr_path": source.where},
+    }
+    data = levels if len(levels) > 1 else levels[0]
+    if source.labels:
+        kwargs = {**common, "name": source.name}
+        if source.label_colors:
+            kwargs["colormap"] = {0: (0.0, 0.0, 0.0, 0.0), None: (1.0, 1.0, 1.0, 1.0), **source.label_colors}
+        return [_squeeze_channel(data, kwargs, source)]
+    channel_axis = source.channel_axis
+    if channel_axis is None:
+        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, None)}
+        if source.channels:
+            kwargs.update(_channel_look(source.channels[0]))
+        return [(data, kwargs, "image")]
+    return [_channel_layer(source, levels, common, index) for index in range(source.levels[0].shape[channel_axis])]
+
+
+def _channel_layer(source: ImageSource, levels: list, common: dict, index: int) -> LayerData:
+    axis = source.channel_axis
+    take = (slice(None),) * axis + (index,)
+    channel = source.channels[index] if index < len(source.channels) else _ome.Channel()
+    kwargs = {
+        **{key: _drop(value, axis) if isinstance(value, list) else value for key, value in common.items()},
+        "name": channel.label or f"{source.name} [{index}]",
+        "contrast_limits": channel.window or _contrast(source, index),
+        "blending": "additive",
+        **_channel_look(channel),
+    }
+    kwargs.setdefault("colormap", ["magenta", "green", "cyan", "yellow", "red", "blue"][index % 6])
+    sliced = [level[take] for level in levels]
+    return (sliced if len(sliced) > 1 else sliced[0], kwargs, "image")
+
+
+def _channel_look(channel: _ome.Channel) -> dict:
+    look = {"visible": channel.visible}
+    colormap = _display.colormap_from_hex(channel.color)
+    if colormap is not None:
+        look["colormap"] = colormap
+    if channel.window is not None:
+        look["contrast_limits"] = channel.window
+    return look
+
+
+def _squeeze_channel(data, kwargs: dict, source: ImageSource) -> LayerData:
+    """Label images of OME 0.4 keep a channel axis of length 1; napari labels have none."""
+    axis = source.channel_axis
+    if axis is None:
+        return (data, kwargs, "labels")
+    levels = data if isinstance(data, list) else [data]
+    levels = [level[(slice(None),) * axis + (0,)] for level in levels]
+    kwargs = {key: _drop(value, axis) if isinstance(value, list) else value for key, value in kwargs.items()}
+    return (levels if len(levels) > 1 else levels[0], kwargs, "labels")
+
+
+def _drop(values: list, axis: int) -> list:
+    return values[:axis] + values[axis + 1 :]
+
+
+def _yx_axes(source: ImageSource) -> list[int]:
+    """The two axes an overview is made of: the last two spatial ones, else the last two."""
+    spatial = [index for index, axis in enumerate(source.axes) if axis.type == "space"]
+    return spatial[-2:] if len(spatial) >= 2 else list(range(max(0, len(source.axes) - 2), len(source.axes)))
+
+
+def _contrast(source: ImageSource, channel: int | None) -> tuple[float, float]:
+    """Contrast from the coarsest stored level (a bounded sample of it when it is big)."""
+    coarsest = source.levels[-1]
+    fixed = {source.channel_axis: channel} if channel is not None else {}
+    return _display.contrast_limits(_display.sample(coarsest, fixed))
+
+
+def _warn_if_mostly_missing(source: ImageSource) -> None:
+    # The coarsest level is the cheapest to list, and a store written metadata-first misses chunks everywhere.
+    coarsest = source.levels[-1]
+    present, expected = chunk_counts(coarsest)
+    if expected and present < MOSTLY_MISSING * expected:
+        warnings.warn(
+            f"{source.where}: only {present} of {expected} chunks exist in array {coarsest.path or '/'!r}; "
+            f"missing chunks show the fill value {coarsest.fill_value}",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+def _notify(message: str) -> None:
+    """Tell the person at the viewer (a napari notification) and the log."""
+    logger.info(message)
+    from napari.utils.notifications import show_info
+
+    show_info(message)

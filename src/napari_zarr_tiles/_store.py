@@ -1,0 +1,96 @@
+"""Open zarr stores read-only and tell zarr from not-zarr by content.
+
+Everything that touches the store layout lives here, so that the reader, the ``info`` command and the later
+writers agree on what a zarr store is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from os import PathLike
+from pathlib import Path
+
+import dask.array as da
+import zarr
+from zarr.storage import LocalStore
+
+from ._errors import UnreadableStoreError
+
+# A zarr store announces itself with one of these at its root (zarr v3: zarr.json; v2: .zarray / .zgroup).
+ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
+
+
+def is_zarr_path(path: str | PathLike) -> bool:
+    """Whether ``path`` is a local folder holding zarr metadata at its root; cheap, never raises."""
+    try:
+        root = Path(path)
+        return root.is_dir() and any((root / marker).is_file() for marker in ZARR_MARKERS)
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def open_readonly(path: str | PathLike, subpath: str = "") -> zarr.Array | zarr.Group:
+    """Open the array or group at ``path``/``subpath`` read-only; nothing is ever created.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing is stored there.
+    UnreadableStoreError
+        If metadata is there but zarr cannot make sense of it (malformed JSON, unknown codec or dtype).
+    """
+    where = f"{path}/{subpath}" if subpath else str(path)
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"no zarr store at {path}")
+    store = LocalStore(path, read_only=True)
+    try:
+        return zarr.open(store, path=subpath, mode="r")
+    except FileNotFoundError:
+        raise
+    except (ValueError, KeyError, TypeError, NotImplementedError) as error:
+        # zarr reports an unknown codec or dtype and malformed metadata with these types, from deep inside.
+        raise UnreadableStoreError(f"cannot open zarr at {where}: {error}") from error
+
+
+def read_chunks(array: zarr.Array) -> tuple[int, ...]:
+    """The unit of reading: the shard where the array is sharded, else the chunk."""
+    return tuple(array.shards or array.chunks)
+
+
+def chunk_counts(array: zarr.Array) -> tuple[int, int]:
+    """How many chunks are stored and how many the array's shape calls for (inner chunks where sharded)."""
+    return array.nchunks_initialized, array.nchunks
+
+
+def codec_names(array: zarr.Array) -> list[str]:
+    """The array's codecs in the order they are applied on write, as zarr itself prints them."""
+    return [repr(codec) for codec in (*array.filters, array.serializer, *array.compressors) if codec is not None]
+
+
+def iter_arrays(group: zarr.Group) -> Iterator[tuple[str, zarr.Array]]:
+    """The arrays directly in ``group``, by name, in natural order (``2`` before ``10``)."""
+    arrays = [(name, node) for name, node in group.members() if isinstance(node, zarr.Array)]
+    yield from sorted(arrays, key=lambda item: _natural_key(item[0]))
+
+
+def iter_groups(group: zarr.Group) -> Iterator[tuple[str, zarr.Group]]:
+    """The groups directly in ``group``, by name, in natural order."""
+    groups = [(name, node) for name, node in group.members() if isinstance(node, zarr.Group)]
+    yield from sorted(groups, key=lambda item: _natural_key(item[0]))
+
+
+def _natural_key(name: str) -> tuple:
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+# Dask tasks of at least this many pixels along each of the last two axes: a store of small chunks
+# (the notebook's 100x100) would otherwise cost tens of thousands of tasks per screenful.
+MIN_TASK_EDGE = 512
+
+
+def to_dask(array: zarr.Array) -> da.Array:
+    """A lazy dask view of ``array``, one task per read unit (whole chunks or shards, grouped when small)."""
+    chunks = list(read_chunks(array))
+    for axis in range(max(0, array.ndim - 2), array.ndim):
+        chunks[axis] *= max(1, MIN_TASK_EDGE // chunks[axis])
+    return da.from_zarr(array, chunks=tuple(chunks))
