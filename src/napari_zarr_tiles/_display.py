@@ -11,7 +11,7 @@ import zarr
 # of whole chunks spread over a big one. Reading a chunk is the smallest read zarr can do.
 SAMPLE_BYTES = 4 * 2**20
 MAX_SAMPLE_CHUNKS = 9
-CONTRAST_PERCENTILES = (0.1, 99.9)
+CONTRAST_PERCENTILES = (0.5, 99.5)
 
 NAPARI_COLORMAPS = {
     "FF0000": "red",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike, fspath
 from pathlib import Path
 
@@ -23,9 +23,10 @@ from ._store import chunk_counts, is_zarr_path, iter_arrays, iter_groups, open_r
 
 logger = logging.getLogger(__name__)
 
-# Above this many pixels along Y or X, a single-scale array gets lazy coarser levels: napari would otherwise
-# read a whole plane before the first frame.
+# Above this many pixels along Y or X, a single-scale array gets lazy coarser levels (halving down to
+# OVERVIEW_EDGE): napari would otherwise read a whole plane before the first frame.
 LAZY_PYRAMID_EDGE = 4096
+OVERVIEW_EDGE = 1024
 # Below this fraction of stored chunks, the store is called mostly empty (metadata written, data not).
 MOSTLY_MISSING = 0.5
 # How deep to look for arrays inside plain (non-OME) groups.
@@ -152,7 +153,8 @@ def _label_sources(labels_group: zarr.Group, where: str, version: str | None) ->
         found = _ome.ome_block(group.attrs.asdict())
         if found is None:
             raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
-        sources.append(_multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1]))
+        source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
+        sources.append(replace(source, name=label))  # the key is what names a label image to people
     return sources
 
 
@@ -216,7 +218,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
     levels = [to_dask(level) for level in source.levels]
     yx = _yx_axes(source)
     if len(levels) == 1 and max(levels[0].shape[axis] for axis in yx) > LAZY_PYRAMID_EDGE:
-        levels = lazy_levels(levels[0], yx, labels=source.labels)
+        levels = lazy_levels(levels[0], yx, labels=source.labels, coarsest=OVERVIEW_EDGE)
         _notify(
             f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
             "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."

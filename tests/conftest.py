@@ -1,0 +1,89 @@
+"""Fixtures that build small zarr stores in tmp_path, the way other tools write them.
+
+OME metadata is written here by hand from the specification (and, in some tests, by ome-zarr-py), never by
+this project's own writer, so that the reader is checked against an independent source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from numcodecs import Blosc
+
+DATA = Path(__file__).parent / "data"
+
+# The notebook's own storage choice (zarr v2, Blosc zstd bit-shuffle, 100x100 tiles).
+NOTEBOOK_BLOSC = Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE)
+
+
+@pytest.fixture(scope="session")
+def blobs() -> np.ndarray:
+    return tifffile.imread(DATA / "blobs.tif")
+
+
+@pytest.fixture(scope="session")
+def maize_labels() -> np.ndarray:
+    return tifffile.imread(DATA / "maize_clsm_labels.tif")
+
+
+def coarsen(image: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Take every second pixel along ``axes`` (a simple independent pyramid for fixtures)."""
+    return image[tuple(slice(None, None, 2) if axis in axes else slice(None) for axis in range(image.ndim))]
+
+
+def write_ome_image(
+    root: zarr.Group,
+    levels: list[np.ndarray],
+    axes: list[dict],
+    *,
+    version: str,
+    scale: list[float] | None = None,
+    translate: list[float] | None = None,
+    omero: dict | None = None,
+    extra: dict | None = None,
+    chunks: tuple[int, ...] | None = None,
+) -> None:
+    """Write ``levels`` and OME-NGFF ``version`` metadata into ``root`` as the specification describes."""
+    ndim = levels[0].ndim
+    scale = scale or [1.0] * ndim
+    datasets = []
+    for index, level in enumerate(levels):
+        factor = [levels[0].shape[axis] / level.shape[axis] for axis in range(ndim)]
+        kwargs = {"chunk_key_encoding": {"name": "v2", "separator": "/"}} if version == "0.4" else {}
+        array = root.create_array(
+            str(index), shape=level.shape, dtype=level.dtype, chunks=chunks or level.shape, **kwargs
+        )
+        array[...] = level
+        transforms = [{"type": "scale", "scale": [s * round(f) for s, f in zip(scale, factor)]}]
+        if translate:
+            transforms.append({"type": "translation", "translation": translate})
+        datasets.append({"path": str(index), "coordinateTransformations": transforms})
+    multiscale = {"axes": axes, "datasets": datasets, "name": "image"}
+    block = {"multiscales": [multiscale], **(extra or {})}
+    if omero:
+        block["omero"] = omero
+    if version == "0.4":
+        multiscale["version"] = "0.4"
+        root.attrs.update(block)
+    else:
+        root.attrs.update({"ome": {"version": version, **block}})
+
+
+def ome_group(path: Path, version: str) -> zarr.Group:
+    return zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
+
+
+YX = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
+CYX = [{"name": "c", "type": "channel"}, *YX]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _discover_plugins():
+    """Find installed manifests (this plugin's among them) as napari does at start-up."""
+    import npe2
+
+    npe2.PluginManager.instance().discover()

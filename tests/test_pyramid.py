@@ -1,0 +1,41 @@
+import dask.array as da
+import numpy as np
+import pytest
+
+from napari_zarr_tiles._pyramid import downsample, downsample_block, lazy_levels
+
+
+def reference_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Box means by brute force, edge boxes averaging only the pixels they hold."""
+    rows, cols = -(-image.shape[0] // factor), -(-image.shape[1] // factor)
+    out = np.empty((rows, cols))
+    for r in range(rows):
+        for c in range(cols):
+            out[r, c] = image[r * factor : (r + 1) * factor, c * factor : (c + 1) * factor].mean()
+    return out
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_block_mean_on_ragged_edges(blobs, factor):
+    image = blobs[:101, :77]
+    result = downsample_block(image, (factor, factor))
+    assert result.dtype == image.dtype
+    np.testing.assert_array_equal(result, np.rint(reference_mean(image, factor)).astype(image.dtype))
+
+
+def test_labels_keep_their_values(maize_labels):
+    result = downsample_block(maize_labels, (4, 4), labels=True)
+    assert set(np.unique(result)) <= set(np.unique(maize_labels))
+    np.testing.assert_array_equal(result, maize_labels[::4, ::4])
+
+
+@pytest.mark.parametrize("chunks", [(100, 100), (37, 61), (254, 256)])
+def test_lazy_level_equals_whole_image_reduction_for_any_chunking(blobs, chunks):
+    reduced = downsample(da.from_array(blobs, chunks=chunks), (4, 4)).compute()
+    np.testing.assert_array_equal(reduced, np.rint(reference_mean(blobs, 4)).astype(blobs.dtype))
+
+
+def test_lazy_levels_stop_at_the_coarsest_size():
+    image = da.zeros((3, 5000, 3000), dtype="u2", chunks=(1, 1024, 1024))
+    levels = lazy_levels(image, [1, 2], coarsest=1024)
+    assert [level.shape for level in levels] == [(3, 5000, 3000), (3, 2500, 1500), (3, 1250, 750), (3, 625, 375)]

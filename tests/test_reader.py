@@ -1,0 +1,252 @@
+"""The reader, through the manifest as napari calls it, on stores built the way other tools write them."""
+
+import json
+import warnings
+
+import dask.array as da
+import napari.utils.notifications as notifications
+import npe2
+import numpy as np
+import psutil
+import pytest
+import zarr
+from conftest import CYX, NOTEBOOK_BLOSC, YX, coarsen, ome_group, write_ome_image
+
+from napari_zarr_tiles import _reader
+from napari_zarr_tiles._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from napari_zarr_tiles._pyramid import downsample_block
+from napari_zarr_tiles._reader import napari_get_reader
+
+PLUGIN = "napari-zarr-tiles"
+
+
+def read(path):
+    return npe2.read([str(path)], stack=False, plugin_name=PLUGIN)
+
+
+def levels(data):
+    return data if isinstance(data, list) else [data]
+
+
+def test_non_zarr_paths_are_declined_quietly(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "image.tif").write_bytes(b"II*\x00")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ["folder", "image.tif", "missing.zarr"]:
+            assert napari_get_reader(str(tmp_path / name)) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("separator", [".", "/"])
+def test_notebook_style_zarr_v2_array(tmp_path, blobs, separator):
+    """zarr-python 2's layout: Blosc zstd bit-shuffle, 100x100 chunks, either dimension separator."""
+    path = tmp_path / "P1_H_C3H_M004_17-cropped.zarr"
+    array = zarr.create_array(
+        path,
+        shape=blobs.shape,
+        chunks=(100, 100),
+        dtype=blobs.dtype,
+        zarr_format=2,
+        compressors=NOTEBOOK_BLOSC,
+        chunk_key_encoding={"name": "v2", "separator": separator},
+    )
+    array[...] = blobs
+    [(data, kwargs, layer_type)] = read(path)
+    assert layer_type == "image" and isinstance(data, da.Array)
+    np.testing.assert_array_equal(data.compute(), zarr.open_array(path, mode="r")[...])
+    assert kwargs["name"] == "P1_H_C3H_M004_17-cropped"
+    assert kwargs["axis_labels"] == ["y", "x"] and not kwargs["multiscale"]
+    low, high = kwargs["contrast_limits"]
+    assert 0 <= low < high <= 255 and (low, high) != (0, 255)
+    assert (blobs > high).mean() < 0.01
+
+
+def test_sharded_v3_array_with_dimension_names(tmp_path, blobs):
+    path = tmp_path / "sharded"
+    array = zarr.create_array(
+        path, shape=blobs.shape, chunks=(64, 64), shards=(128, 128), dtype=blobs.dtype, dimension_names=["row", "col"]
+    )
+    array[...] = blobs
+    [(data, kwargs, _)] = read(path)
+    np.testing.assert_array_equal(data.compute(), blobs)
+    assert kwargs["axis_labels"] == ["row", "col"]
+
+
+def test_group_of_shrinking_arrays_is_one_multiscale_layer(tmp_path, blobs):
+    root = zarr.open_group(tmp_path / "pyramid", mode="w")
+    for index, level in enumerate([blobs, coarsen(blobs, (0, 1)), coarsen(coarsen(blobs, (0, 1)), (0, 1))]):
+        root.create_array(str(index), data=level)
+    [(data, kwargs, _)] = read(tmp_path / "pyramid")
+    assert kwargs["multiscale"] and [level.shape for level in data] == [(254, 256), (127, 128), (64, 64)]
+    np.testing.assert_array_equal(data[1].compute(), coarsen(blobs, (0, 1)))
+
+
+def test_group_of_unrelated_arrays_is_one_layer_each(tmp_path, blobs, maize_labels):
+    root = zarr.open_group(tmp_path / "mixed", mode="w", zarr_format=2)
+    root.create_array("blobs", data=blobs)
+    root.create_group("nested").create_array("maize", data=maize_labels)
+    layers = read(tmp_path / "mixed")
+    assert [kwargs["name"] for _, kwargs, _ in layers] == ["blobs", "maize"]
+    np.testing.assert_array_equal(layers[1][0].compute(), maize_labels)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_channels_scale_units_and_labels(tmp_path, blobs, maize_labels, version):
+    image = np.stack([blobs, 255 - blobs]).astype(np.uint16)
+    root = ome_group(tmp_path / "cells", version)
+    omero = {
+        "channels": [
+            {"label": "nuclei", "color": "00FF00", "window": {"start": 10, "end": 200, "min": 0, "max": 255}},
+            {"label": "inverse", "color": "FF8000", "active": False},
+        ]
+    }
+    write_ome_image(
+        root, [image, coarsen(image, (1, 2))], CYX, version=version, scale=[1, 0.5, 0.25], translate=[0, 10, 20],
+        omero=omero, chunks=(1, 100, 100),
+    )
+    labels = root.create_group("labels")
+    label_image = maize_labels[: blobs.shape[0], : blobs.shape[1]]
+    label_group = labels.create_group("cells")
+    write_ome_image(
+        label_group, [label_image, coarsen(label_image, (0, 1))], YX, version=version, scale=[0.5, 0.25],
+        extra={"image-label": {"colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}},
+    )
+    labels_block = {"labels": ["cells"]}
+    labels.attrs.update(labels_block if version == "0.4" else {"ome": {"version": version, **labels_block}})
+
+    nuclei, inverse, cells = read(tmp_path / "cells")
+    for (data, kwargs, layer_type), channel in zip([nuclei, inverse], range(2)):
+        assert layer_type == "image" and kwargs["multiscale"]
+        np.testing.assert_array_equal(data[0].compute(), image[channel])
+        np.testing.assert_array_equal(data[1].compute(), coarsen(image, (1, 2))[channel])
+        assert kwargs["scale"] == [0.5, 0.25] and kwargs["translate"] == [10, 20]
+        assert kwargs["axis_labels"] == ["y", "x"] and kwargs["units"] == ["micrometer", "micrometer"]
+    assert nuclei[1]["name"] == "nuclei" and nuclei[1]["colormap"] == "green"
+    assert nuclei[1]["contrast_limits"] == (10, 200) and nuclei[1]["visible"]
+    assert inverse[1]["name"] == "inverse" and not inverse[1]["visible"]
+    assert inverse[1]["colormap"]["colors"][1][:3] == pytest.approx([1.0, 128 / 255, 0.0])
+    low, high = inverse[1]["contrast_limits"]
+    assert 0 < high <= 255 and (low, high) != (0, 65535)
+    data, kwargs, layer_type = cells
+    assert layer_type == "labels" and kwargs["name"] == "cells" and kwargs["multiscale"]
+    np.testing.assert_array_equal(data[0].compute(), label_image)
+    assert kwargs["colormap"][1] == (1.0, 0.0, 0.0, 1.0)
+    assert kwargs["scale"] == [0.5, 0.25]
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_zarr_written_by_ome_zarr_py(tmp_path, version):
+    """A 3D time series from another writer: t and z stay sliders, all levels come as one layer."""
+    from ome_zarr.format import FormatV04, FormatV05
+    from ome_zarr.writer import write_image
+
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 4000, (2, 5, 64, 96), dtype=np.uint16)
+    root = zarr.open_group(tmp_path / "series.zarr", mode="w", zarr_format=2 if version == "0.4" else 3)
+    write_image(image, root, axes="tzyx", fmt=fmt, scale_factors=(2, 4))
+    [(data, kwargs, _)] = read(tmp_path / "series.zarr")
+    assert kwargs["axis_labels"] == ["t", "z", "y", "x"] and kwargs["multiscale"]
+    assert [level.shape for level in data] == [(2, 5, 64, 96), (2, 5, 32, 48), (2, 5, 16, 24)]
+    np.testing.assert_array_equal(data[0].compute(), image)
+
+
+def test_bioformats2raw_layout_opens_the_first_series_and_names_the_others(tmp_path, blobs, monkeypatch):
+    messages = []
+    monkeypatch.setattr(notifications, "show_info", messages.append)
+    root = zarr.open_group(tmp_path / "converted", mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    for series in ("0", "1"):
+        write_ome_image(root.create_group(series), [blobs], YX, version="0.4")
+    root.create_group("OME").attrs["series"] = ["0", "1"]
+    [(data, kwargs, _)] = read(tmp_path / "converted")
+    np.testing.assert_array_equal(data.compute(), blobs)
+    assert any("'1'" in message and "bioformats2raw" in message for message in messages)
+
+
+def broken_store(tmp_path, blobs, change):
+    root = ome_group(tmp_path / "broken", "0.4")
+    write_ome_image(root, [blobs], YX, version="0.4")
+    attributes = root.attrs.asdict()
+    change(attributes["multiscales"][0])
+    (tmp_path / "broken" / ".zattrs").write_text(json.dumps(attributes))
+    return tmp_path / "broken"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update(axes=m["axes"] + [{"name": "z", "type": "space"}]), "do not match the 2 dimensions"),
+        (lambda m: m["datasets"].append({"path": "7"}), "dataset path '7'"),
+        (lambda m: m.update(version="0.9"), "version '0.9' is not supported"),
+        (lambda m: m.update(axes=[]), "no 'axes'"),
+    ],
+)
+def test_invalid_ome_metadata_names_the_store_and_the_problem(tmp_path, blobs, change, message):
+    path = broken_store(tmp_path, blobs, change)
+    with pytest.raises(OmeMetadataError, match=message) as info:
+        read(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ZarrTilesError)
+
+
+def test_unreadable_codec_is_the_projects_error(tmp_path, blobs):
+    path = tmp_path / "codec"
+    zarr.create_array(path, data=blobs, zarr_format=2)
+    metadata = json.loads((path / ".zarray").read_text())
+    metadata["compressor"] = {"id": "made-up-codec"}
+    (path / ".zarray").write_text(json.dumps(metadata))
+    with pytest.raises(UnreadableStoreError, match="codec"):
+        read(path)
+
+
+def test_mostly_missing_chunks_warn_with_the_count(tmp_path):
+    array = zarr.create_array(tmp_path / "empty", shape=(1000, 1000), chunks=(100, 100), dtype="u2")
+    array[:100, :200] = 5
+    with pytest.warns(UserWarning, match="only 2 of 100 chunks exist"):
+        read(tmp_path / "empty")
+
+
+def test_a_huge_array_opens_reading_little_and_gets_lazy_levels(tmp_path, monkeypatch):
+    """100000 x 100000 uint16 (20 GB if it were all there): opening must read under 5 MB."""
+    monkeypatch.setattr(notifications, "show_info", lambda message: None)
+    path = tmp_path / "huge"
+    array = zarr.create_array(path, shape=(100_000, 100_000), chunks=(1024, 1024), dtype="u2", fill_value=0)
+    rng = np.random.default_rng(1)
+    noise = rng.integers(100, 5000, (1024, 1024), dtype=np.uint16)
+    for row, col in [(0, 0), (48, 48), (97, 97), (20, 70)]:  # noisy (incompressible) tiles where a sample may look
+        array[row * 1024 : (row + 1) * 1024, col * 1024 : (col + 1) * 1024] = noise
+    process = psutil.Process()
+    before = process.io_counters().read_chars
+    with pytest.warns(UserWarning, match="chunks exist"):
+        [(data, kwargs, _)] = read(path)
+    read_bytes = process.io_counters().read_chars - before
+    assert read_bytes < 5e6, f"opening read {read_bytes / 1e6:.1f} MB"
+    assert kwargs["multiscale"] and data[0].shape == (100_000, 100_000)
+    assert max(data[-1].shape) <= 1024
+    low, high = kwargs["contrast_limits"]
+    assert high <= 5000 and (low, high) != (0, 65535)
+
+
+def test_lazy_levels_of_a_single_scale_array_match_the_whole_image_reduction(tmp_path, blobs, monkeypatch):
+    messages = []
+    monkeypatch.setattr(notifications, "show_info", messages.append)
+    monkeypatch.setattr(_reader, "LAZY_PYRAMID_EDGE", 100)
+    monkeypatch.setattr(_reader, "OVERVIEW_EDGE", 64)
+    zarr.create_array(tmp_path / "flat", data=blobs, chunks=(100, 100))
+    [(data, kwargs, _)] = read(tmp_path / "flat")
+    assert kwargs["multiscale"] and len(data) >= 2
+    for index, level in enumerate(data[1:], start=1):
+        factor = 2**index
+        np.testing.assert_array_equal(level.compute(), downsample_block(blobs, (factor, factor)))
+    assert any("pyramid" in message for message in messages)
+
+
+def test_reading_several_folders_at_once(tmp_path, blobs):
+    for name in ("a", "b"):
+        zarr.create_array(tmp_path / name, data=blobs)
+    paths = [str(tmp_path / "a"), str(tmp_path / "b")]
+    layers = napari_get_reader(paths)(paths)
+    assert [kwargs["name"] for _, kwargs, _ in layers] == ["a", "b"]
