@@ -15,9 +15,10 @@ def reference_mean(image: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize("shape", [(101, 77), (252, 256)])  # ragged boxes at the edge, and none
 @pytest.mark.parametrize("factor", [2, 3, 4])
-def test_block_mean_on_ragged_edges(blobs, factor):
-    image = blobs[:101, :77]
+def test_block_mean_on_ragged_edges(blobs, factor, shape):
+    image = blobs[: shape[0], : shape[1]]
     result = downsample_block(image, (factor, factor))
     assert result.dtype == image.dtype
     np.testing.assert_array_equal(result, np.rint(reference_mean(image, factor)).astype(image.dtype))
@@ -33,6 +34,14 @@ def test_labels_keep_their_values(maize_labels):
 def test_lazy_level_equals_whole_image_reduction_for_any_chunking(blobs, chunks):
     reduced = downsample(da.from_array(blobs, chunks=chunks), (4, 4)).compute()
     np.testing.assert_array_equal(reduced, np.rint(reference_mean(blobs, 4)).astype(blobs.dtype))
+
+
+def test_overview_levels_read_from_the_overview_source_give_the_same_pixels(blobs):
+    fine = da.from_array(blobs, chunks=(64, 64))
+    levels = lazy_levels(fine, [0, 1], coarsest=32, overview_source=da.from_array(blobs, chunks=(128, 128)))
+    assert levels[2].chunks[0][0] == 32  # 128-pixel tasks reduced by 4
+    for index, level in enumerate(levels[1:], start=1):
+        np.testing.assert_array_equal(level.compute(), downsample_block(blobs, (2**index, 2**index)))
 
 
 def test_lazy_levels_stop_at_the_coarsest_size():

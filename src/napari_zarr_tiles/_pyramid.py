@@ -22,6 +22,11 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
     """
     if labels:
         return block[tuple(slice(None, None, factor) for factor in factors)]
+    if all(size % factor == 0 for size, factor in zip(block.shape, factors)):
+        # The common case (every chunk but the last): a reshape-mean, five times faster than reduceat.
+        boxes = [dim for size, factor in zip(block.shape, factors) for dim in (size // factor, factor)]
+        mean = block.reshape(boxes).mean(axis=tuple(range(1, 2 * block.ndim, 2)), dtype=np.float64)
+        return _cast(mean, block.dtype)
     total = block.astype(np.float64, copy=False)
     counts = np.ones((1,) * block.ndim)
     for axis, factor in enumerate(factors):
@@ -31,10 +36,13 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
         total = np.add.reduceat(total, starts, axis=axis)
         sizes = np.diff(np.append(starts, block.shape[axis])).astype(np.float64)
         counts = counts * sizes.reshape([-1 if i == axis else 1 for i in range(block.ndim)])
-    mean = total / counts
-    if np.issubdtype(block.dtype, np.integer):
+    return _cast(total / counts, block.dtype)
+
+
+def _cast(mean: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer):
         mean = np.rint(mean)
-    return mean.astype(block.dtype, copy=False)
+    return mean.astype(dtype, copy=False)
 
 
 def _aligned(array: da.Array, factors: Sequence[int]) -> da.Array:
@@ -61,13 +69,23 @@ def downsample(array: da.Array, factors: Sequence[int], *, labels: bool = False)
 
 
 def lazy_levels(
-    array: da.Array, spatial_axes: Sequence[int], *, labels: bool = False, coarsest: int = 1024
+    array: da.Array,
+    spatial_axes: Sequence[int],
+    *,
+    labels: bool = False,
+    coarsest: int = 1024,
+    overview_source: da.Array | None = None,
 ) -> list[da.Array]:
-    """``array`` followed by lazy levels halving ``spatial_axes`` until the largest fits in ``coarsest``."""
+    """``array`` followed by lazy levels halving ``spatial_axes`` until the largest fits in ``coarsest``.
+
+    Levels reduced by 4 or more are read from ``overview_source`` where given: the same pixels in larger
+    tasks, since such a level needs every tile anyway.
+    """
     levels = [array]
     factor = 1
     while max(array.shape[axis] for axis in spatial_axes) / factor > coarsest:
         factor *= 2
         factors = [factor if axis in spatial_axes else 1 for axis in range(array.ndim)]
-        levels.append(downsample(array, factors, labels=labels))
+        source = overview_source if overview_source is not None and factor >= 4 else array
+        levels.append(downsample(source, factors, labels=labels))
     return levels

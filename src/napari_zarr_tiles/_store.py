@@ -88,9 +88,13 @@ def _natural_key(name: str) -> tuple:
 MIN_TASK_EDGE = 512
 
 
-def to_dask(array: zarr.Array) -> da.Array:
-    """A lazy dask view of ``array``, one task per read unit (whole chunks or shards, grouped when small)."""
+def to_dask(array: zarr.Array, min_task_edge: int = MIN_TASK_EDGE) -> da.Array:
+    """A lazy dask view of ``array``, one task per read unit (whole chunks or shards, grouped when small).
+
+    A larger ``min_task_edge`` groups more chunks per task; zarr then reads and decodes them concurrently,
+    which is faster where every chunk is wanted anyway (an overview).
+    """
     chunks = list(read_chunks(array))
     for axis in range(max(0, array.ndim - 2), array.ndim):
-        chunks[axis] *= max(1, MIN_TASK_EDGE // chunks[axis])
+        chunks[axis] *= max(1, min_task_edge // chunks[axis])
     return da.from_zarr(array, chunks=tuple(chunks))
