@@ -23,7 +23,7 @@ try:
     layers = viewer.open(path, plugin=plugin)
     viewer.reset_view()
     frame = viewer.screenshot(canvas_only=True, flash=False)[..., :3]
-except Exception as error:  # a reader that refuses the input is a result here, not a crash
+except Exception as error:  # noqa: BLE001 - a reader that refuses the input is a result here, not a crash
     print(json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"}))
     sys.exit(0)
 seconds = time.perf_counter() - start

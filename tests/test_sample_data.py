@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 
 from napari_zarr_tiles._pyramid import downsample_block
@@ -9,7 +11,7 @@ def test_big_synthetic_is_lazy_and_complete():
     [(levels, kwargs, layer_type)] = big_synthetic()
     assert layer_type == "image" and kwargs["multiscale"]
     assert levels[0].shape == (65536, 65536) and levels[-1].shape == (512, 512)
-    assert all(level.shape[0] * 2 == previous.shape[0] for previous, level in zip(levels, levels[1:]))
+    assert all(level.shape[0] * 2 == previous.shape[0] for previous, level in pairwise(levels))
 
 
 def test_synthetic_tiles_are_deterministic_and_levels_agree():

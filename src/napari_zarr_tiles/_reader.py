@@ -11,6 +11,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from os import PathLike, fspath
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
     """Arrays of one ndim and dtype whose shapes shrink from one to the next (in natural name order)."""
     if len(arrays) < 2 or len({(a.ndim, a.dtype) for a in arrays}) != 1:
         return False
-    pairs = zip(arrays, arrays[1:])
+    pairs = pairwise(arrays)
     return all(
         all(c <= f for c, f in zip(coarse.shape, fine.shape)) and coarse.shape != fine.shape
         for fine, coarse in pairs
