@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._errors import ZarrTilesError
+from ._writer import COMPRESSORS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +16,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="the tree of a zarr store: arrays, chunks, codecs, OME metadata")
     info.add_argument("path", type=Path)
+    convert = commands.add_parser(
+        "convert", help="a TIFF or zarr store to tiled OME-Zarr with a pyramid, streamed tile by tile"
+    )
+    convert.add_argument("source", type=Path)
+    convert.add_argument("target", type=Path)
+    convert.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
+    convert.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS)
+    convert.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")
+    convert.add_argument("--ome-version", default="0.4", choices=("0.4", "0.5"), help="0.4: zarr v2; 0.5: zarr v3")
+    convert.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")
+    convert.add_argument("--no-pyramid", action="store_true", help="write level 0 only")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing target")
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
     demo.add_argument(
@@ -25,12 +38,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "info":
             for line in describe(args.path):
                 print(line)
+        elif args.command == "convert":
+            from ._convert import convert as run_convert
+
+            written = run_convert(
+                args.source, args.target, tile=args.chunks, compressor=args.compressor,
+                compression_level=args.level, ome_version=args.ome_version, shards=args.shards,
+                with_pyramid=not args.no_pyramid, overwrite=args.overwrite, progress=TextProgress(),
+            )
+            print(f"wrote {written}")
         else:
             run_demo(args.sample, args.screenshot)
-    except (ZarrTilesError, FileNotFoundError) as error:
+    except (ZarrTilesError, FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+class TextProgress:
+    """A text progress bar of tiles written, redrawn in place on standard error."""
+
+    def __init__(self, width: int = 40) -> None:
+        self.width = width
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        end = "\n" if done >= total else ""
+        print(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} tiles", end=end, file=sys.stderr)
 
 
 def describe(path: Path) -> Iterator[str]:

@@ -75,6 +75,11 @@ def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData
 
 def layer_data(path: str | PathLike) -> list[LayerData]:
     """Layer data for every image and label image found at ``path``."""
+    return [layer for source in image_sources(path) for layer in _layers(source)]
+
+
+def image_sources(path: str | PathLike) -> list[ImageSource]:
+    """Every image and label image found at ``path``, with its levels and metadata (nothing read yet)."""
     where = fspath(path)
     name = _display_name(where)
     node = open_readonly(path)
@@ -84,7 +89,7 @@ def layer_data(path: str | PathLike) -> list[LayerData]:
         sources = _group_sources(node, where, name, depth=0)
     if not sources:
         raise ZarrTilesError(f"{where}: the zarr group holds no arrays to show")
-    return [layer for source in sources for layer in _layers(source)]
+    return sources
 
 
 def _display_name(where: str) -> str:

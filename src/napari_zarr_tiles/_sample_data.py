@@ -36,7 +36,7 @@ def cells_ome_zarr_path() -> Path:
     import tifffile
 
     from ._display import contrast_limits
-    from ._writer import write_ome_zarr
+    from ._writer import ImageToWrite, write_ome_zarr
 
     target = sample_dir() / "cells.ome.zarr"
     if not target.exists():
@@ -47,7 +47,8 @@ def cells_ome_zarr_path() -> Path:
             for (label, color), plane in zip(CELLS_CHANNELS, pixels)
         ]
         axes = [Axis("c", "channel"), Axis("y", "space"), Axis("x", "space")]
-        write_ome_zarr(target, pixels, axes=axes, name="BBBC022 cells", channels=channels, tile=256)
+        image = ImageToWrite(pixels, axes=axes, name="BBBC022 cells", channels=channels)
+        write_ome_zarr(target, image, tile=256)
     return target
 
 

@@ -1,6 +1,9 @@
-"""Write images as tiled OME-Zarr, streamed chunk by chunk, into a temporary sibling moved into place.
+"""Write images and labels as tiled OME-Zarr with pyramids, streamed chunk by chunk in one pass.
 
-This is the core the napari writer contributions will call; today the sample data uses it.
+Every pyramid level is reduced from the tiles of the level above it inside the same dask graph, and all
+levels (and label images) are stored by one ``dask.array.store``: each input tile is read once, writes are
+chunk-aligned (no two tasks write the same chunk), and nothing is ever held whole. The store is written
+under a temporary sibling name and moved into place when complete; a failure removes it.
 """
 
 from __future__ import annotations
@@ -8,95 +11,233 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 
 import dask.array as da
 import zarr
-from numcodecs import Blosc
-from zarr.codecs import BloscCodec
 from zarr.storage import LocalStore
 
 from . import _ome
+from ._display import contrast_limits, sample
 from ._errors import ZarrTilesError
-from ._pyramid import lazy_levels
+from ._pyramid import downsample
 
-DEFAULT_TILE = 1024
+DEFAULT_TILE_2D = 1024
+DEFAULT_TILE_3D = (64, 256, 256)
+COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
+
+Progress = Callable[[int, int], None]
 
 
-def default_compressor(zarr_format: int):
-    """The notebook's choice, kept as the default: Blosc zstd level 3 with bit shuffle."""
+@dataclass
+class ImageToWrite:
+    """One image (or label image) and how to describe it: the layer's data and metadata, OME-shaped."""
+
+    data: object
+    axes: Sequence[_ome.Axis]
+    name: str
+    scale: Sequence[float] | None = None
+    translate: Sequence[float] | None = None
+    channels: Sequence[_ome.Channel] = ()
+    label_colors: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    is_label: bool = False
+
+
+def make_compressor(name: str, zarr_format: int, level: int | None = None):
+    """A compressor by name for the zarr format; the default, blosc-zstd level 3 with bit shuffle, is the
+    notebook's own choice."""
+    if name not in COMPRESSORS:
+        raise ValueError(f"unknown compressor {name!r}; choose one of {', '.join(COMPRESSORS)}")
+    if name == "none":
+        return None
     if zarr_format == 2:
-        return Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE)
-    return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+        import numcodecs
+
+        if name.startswith("blosc"):
+            cname = name.split("-")[1]
+            return numcodecs.Blosc(cname=cname, clevel=3 if level is None else level, shuffle=numcodecs.Blosc.BITSHUFFLE)
+        return numcodecs.Zstd(level=3 if level is None else level) if name == "zstd" else numcodecs.GZip(
+            level=6 if level is None else level
+        )
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    if name.startswith("blosc"):
+        return BloscCodec(cname=name.split("-")[1], clevel=3 if level is None else level, shuffle="bitshuffle")
+    return ZstdCodec(level=3 if level is None else level) if name == "zstd" else GzipCodec(level=6 if level is None else level)
+
+
+def default_chunks(axes: Sequence[_ome.Axis], shape: Sequence[int], tile: int | None = None) -> tuple[int, ...]:
+    """Tiles of ``tile`` (default 1024) over Y and X in 2D; 64 x 256 x 256 over Z, Y, X in 3D; 1 elsewhere."""
+    spatial = [index for index, axis in enumerate(axes) if axis.type == "space"]
+    if tile is not None:
+        edges = {axis: tile for axis in spatial[-2:]} | ({spatial[-3]: min(tile, 64)} if len(spatial) > 2 else {})
+    elif len(spatial) >= 3:
+        edges = dict(zip(spatial[-3:], DEFAULT_TILE_3D))
+    else:
+        edges = {axis: DEFAULT_TILE_2D for axis in spatial}
+    return tuple(min(edges.get(axis, 1), size) for axis, size in enumerate(shape))
+
+
+def pyramid(array: da.Array, axes: Sequence[_ome.Axis], chunks: Sequence[int], *, labels: bool) -> list[da.Array]:
+    """Level 0 then halvings of the last two spatial axes, each from the one before, until one tile holds it."""
+    yx = [index for index, axis in enumerate(axes) if axis.type == "space"][-2:]
+    levels = [array]
+    while any(levels[-1].shape[axis] > chunks[axis] for axis in yx):
+        factors = [2 if axis in yx else 1 for axis in range(array.ndim)]
+        levels.append(downsample(levels[-1], factors, labels=labels))
+    return levels
 
 
 def write_ome_zarr(
     path: str | PathLike,
-    data,
+    image: ImageToWrite,
     *,
-    axes: Sequence[_ome.Axis],
-    scale: Sequence[float] | None = None,
-    translate: Sequence[float] | None = None,
-    name: str | None = None,
-    channels: Sequence[_ome.Channel] = (),
-    tile: int = DEFAULT_TILE,
+    labels: Sequence[ImageToWrite] = (),
+    tile: int | None = None,
+    compressor: str = "blosc-zstd",
+    compression_level: int | None = None,
     ome_version: str = "0.4",
+    shards: int | None = None,
+    with_pyramid: bool = True,
     overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> str:
-    """Write ``data`` (numpy or dask) with a mean pyramid as an OME-Zarr image at ``path``; return the path.
+    """Write ``image`` (and ``labels`` under its ``labels/`` group) as OME-Zarr at ``path``; return the path.
 
-    The pyramid halves the last two spatial axes until the image fits one tile; every level is written in
-    one ``dask.array.store`` pass, so each input tile is read once.
+    ``progress(done, total)`` is called as output chunks are written; an exception raised from it cancels
+    the write, which then leaves nothing under ``path``.
     """
     target = Path(path)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+    _ome.check_version(ome_version, str(target))
     zarr_format = 2 if ome_version == "0.4" else 3
-    array = da.asarray(data)
-    spatial = [index for index, axis in enumerate(axes) if axis.type == "space"][-2:]
-    chunks = tuple(tile if axis in spatial else 1 for axis in range(array.ndim))
-    levels = lazy_levels(array.rechunk(chunks), spatial, coarsest=tile)
-    scale = list(scale or [1.0] * array.ndim)
-    translate = list(translate or [0.0] * array.ndim)
-    datasets = []
-    for index, level in enumerate(levels):
-        factor = [array.shape[axis] / level.shape[axis] for axis in range(array.ndim)]
-        # A coarse pixel's centre sits half a box in from the fine pixels it averages.
-        datasets.append(
-            (
-                str(index),
-                [s * f for s, f in zip(scale, factor)],
-                [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor)],
-            )
-        )
-    attributes = _ome.image_attributes(
-        version=ome_version, axes=axes, datasets=datasets, name=name or target.stem, channels=channels
-    )
     partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         root = zarr.open_group(LocalStore(partial), mode="w-", zarr_format=zarr_format)
-        arrays = [
-            root.create_array(
-                str(index),
-                shape=level.shape,
-                dtype=level.dtype,
-                chunks=tuple(min(c, s) for c, s in zip(chunks, level.shape)),
-                compressors=default_compressor(zarr_format),
-                dimension_names=[axis.name for axis in axes] if zarr_format == 3 else None,
-                **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
-            )
-            for index, level in enumerate(levels)
-        ]
-        aligned = [level.rechunk(out.chunks) for level, out in zip(levels, arrays)]
-        da.store(aligned, arrays, lock=False)
-        root.attrs.update(attributes)
+        plans = [_plan(root, image, tile, with_pyramid, compressor, compression_level, ome_version, shards)]
+        if labels:
+            labels_group = root.create_group("labels")
+            for label in labels:
+                group = labels_group.create_group(label.name)
+                plans.append(_plan(group, label, tile, with_pyramid, compressor, compression_level, ome_version, shards))
+            _set_ome(labels_group, {"labels": [label.name for label in labels]}, ome_version)
+        _store([s for plan in plans for s in plan.sources], [t for plan in plans for t in plan.targets], progress)
+        for plan in plans:
+            plan.write_metadata()
         _move_into_place(partial, target, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return str(target)
+
+
+@dataclass
+class _Plan:
+    """One image's lazy levels, the arrays they go to, and the metadata to set once they are written."""
+
+    group: object
+    image: ImageToWrite
+    sources: list
+    targets: list
+    datasets: list
+    ome_version: str
+
+    def write_metadata(self) -> None:
+        """Set the OME metadata; channels with no window get one from the coarsest level just written."""
+        channels = list(self.image.channels)
+        channel_axis = next((i for i, axis in enumerate(self.image.axes) if axis.type == "channel"), None)
+        for index, channel in enumerate(channels):
+            if channel.window is None:
+                fixed = {channel_axis: index} if channel_axis is not None else {}
+                window = contrast_limits(sample(self.targets[-1], fixed))
+                channels[index] = replace(channel, window=window)
+        attributes = _ome.image_attributes(
+            version=self.ome_version, axes=self.image.axes, datasets=self.datasets, name=self.image.name,
+            channels=channels,
+        )
+        if self.image.is_label:
+            attributes = _with_label_colors(attributes, self.image.label_colors, self.ome_version)
+        self.group.attrs.update(attributes)
+
+
+def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compression_level, ome_version, shards) -> _Plan:
+    """Create the arrays of one image; return its lazy levels, their targets and its metadata to come."""
+    array = da.asarray(image.data)
+    if len(image.axes) != array.ndim:
+        raise ZarrTilesError(f"{image.name}: {len(image.axes)} axes given for an array of {array.ndim} dimensions")
+    zarr_format = 2 if ome_version == "0.4" else 3
+    chunks = default_chunks(image.axes, array.shape, tile)
+    array = array.rechunk(chunks)
+    levels = pyramid(array, image.axes, chunks, labels=image.is_label) if with_pyramid else [array]
+    scale = list(image.scale or [1.0] * array.ndim)
+    translate = list(image.translate or [0.0] * array.ndim)
+    datasets, targets, sources = [], [], []
+    for index, level in enumerate(levels):
+        factor = [array.shape[axis] / level.shape[axis] for axis in range(array.ndim)]
+        # A coarse pixel's centre sits half a box in from the fine pixels it covers.
+        datasets.append(
+            (str(index), [s * f for s, f in zip(scale, factor)], [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor)])
+        )
+        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level.shape))
+        shard_shape = None
+        if shards and zarr_format == 3:
+            # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
+            shard_shape = tuple(c * shards if c > 1 else c for c in level_chunks)
+        targets.append(
+            group.create_array(
+                str(index),
+                shape=level.shape,
+                dtype=level.dtype,
+                chunks=level_chunks,
+                shards=shard_shape,
+                compressors=make_compressor(compressor, zarr_format, compression_level),
+                fill_value=0,
+                dimension_names=[axis.name for axis in image.axes] if zarr_format == 3 else None,
+                **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
+            )
+        )
+        sources.append(level.rechunk(shard_shape or level_chunks))
+    return _Plan(group, image, sources, targets, datasets, ome_version)
+
+
+def _with_label_colors(attributes: dict, colors: dict, ome_version: str) -> dict:
+    image_label = {
+        "colors": [
+            {"label-value": int(value), "rgba": [round(c * 255) for c in rgba]} for value, rgba in sorted(colors.items())
+        ]
+    }
+    if ome_version == "0.4":
+        return {**attributes, "image-label": {**image_label, "version": "0.4"}}
+    return {"ome": {**attributes["ome"], "image-label": image_label}}
+
+
+def _set_ome(group, block: dict, ome_version: str) -> None:
+    group.attrs.update(block if ome_version == "0.4" else {"ome": {"version": ome_version, **block}})
+
+
+def _store(sources: list[da.Array], targets: list, progress: Progress | None) -> None:
+    total = sum(source.npartitions for source in sources)
+    if progress is None:
+        da.store(sources, targets, lock=False)
+        return
+    from dask.callbacks import Callback
+
+    done = 0
+
+    def count(key, result, dsk, state, worker_id):
+        nonlocal done
+        name = key[0] if isinstance(key, tuple) else key
+        if isinstance(name, str) and name.startswith("store-map"):
+            done += 1
+            progress(done, total)
+
+    progress(0, total)
+    with Callback(posttask=count):
+        da.store(sources, targets, lock=False)
 
 
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
@@ -110,3 +251,117 @@ def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
     else:
         os.replace(partial, target)
 
+
+# --- napari writer contributions -----------------------------------------------------------------------------
+
+CONVENTIONAL_AXES = ("t", "c", "z", "y", "x")
+AXIS_TYPES = {"t": "time", "time": "time", "c": "channel", "ch": "channel", "channel": "channel"}
+
+
+def napari_write_image(path: str, data, meta: dict) -> list[str]:
+    """npe2 writer: one image layer to OME-Zarr (RGB becomes three channels)."""
+    return [write_ome_zarr(path, image_from_layer(data, meta))]
+
+
+def napari_write_labels(path: str, data, meta: dict) -> list[str]:
+    """npe2 writer: one labels layer to OME-Zarr, with a label-safe pyramid."""
+    return [write_ome_zarr(path, image_from_layer(data, meta, is_label=True))]
+
+
+def napari_write_layers(path: str, layer_data: list[tuple]) -> list[str]:
+    """npe2 writer: image layers (as channels of one image) and labels layers under its ``labels/`` group."""
+    images = [(data, meta) for data, meta, kind in layer_data if kind == "image"]
+    labels = [image_from_layer(data, meta, is_label=True) for data, meta, kind in layer_data if kind == "labels"]
+    if len(images) == 1:
+        image = image_from_layer(*images[0])
+    else:
+        image = _channels_from_layers(images)
+    return [write_ome_zarr(path, image, labels=labels)]
+
+
+def image_from_layer(data, meta: dict, *, is_label: bool = False) -> ImageToWrite:
+    """An :class:`ImageToWrite` from a napari layer's data and metadata (finest level of a multiscale)."""
+    array = da.asarray(data[0] if meta.get("multiscale") or isinstance(data, list) else data)
+    channels = ()
+    scale, translate = _per_axis(meta.get("scale"), array.ndim, 1.0), _per_axis(meta.get("translate"), array.ndim, 0.0)
+    names = _axis_names(meta.get("axis_labels"), array.ndim - (1 if meta.get("rgb") else 0))
+    units = _units(meta.get("units"), len(names))
+    axes = [_ome.Axis(name, AXIS_TYPES.get(name.lower(), "space"), unit) for name, unit in zip(names, units)]
+    if meta.get("rgb"):
+        array = da.moveaxis(array, -1, 0)
+        axes = [_ome.Axis("c", "channel"), *axes]
+        scale, translate = [1.0, *scale[:-1]], [0.0, *translate[:-1]]
+        channels = tuple(_ome.Channel(label=c, color=h) for c, h in zip("RGB", ("FF0000", "00FF00", "0000FF")))
+    elif not is_label:
+        channels = (_channel_from_meta(meta),)
+    return ImageToWrite(
+        array, axes=axes, name=meta.get("name") or "image", scale=scale, translate=translate,
+        channels=channels, is_label=is_label, label_colors=_label_colors(meta) if is_label else {},
+    )
+
+
+def _channels_from_layers(images: list[tuple]) -> ImageToWrite:
+    firsts = [image_from_layer(data, meta) for data, meta in images]
+    shapes = {image.data.shape for image in firsts}
+    if len(shapes) != 1:
+        names = [image.name for image in firsts]
+        raise ZarrTilesError(f"image layers {names} have different shapes {sorted(shapes)}; save them one by one")
+    first = firsts[0]
+    return ImageToWrite(
+        da.stack([image.data for image in firsts]),
+        axes=[_ome.Axis("c", "channel"), *first.axes],
+        name=first.name,
+        scale=[1.0, *first.scale],
+        translate=[0.0, *first.translate],
+        channels=tuple(image.channels[0] for image in firsts),
+    )
+
+
+def _per_axis(values, ndim: int, default: float) -> list[float]:
+    values = list(values) if values is not None else []
+    return [float(v) for v in values[-ndim:]] if len(values) >= ndim else [default] * ndim
+
+
+def _axis_names(labels, ndim: int) -> list[str]:
+    """The layer's axis labels, unless they are napari's placeholders (numbers), then t, c, z, y, x."""
+    labels = [str(label) for label in labels or ()][-ndim:] if labels else []
+    if len(labels) == ndim and len(set(labels)) == ndim and not any(label.lstrip("-").isdigit() for label in labels):
+        return labels
+    return list(CONVENTIONAL_AXES[-ndim:]) if ndim <= 5 else [f"dim_{i}" for i in range(ndim)]
+
+
+def _units(units, ndim: int) -> list[str | None]:
+    names = [str(unit) for unit in units][-ndim:] if units else []
+    if len(names) != ndim:
+        return [None] * ndim
+    return [None if name in ("pixel", "dimensionless", "") else name for name in names]
+
+
+def _channel_from_meta(meta: dict) -> _ome.Channel:
+    window = meta.get("contrast_limits")
+    return _ome.Channel(
+        label=meta.get("name"),
+        color=_hex_color(meta.get("colormap")),
+        window=(float(window[0]), float(window[1])) if window is not None and len(window) == 2 else None,
+        visible=bool(meta.get("visible", True)),
+    )
+
+
+def _hex_color(colormap) -> str | None:
+    """The brightest colour of a napari colormap (name or object), as OME's RRGGBB."""
+    if colormap is None:
+        return None
+    from napari.utils.colormaps import ensure_colormap
+
+    rgb = ensure_colormap(colormap).colors[-1][:3]
+    return "".join(f"{round(float(c) * 255):02X}" for c in rgb)
+
+
+def _label_colors(meta: dict) -> dict:
+    colormap = meta.get("colormap")
+    color_dict = getattr(colormap, "color_dict", None) or (colormap if isinstance(colormap, dict) else {})
+    return {
+        int(value): tuple(float(c) for c in rgba)
+        for value, rgba in color_dict.items()
+        if value is not None and int(value) != 0 and rgba is not None and len(rgba) == 4
+    }

@@ -1,0 +1,164 @@
+"""Writing layers as OME-Zarr through the manifest (as napari's Save does), read back by this plugin and others."""
+
+import dask.array as da
+import npe2
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from conftest import DATA
+
+from napari_zarr_tiles._ome import Axis
+from napari_zarr_tiles._pyramid import downsample_block
+from napari_zarr_tiles._writer import ImageToWrite, write_ome_zarr
+
+PLUGIN = "napari-zarr-tiles"
+SHARED = DATA.parent.parent.parent / "shared" / "data"
+
+
+def save(path, *layers):
+    return npe2.write(str(path), list(layers), plugin_name=PLUGIN)
+
+
+def read(path, plugin=PLUGIN):
+    return npe2.read([str(path)], stack=False, plugin_name=plugin)
+
+
+def finest(data):
+    return data[0] if isinstance(data, list) else data
+
+
+def validate(path):
+    from ome_zarr_models import open_ome_zarr
+
+    return open_ome_zarr(zarr.open_group(path, mode="r"))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "uint32", "float32", "float64"])
+def test_image_round_trip_every_dtype(tmp_path, blobs, dtype):
+    image = (blobs.astype(np.float64) * 3 - 100).astype(dtype) if dtype.startswith(("int", "float")) else blobs.astype(dtype)
+    meta = {"name": "blobs", "scale": (0.5, 0.25), "translate": (3.0, 4.0), "units": ("micrometer", "micrometer"),
+            "axis_labels": ("y", "x"), "colormap": "green", "contrast_limits": (10.0, 200.0)}
+    [written] = save(tmp_path / "blobs.zarr", (image, meta, "image"))
+    assert written == str(tmp_path / "blobs.zarr")
+    validate(written)
+    [(data, kwargs, layer_type)] = read(written)
+    assert layer_type == "image" and finest(data).dtype == image.dtype
+    np.testing.assert_array_equal(finest(data).compute(), image)
+    assert kwargs["scale"] == [0.5, 0.25] and kwargs["translate"] == [3.0, 4.0] and kwargs["units"] == ["micrometer"] * 2
+    assert kwargs["colormap"] == "green" and kwargs["contrast_limits"] == (10.0, 200.0) and kwargs["name"] == "blobs"
+
+
+def test_labels_round_trip_with_label_safe_pyramid(tmp_path, maize_labels):
+    [written] = save(tmp_path / "maize.zarr", (maize_labels, {"name": "maize"}, "labels"))
+    validate(written)
+    [(data, _, layer_type)] = read(written)
+    assert layer_type == "labels"
+    np.testing.assert_array_equal(finest(data).compute(), maize_labels)
+    values = set(np.unique(maize_labels))
+    for level in data[1:] if isinstance(data, list) else []:
+        assert set(np.unique(level.compute())) <= values
+
+
+def test_image_and_labels_together_and_images_as_channels(tmp_path, blobs, maize_labels):
+    labels = maize_labels[: blobs.shape[0], : blobs.shape[1]]
+    nuclei = ({"name": "nuclei", "colormap": "magenta", "contrast_limits": (0, 250)})
+    [written] = save(
+        tmp_path / "both.zarr",
+        (blobs, nuclei, "image"),
+        (255 - blobs, {"name": "inverse", "colormap": "cyan"}, "image"),
+        (labels, {"name": "cells"}, "labels"),
+    )
+    validate(written)
+    layers = read(written)
+    assert [(kwargs["name"], kind) for _, kwargs, kind in layers] == [
+        ("nuclei", "image"), ("inverse", "image"), ("cells", "labels")
+    ]
+    np.testing.assert_array_equal(finest(layers[1][0]).compute(), 255 - blobs)
+    np.testing.assert_array_equal(finest(layers[2][0]).compute(), labels)
+    assert layers[0][1]["colormap"] == "magenta" and layers[1][1]["colormap"] == "cyan"
+    assert (tmp_path / "both.zarr" / "labels" / "cells" / "0").is_dir()
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_time_series_3d_opened_by_napari_ome_zarr_and_ome_zarr_py(tmp_path, version):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 1000, (2, 7, 300, 200), dtype=np.uint16)
+    axes = [Axis("t", "time"), Axis("z", "space", "micrometer"), Axis("y", "space", "micrometer"), Axis("x", "space", "micrometer")]
+    path = write_ome_zarr(
+        tmp_path / "series.zarr", ImageToWrite(image, axes=axes, name="series", scale=[1, 2, 0.5, 0.5]),
+        tile=128, ome_version=version, shards=2 if version == "0.5" else None,
+    )
+    validate(path)
+    theirs = read(path, plugin="napari-ome-zarr")
+    data = theirs[0][0]
+    np.testing.assert_array_equal(np.asarray(data[0]), image)
+    np.testing.assert_array_equal(np.asarray(data[1]), downsample_block(image, (1, 1, 2, 2)))
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    [node] = list(Reader(parse_url(path))())[:1]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), image)
+
+
+def test_a_dask_input_is_streamed_each_tile_computed_once(tmp_path):
+    computed = []
+
+    def tile(block_id=None):
+        computed.append(block_id)
+        return np.full((256, 256), sum(block_id), dtype=np.uint16)
+
+    # 16 x 16 tiles: level 0 plus three pyramid levels come from one pass over them.
+    data = da.map_blocks(tile, chunks=((256,) * 16, (256,) * 16), dtype=np.uint16, meta=np.empty((0, 0), np.uint16))
+    write_ome_zarr(tmp_path / "streamed.zarr", ImageToWrite(data, axes=[Axis("y", "space"), Axis("x", "space")], name="s"), tile=512)
+    assert sorted(computed) == sorted((r, c) for r in range(16) for c in range(16))
+    assert len(zarr.open_group(tmp_path / "streamed.zarr", mode="r")) == 4
+
+
+def test_refuses_to_overwrite_and_replaces_only_when_asked(tmp_path, blobs):
+    target = tmp_path / "existing.zarr"
+    target.mkdir()
+    (target / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="existing.zarr"):
+        save(target, (blobs, {"name": "b"}, "image"))
+    assert (target / "precious.txt").read_text() == "keep me"
+    write_ome_zarr(target, ImageToWrite(blobs, axes=[Axis("y", "space"), Axis("x", "space")], name="b"), overwrite=True)
+    assert not (target / "precious.txt").exists() and (target / ".zattrs").is_file()
+
+
+def test_a_write_that_fails_half_way_leaves_the_target_name_free(tmp_path):
+    def tile(block_id=None):
+        if block_id == (3, 3):
+            raise RuntimeError("disk full (simulated)")
+        return np.ones((100, 100), np.uint8)
+
+    data = da.map_blocks(tile, chunks=((100,) * 4, (100,) * 4), dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+    with pytest.raises(RuntimeError, match="simulated"):
+        write_ome_zarr(tmp_path / "out.zarr", ImageToWrite(data, axes=[Axis("y", "space"), Axis("x", "space")], name="o"), tile=100)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_tiff_carries_pixel_size_and_colours(tmp_path, capsys):
+    from napari_zarr_tiles._cli import main
+
+    assert main(["convert", str(SHARED / "hela-cells.tif"), str(tmp_path / "hela.zarr"), "--chunks", "256"]) == 0
+    assert "27/27 tiles" in capsys.readouterr().err
+    validate(tmp_path / "hela.zarr")
+    red, green, blue = read(tmp_path / "hela.zarr")
+    pixels = tifffile.imread(SHARED / "hela-cells.tif")
+    np.testing.assert_array_equal(finest(green[0]).compute(), pixels[..., 1])
+    assert red[1]["scale"] == pytest.approx([0.0514931, 0.0514931]) and red[1]["units"] == ["micrometer"] * 2
+    assert [layer[1]["colormap"] for layer in (red, green, blue)] == ["red", "green", "blue"]
+    assert main(["convert", str(SHARED / "hela-cells.tif"), str(tmp_path / "hela.zarr")]) == 1
+    assert "exists" in capsys.readouterr().err
+
+
+def test_convert_zarr_rechunks_and_recompresses(tmp_path, blobs):
+    from napari_zarr_tiles._convert import convert
+
+    zarr.create_array(tmp_path / "plain", data=blobs, chunks=(100, 100), zarr_format=2)
+    convert(tmp_path / "plain", tmp_path / "tiled.zarr", tile=64, compressor="zstd", ome_version="0.5")
+    level0 = zarr.open_array(tmp_path / "tiled.zarr" / "0", mode="r")
+    assert level0.chunks == (64, 64) and level0.metadata.zarr_format == 3
+    np.testing.assert_array_equal(level0[...], blobs)
+    validate(tmp_path / "tiled.zarr")
