@@ -60,8 +60,13 @@ class TextProgress:
 
     def __init__(self, width: int = 40) -> None:
         self.width = width
+        self.shown = -1
 
     def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == self.shown:  # redraw once a percent, not once a tile
+            return
+        self.shown = percent
         filled = self.width * done // max(total, 1)
         end = "\n" if done >= total else ""
         print(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} tiles", end=end, file=sys.stderr)

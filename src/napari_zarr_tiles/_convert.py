@@ -9,12 +9,10 @@ from __future__ import annotations
 from os import PathLike, fspath
 from pathlib import Path
 
-import dask.array as da
-
 from . import _ome
 from ._errors import ZarrTilesError
 from ._store import is_zarr_path, to_dask
-from ._writer import ImageToWrite, Progress, write_ome_zarr
+from ._writer import DEFAULT_TILE_2D, ImageToWrite, Progress, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
 # OME-NGFF orders axes time, channel, then space; tifffile's letters map onto those kinds.
@@ -83,7 +81,10 @@ def _from_tiff(path: Path) -> ImageToWrite:
             raise ZarrTilesError(f"{path}: TIFF axes {series.axes!r} cannot be mapped to OME-Zarr axes (t, c, z, y, x)")
         spacing = _tiff_spacing(tiff)
         name = path.name.split(".")[0]
-    array = da.from_zarr(zarr.open(tifffile.imread(fspath(path), aszarr=True, series=0, level=0), mode="r"))
+    # Tasks of whole output tiles: zarr then reads the TIFF tiles of one task concurrently, and no rechunk
+    # step stands between reading and writing.
+    tiff_view = zarr.open(tifffile.imread(fspath(path), aszarr=True, series=0, level=0), mode="r")
+    array = to_dask(tiff_view, min_task_edge=DEFAULT_TILE_2D)
     order = sorted(range(len(letters)), key=lambda index: TIFF_AXIS_ORDER.index(letters[index]))
     array = array.transpose(order)
     letters = "".join(letters[index] for index in order)

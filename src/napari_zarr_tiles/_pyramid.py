@@ -1,32 +1,48 @@
 """Chunk-wise downsampling: mean for images, label-safe (nearest, no invented values) for labels.
 
-Each coarser level is reduced straight from level 0 one chunk at a time (a ``map_blocks`` per level), so a
-level costs one pass over the tiles it covers and never holds more than a tile in memory.
+A level is reduced one chunk at a time (a ``map_blocks``), so it never holds more than a tile in memory: the
+reader reduces each lazy overview level straight from level 0, the writer halves each level from the one
+above it within one pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import ceil
+from itertools import product
+from math import ceil, prod
 
 import dask.array as da
 import numpy as np
+
+# Boxes of at most this many pixels are averaged by summing strided views (see downsample_block).
+SMALL_BOX = 16
 
 
 def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool = False) -> np.ndarray:
     """Reduce ``block`` by an integer factor per axis.
 
     Images take the mean of each ``factors``-sized box, edge boxes averaging only the pixels they hold (so a
-    ragged edge does not darken), rounded back to an integer dtype. Labels take the box's first pixel, which
+    ragged edge does not darken), rounded half up back to an integer dtype. Labels take the box's first pixel, which
     never invents a label value.
     """
     if labels:
         return block[tuple(slice(None, None, factor) for factor in factors)]
     if all(size % factor == 0 for size, factor in zip(block.shape, factors)):
-        # The common case (every chunk but the last): a reshape-mean, five times faster than reduceat.
+        # The common case (every chunk but the last). Small boxes (the 2x2 of a written pyramid) are summed
+        # from strided views, ten times faster than a reshape-mean there; big boxes (an overview) reshape.
+        if prod(factors) <= SMALL_BOX:
+            exact = np.int64 if np.issubdtype(block.dtype, np.integer) else np.float64
+            views = [
+                block[tuple(slice(offset, None, factor) for offset, factor in zip(offsets, factors))]
+                for offsets in product(*(range(factor) for factor in factors))
+            ]
+            total = views[0].astype(exact)
+            for view in views[1:]:
+                total += view
+            return _mean(total, prod(factors), block.dtype)
         boxes = [dim for size, factor in zip(block.shape, factors) for dim in (size // factor, factor)]
-        mean = block.reshape(boxes).mean(axis=tuple(range(1, 2 * block.ndim, 2)), dtype=np.float64)
-        return _cast(mean, block.dtype)
+        total = block.reshape(boxes).sum(axis=tuple(range(1, 2 * block.ndim, 2)), dtype=np.float64)
+        return _mean(total, prod(factors), block.dtype)
     total = block.astype(np.float64, copy=False)
     counts = np.ones((1,) * block.ndim)
     for axis, factor in enumerate(factors):
@@ -36,13 +52,17 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
         total = np.add.reduceat(total, starts, axis=axis)
         sizes = np.diff(np.append(starts, block.shape[axis])).astype(np.float64)
         counts = counts * sizes.reshape([-1 if i == axis else 1 for i in range(block.ndim)])
-    return _cast(total / counts, block.dtype)
+    return _mean(total, counts, block.dtype)
 
 
-def _cast(mean: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        mean = np.rint(mean)
-    return mean.astype(dtype, copy=False)
+def _mean(total: np.ndarray, count, dtype: np.dtype) -> np.ndarray:
+    """``total / count`` in ``dtype``; integers round half up, the same way on every path."""
+    if not np.issubdtype(dtype, np.integer):
+        return (total / count).astype(dtype, copy=False)
+    if np.issubdtype(total.dtype, np.integer):
+        # Integer arithmetic: four times faster than dividing, rounding and casting floats.
+        return ((total + count // 2) // count).astype(dtype)
+    return np.floor(total / count + 0.5).astype(dtype)
 
 
 def _aligned(array: da.Array, factors: Sequence[int]) -> da.Array:

@@ -238,6 +238,8 @@ def _store(sources: list[da.Array], targets: list, progress: Progress | None) ->
     progress(0, total)
     with Callback(posttask=count):
         da.store(sources, targets, lock=False)
+    if done < total:  # dask may fuse a store task into another; by now every chunk is written
+        progress(total, total)
 
 
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
