@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from os import PathLike
@@ -220,25 +221,32 @@ def _set_ome(group, block: dict, ome_version: str) -> None:
 
 
 def _store(sources: list[da.Array], targets: list, progress: Progress | None) -> None:
-    total = sum(source.npartitions for source in sources)
-    if progress is None:
-        da.store(sources, targets, lock=False)
-        return
+    """Store every level in one pass, on a thread pool of our own.
+
+    Owning the pool lets a failure or a cancel wait for the tasks already running before the caller removes
+    the partial store; with dask's shared pool a straggler could write a chunk after the clean-up.
+    """
     from dask.callbacks import Callback
 
+    total = sum(source.npartitions for source in sources)
     done = 0
 
     def count(key, result, dsk, state, worker_id):
         nonlocal done
         name = key[0] if isinstance(key, tuple) else key
-        if isinstance(name, str) and name.startswith("store-map"):
+        if progress is not None and isinstance(name, str) and name.startswith("store-map"):
             done += 1
             progress(done, total)
 
-    progress(0, total)
-    with Callback(posttask=count):
-        da.store(sources, targets, lock=False)
-    if done < total:  # dask may fuse a store task into another; by now every chunk is written
+    if progress is not None:
+        progress(0, total)
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        with Callback(posttask=count):
+            da.store(sources, targets, lock=False, scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if progress is not None and done < total:  # dask may fuse a store task into another; all are written now
         progress(total, total)
 
 
