@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import product
+from math import prod
 from os import PathLike
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from ._pyramid import downsample
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
+# Level-0 bytes of one region written at a time (see _write_levels): bounds memory whatever the image size.
+REGION_BYTES = 64 * 2**20
 COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
 
 Progress = Callable[[int, int], None]
@@ -126,7 +130,7 @@ def write_ome_zarr(
                 group = labels_group.create_group(label.name)
                 plans.append(_plan(group, label, tile, with_pyramid, compressor, compression_level, ome_version, shards))
             _set_ome(labels_group, {"labels": [label.name for label in labels]}, ome_version)
-        _store([s for plan in plans for s in plan.sources], [t for plan in plans for t in plan.targets], progress)
+        _store(plans, progress)
         for plan in plans:
             plan.write_metadata()
         _move_into_place(partial, target, overwrite=overwrite)
@@ -142,7 +146,8 @@ class _Plan:
 
     group: object
     image: ImageToWrite
-    sources: list
+    level0: da.Array
+    yx: list[int]
     targets: list
     datasets: list
     ome_version: str
@@ -176,7 +181,7 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
     levels = pyramid(array, image.axes, chunks, labels=image.is_label) if with_pyramid else [array]
     scale = list(image.scale or [1.0] * array.ndim)
     translate = list(image.translate or [0.0] * array.ndim)
-    datasets, targets, sources = [], [], []
+    datasets, targets = [], []
     for index, level in enumerate(levels):
         factor = [array.shape[axis] / level.shape[axis] for axis in range(array.ndim)]
         # A coarse pixel's centre sits half a box in from the fine pixels it covers.
@@ -201,8 +206,8 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
                 **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
             )
         )
-        sources.append(level.rechunk(shard_shape or level_chunks))
-    return _Plan(group, image, sources, targets, datasets, ome_version)
+    yx = [index for index, axis in enumerate(image.axes) if axis.type == "space"][-2:]
+    return _Plan(group, image, array, yx, targets, datasets, ome_version)
 
 
 def _with_label_colors(attributes: dict, colors: dict, ome_version: str) -> dict:
@@ -220,15 +225,15 @@ def _set_ome(group, block: dict, ome_version: str) -> None:
     group.attrs.update(block if ome_version == "0.4" else {"ome": {"version": ome_version, **block}})
 
 
-def _store(sources: list[da.Array], targets: list, progress: Progress | None) -> None:
-    """Store every level in one pass, on a thread pool of our own.
+def _store(plans: list[_Plan], progress: Progress | None) -> None:
+    """Write every plan's levels, on a thread pool of our own, counting written chunks for ``progress``.
 
     Owning the pool lets a failure or a cancel wait for the tasks already running before the caller removes
     the partial store; with dask's shared pool a straggler could write a chunk after the clean-up.
     """
     from dask.callbacks import Callback
 
-    total = sum(source.npartitions for source in sources)
+    total = sum(prod(-(-s // u) for s, u in zip(t.shape, write_unit(t))) for plan in plans for t in plan.targets)
     done = 0
 
     def count(key, result, dsk, state, worker_id):
@@ -243,11 +248,56 @@ def _store(sources: list[da.Array], targets: list, progress: Progress | None) ->
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
     try:
         with Callback(posttask=count):
-            da.store(sources, targets, lock=False, scheduler="threads", pool=pool)
+            for plan in plans:
+                _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, pool=pool)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if progress is not None and done < total:  # dask may fuse a store task into another; all are written now
         progress(total, total)
+
+
+def write_unit(array) -> tuple[int, ...]:
+    return tuple(array.shards or array.chunks)
+
+
+def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: bool, pool, skip_first: bool = False) -> None:
+    """Write ``level0`` and its halvings into ``targets``, region by region.
+
+    A region is a block of whole output tiles, as many halvings deep as fit in REGION_BYTES: its levels are
+    reduced from its own level-0 tiles in one ``store``, so every tile is read once, and memory stays at a
+    region whatever the image size (one pass over the whole image would hold rows of tiles per level).
+    Levels coarser than a region are then made the same way from the deepest level just written, a
+    fraction of the data.
+    """
+    units = [write_unit(target) for target in targets]
+    span = 1  # halvings a region spans: at least one, more while the region fits in REGION_BYTES
+    while _region_bytes(units[0], yx, span + 1, level0.dtype.itemsize) <= REGION_BYTES:
+        span += 1
+    depth = min(span, len(targets) - 1)
+    edges = [unit * 2**span if axis in yx else unit for axis, unit in enumerate(units[0])]
+    for corner in product(*(range(0, size, edge) for size, edge in zip(level0.shape, edges))):
+        region = tuple(slice(c, min(c + e, s)) for c, e, s in zip(corner, edges, level0.shape))
+        levels = [level0[region]]
+        for _ in range(depth):
+            levels.append(downsample(levels[-1], [2 if axis in yx else 1 for axis in range(level0.ndim)], labels=labels))
+        regions = [
+            tuple(
+                slice(r.start // 2**k, -(-r.stop // 2**k)) if axis in yx else r for axis, r in enumerate(region)
+            )
+            for k in range(depth + 1)
+        ]
+        sources = [level.rechunk(unit) for level, unit in zip(levels, units)]
+        first = 1 if skip_first else 0
+        da.store(sources[first:], targets[first : depth + 1], regions=regions[first:], lock=False,
+                 scheduler="threads", pool=pool)
+    if depth + 1 < len(targets):
+        from ._store import to_dask
+
+        _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, pool=pool, skip_first=True)
+
+
+def _region_bytes(unit: Sequence[int], yx: list[int], depth: int, itemsize: int) -> int:
+    return prod(size * 2**depth if axis in yx else size for axis, size in enumerate(unit)) * itemsize
 
 
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
