@@ -135,6 +135,7 @@ def run_demo(sample: str, screenshot: Path | None) -> None:
     viewer = napari.Viewer(show=True, title="napari-zarr-tiles demo")
     if sample == "cells":
         viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
+        viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
     else:
         for data, kwargs, _ in big_synthetic():
             viewer.add_image(data, **kwargs)

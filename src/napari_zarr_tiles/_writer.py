@@ -202,6 +202,8 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
                 shards=shard_shape,
                 compressors=make_compressor(compressor, zarr_format, compression_level),
                 fill_value=0,
+                # Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
+                config={"write_empty_chunks": True},
                 dimension_names=[axis.name for axis in image.axes] if zarr_format == 3 else None,
                 **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
             )
