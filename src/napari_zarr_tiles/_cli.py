@@ -139,6 +139,10 @@ def run_demo(sample: str, screenshot: Path | None) -> None:
     else:
         for data, kwargs, _ in big_synthetic():
             viewer.add_image(data, **kwargs)
+    from qtpy.QtWidgets import QApplication
+
+    viewer.window.resize(1400, 850)
+    QApplication.processEvents()  # lay out the dock widget first, so the view fits the canvas left to it
     viewer.reset_view()
     if screenshot is None:
         napari.run()

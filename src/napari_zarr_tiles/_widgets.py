@@ -7,6 +7,7 @@ cancel that stops it (leaving nothing behind), then open the result.
 import threading
 from pathlib import Path
 
+import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 from qtpy.QtCore import QObject, Signal
 
@@ -27,7 +28,7 @@ class _ProgressRelay(QObject):
 class ConvertWidget(Container):
     """Convert a TIFF or zarr store to tiled OME-Zarr with a pyramid, in the background."""
 
-    def __init__(self, viewer):
+    def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
         self._source = FileEdit(label="source", mode="r", filter="*.tif *.tiff *.btf")
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
