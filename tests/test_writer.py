@@ -162,3 +162,20 @@ def test_convert_zarr_rechunks_and_recompresses(tmp_path, blobs):
     assert level0.chunks == (64, 64) and level0.metadata.zarr_format == 3
     np.testing.assert_array_equal(level0[...], blobs)
     validate(tmp_path / "tiled.zarr")
+
+
+def test_a_killed_conversion_leaves_the_target_name_free(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    source = tmp_path / "big.tif"
+    tifffile.imwrite(source, np.random.default_rng(5).integers(0, 4000, (4096, 4096), dtype=np.uint16), tile=(256, 256))
+    target = tmp_path / "out.zarr"
+    command = [sys.executable, "-m", "napari_zarr_tiles._cli", "convert", str(source), str(target), "--chunks", "64"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert process.stderr.read(60)  # the progress bar has started: tiles are being written
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not target.exists()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".out.zarr.partial-")]

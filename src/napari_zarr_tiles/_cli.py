@@ -151,3 +151,7 @@ def run_demo(sample: str, screenshot: Path | None) -> None:
     viewer.screenshot(str(screenshot), canvas_only=False)
     print(f"saved {screenshot}")
     viewer.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import _ome
 from ._errors import ZarrTilesError
 from ._store import is_zarr_path, to_dask
-from ._writer import DEFAULT_TILE_2D, ImageToWrite, Progress, write_ome_zarr
+from ._writer import DEFAULT_TILE_2D, ImageToWrite, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
 # OME-NGFF orders axes time, channel, then space; tifffile's letters map onto those kinds.
@@ -20,25 +20,13 @@ TIFF_AXIS_ORDER = "TCZYX"
 TIFF_AXIS_KINDS = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"), "X": ("x", "space")}
 
 
-def convert(
-    source: str | PathLike,
-    target: str | PathLike,
-    *,
-    tile: int | None = None,
-    compressor: str = "blosc-zstd",
-    compression_level: int | None = None,
-    ome_version: str = "0.4",
-    shards: int | None = None,
-    with_pyramid: bool = True,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> str:
-    """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr."""
-    image = open_source(source)
-    return write_ome_zarr(
-        target, image, tile=tile, compressor=compressor, compression_level=compression_level,
-        ome_version=ome_version, shards=shards, with_pyramid=with_pyramid, overwrite=overwrite, progress=progress,
-    )
+def convert(source: str | PathLike, target: str | PathLike, **options) -> str:
+    """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr.
+
+    ``options`` are :func:`napari_zarr_tiles._writer.write_ome_zarr`'s: tile, compressor, compression_level,
+    ome_version, shards, with_pyramid, overwrite, progress.
+    """
+    return write_ome_zarr(target, open_source(source), **options)
 
 
 def open_source(source: str | PathLike) -> ImageToWrite:
