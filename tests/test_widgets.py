@@ -8,7 +8,7 @@ from conftest import DATA
 from napari_zarr_tiles._widgets import ConvertWidget
 
 pytestmark = pytest.mark.gui
-HELA = DATA.parent.parent.parent / "shared" / "data" / "hela-cells.tif"
+HELA = DATA / "hela-cells.tif"
 
 
 def run_widget(qtbot, widget):

@@ -13,7 +13,6 @@ from napari_zarr_tiles._pyramid import downsample_block
 from napari_zarr_tiles._writer import ImageToWrite, write_ome_zarr
 
 PLUGIN = "napari-zarr-tiles"
-SHARED = DATA.parent.parent.parent / "shared" / "data"
 
 
 def save(path, *layers):
@@ -141,15 +140,15 @@ def test_a_write_that_fails_half_way_leaves_the_target_name_free(tmp_path):
 def test_convert_tiff_carries_pixel_size_and_colours(tmp_path, capsys):
     from napari_zarr_tiles._cli import main
 
-    assert main(["convert", str(SHARED / "hela-cells.tif"), str(tmp_path / "hela.zarr"), "--chunks", "256"]) == 0
+    assert main(["convert", str(DATA / "hela-cells.tif"), str(tmp_path / "hela.zarr"), "--chunks", "256"]) == 0
     assert "27/27 tiles" in capsys.readouterr().err
     validate(tmp_path / "hela.zarr")
     red, green, blue = read(tmp_path / "hela.zarr")
-    pixels = tifffile.imread(SHARED / "hela-cells.tif")
+    pixels = tifffile.imread(DATA / "hela-cells.tif")
     np.testing.assert_array_equal(finest(green[0]).compute(), pixels[..., 1])
     assert red[1]["scale"] == pytest.approx([0.0514931, 0.0514931]) and red[1]["units"] == ["micrometer"] * 2
     assert [layer[1]["colormap"] for layer in (red, green, blue)] == ["red", "green", "blue"]
-    assert main(["convert", str(SHARED / "hela-cells.tif"), str(tmp_path / "hela.zarr")]) == 1
+    assert main(["convert", str(DATA / "hela-cells.tif"), str(tmp_path / "hela.zarr")]) == 1
     assert "exists" in capsys.readouterr().err
 
 
