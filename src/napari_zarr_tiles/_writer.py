@@ -27,6 +27,7 @@ from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import ZarrTilesError
 from ._pyramid import downsample
+from ._store import to_dask
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
@@ -293,8 +294,6 @@ def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: boo
         da.store(sources[first:], targets[first : depth + 1], regions=regions[first:], lock=False,
                  scheduler="threads", pool=pool)
     if depth + 1 < len(targets):
-        from ._store import to_dask
-
         _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, pool=pool, skip_first=True)
 
 
