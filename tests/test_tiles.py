@@ -15,6 +15,12 @@ WHOLE_IMAGE = {
     "median": lambda image, size: ndi.median_filter(image, size=size),
     "minimum": lambda image, size: ndi.minimum_filter(image, size=size),
     "maximum": lambda image, size: ndi.maximum_filter(image, size=size),
+    "mean": lambda image, size: ndi.uniform_filter(image.astype(np.float32), size=size),
+    "laplace_of_gaussian": lambda image, sigma: ndi.gaussian_laplace(image.astype(np.float32), sigma),
+    "difference_of_gaussians": lambda image, sigma_low, sigma_high: (
+        ndi.gaussian_filter(image.astype(np.float32), sigma_low) - ndi.gaussian_filter(image.astype(np.float32), sigma_high)
+    ),
+    "sobel": lambda image: np.sqrt(ndi.sobel(image.astype(np.float32), 0) ** 2 + ndi.sobel(image.astype(np.float32), 1) ** 2),
 }
 
 
@@ -23,15 +29,19 @@ def cases(draw):
     height, width = draw(st.integers(5, 60)), draw(st.integers(5, 60))
     chunks = (draw(st.integers(1, height)), draw(st.integers(1, width)))
     name = draw(st.sampled_from(sorted(WHOLE_IMAGE)))
-    if name == "gaussian":
+    if name in ("gaussian", "laplace_of_gaussian"):
         params = {"sigma": draw(st.floats(0.3, 4.0))}
+    elif name == "difference_of_gaussians":
+        params = {"sigma_low": draw(st.floats(0.3, 2.0)), "sigma_high": draw(st.floats(2.0, 4.0))}
+    elif name == "sobel":
+        params = {}
     else:
         params = {"size": draw(st.integers(1, 9))}
     seed = draw(st.integers(0, 2**16))
     return (height, width), chunks, name, params, seed
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(cases())
 def test_tiled_result_equals_the_whole_image_function(case):
     shape, chunks, name, params, seed = case

@@ -66,6 +66,25 @@ def _gaussian(tile: np.ndarray, *, sigma: float) -> np.ndarray:
     return ndi.gaussian_filter(tile.astype(np.float32, copy=False), sigma, truncate=TRUNCATE)
 
 
+def _mean(tile: np.ndarray, *, size: int) -> np.ndarray:
+    return ndi.uniform_filter(tile.astype(np.float32, copy=False), size=size)
+
+
+def _laplace_of_gaussian(tile: np.ndarray, *, sigma: float) -> np.ndarray:
+    return ndi.gaussian_laplace(tile.astype(np.float32, copy=False), sigma, truncate=TRUNCATE)
+
+
+def _difference_of_gaussians(tile: np.ndarray, *, sigma_low: float, sigma_high: float) -> np.ndarray:
+    tile = tile.astype(np.float32, copy=False)
+    return ndi.gaussian_filter(tile, sigma_low, truncate=TRUNCATE) - ndi.gaussian_filter(tile, sigma_high, truncate=TRUNCATE)
+
+
+def _sobel(tile: np.ndarray) -> np.ndarray:
+    """Gradient magnitude: the Sobel derivatives along each axis, combined."""
+    tile = tile.astype(np.float32, copy=False)
+    return np.sqrt(sum(ndi.sobel(tile, axis=axis) ** 2 for axis in range(tile.ndim)))
+
+
 def _size_filter(function):
     def apply(tile: np.ndarray, *, size: int) -> np.ndarray:
         return function(tile, size=size)
@@ -80,6 +99,17 @@ FILTERS: dict[str, Filter] = {
         "gaussian", _gaussian, (Parameter("sigma", 2.0, 0.1, 100.0),),
         halo=lambda sigma: ceil(sigma * TRUNCATE), output_dtype=_float32,
     ),
+    "mean": Filter("mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32),
+    "laplace_of_gaussian": Filter(
+        "laplace_of_gaussian", _laplace_of_gaussian, (Parameter("sigma", 2.0, 0.1, 100.0),),
+        halo=lambda sigma: ceil(sigma * TRUNCATE), output_dtype=_float32,
+    ),
+    "difference_of_gaussians": Filter(
+        "difference_of_gaussians", _difference_of_gaussians,
+        (Parameter("sigma_low", 1.0, 0.1, 100.0), Parameter("sigma_high", 3.0, 0.1, 100.0)),
+        halo=lambda sigma_low, sigma_high: ceil(max(sigma_low, sigma_high) * TRUNCATE), output_dtype=_float32,
+    ),
+    "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
     "median": Filter("median", _size_filter(ndi.median_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
     "minimum": Filter("minimum", _size_filter(ndi.minimum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
     "maximum": Filter("maximum", _size_filter(ndi.maximum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
