@@ -22,3 +22,12 @@ def test_info_describes_the_tree(tmp_path, blobs, capsys):
 def test_info_on_a_missing_path_fails_clearly(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope")]) == 1
     assert "no zarr store" in capsys.readouterr().err
+
+
+def test_filters_lists_every_filter_with_its_parameters(capsys):
+    from napari_zarr_tiles.tiles._filters import FILTERS
+
+    assert main(["filters"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == list(FILTERS)
+    assert any(line.startswith("gaussian") and "sigma=2 [0.1..100]" in line for line in out)

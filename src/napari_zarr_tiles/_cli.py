@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     convert.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")
     convert.add_argument("--no-pyramid", action="store_true", help="write level 0 only")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing target")
+    commands.add_parser("filters", help="the tile filters, with their parameters, defaults and ranges")
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
     demo.add_argument(
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "info":
             for line in describe(args.path):
+                print(line)
+        elif args.command == "filters":
+            for line in describe_filters():
                 print(line)
         elif args.command == "convert":
             from ._convert import convert as run_convert
@@ -70,6 +74,15 @@ class TextProgress:
         filled = self.width * done // max(total, 1)
         end = "\n" if done >= total else ""
         print(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} tiles", end=end, file=sys.stderr)
+
+
+def describe_filters() -> Iterator[str]:
+    """One line per registered filter: its name and each parameter's default and range."""
+    from .tiles._filters import FILTERS
+
+    for flt in FILTERS.values():
+        params = [f"{p.name}={p.default:g} [{p.minimum:g}..{p.maximum:g}]" for p in flt.parameters]
+        yield f"{flt.name:24s} {' '.join(params) or '(no parameters)'}"
 
 
 def describe(path: Path) -> Iterator[str]:
