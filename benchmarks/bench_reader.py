@@ -56,12 +56,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
     inputs = make_inputs(args.out, args.size)
-    print(f"first frame, {args.size}x{args.size} uint16, median of {args.repeats} fresh processes")
+    print(f"first frame, {args.size}x{args.size} uint16, median of {args.repeats} fresh processes, readers interleaved")
     for label, path in inputs.items():
         print(f"\n{label}: {path}")
         medians = {}
-        for name, plugin in READERS.items():
-            runs = [first_frame(path, plugin) for _ in range(args.repeats)]
+        all_runs = {name: [] for name in READERS}
+        for _ in range(args.repeats):  # interleaved, so that a noisy moment hurts every reader alike
+            for name, plugin in READERS.items():
+                all_runs[name].append(first_frame(path, plugin))
+        for name, runs in all_runs.items():
             if "error" in runs[0]:
                 print(f"  {name:16s} refused: {runs[0]['error']}")
                 continue

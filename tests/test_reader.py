@@ -55,7 +55,7 @@ def test_notebook_style_zarr_v2_array(tmp_path, blobs, separator):
     array[...] = blobs
     [(data, kwargs, layer_type)] = read(path)
     assert layer_type == "image" and isinstance(data, da.Array)
-    np.testing.assert_array_equal(data.compute(), zarr.open_array(path, mode="r")[...])
+    np.testing.assert_array_equal(data, zarr.open_array(path, mode="r")[...])
     assert kwargs["name"] == "P1_H_C3H_M004_17-cropped"
     assert kwargs["axis_labels"] == ["y", "x"] and not kwargs["multiscale"]
     low, high = kwargs["contrast_limits"]
@@ -70,7 +70,7 @@ def test_sharded_v3_array_with_dimension_names(tmp_path, blobs):
     )
     array[...] = blobs
     [(data, kwargs, _)] = read(path)
-    np.testing.assert_array_equal(data.compute(), blobs)
+    np.testing.assert_array_equal(data, blobs)
     assert kwargs["axis_labels"] == ["row", "col"]
 
 
@@ -80,7 +80,7 @@ def test_group_of_shrinking_arrays_is_one_multiscale_layer(tmp_path, blobs):
         root.create_array(str(index), data=level)
     [(data, kwargs, _)] = read(tmp_path / "pyramid")
     assert kwargs["multiscale"] and [level.shape for level in data] == [(254, 256), (127, 128), (64, 64)]
-    np.testing.assert_array_equal(data[1].compute(), coarsen(blobs, (0, 1)))
+    np.testing.assert_array_equal(data[1], coarsen(blobs, (0, 1)))
 
 
 def test_group_of_unrelated_arrays_is_one_layer_each(tmp_path, blobs, maize_labels):
@@ -89,7 +89,7 @@ def test_group_of_unrelated_arrays_is_one_layer_each(tmp_path, blobs, maize_labe
     root.create_group("nested").create_array("maize", data=maize_labels)
     layers = read(tmp_path / "mixed")
     assert [kwargs["name"] for _, kwargs, _ in layers] == ["blobs", "maize"]
-    np.testing.assert_array_equal(layers[1][0].compute(), maize_labels)
+    np.testing.assert_array_equal(layers[1][0], maize_labels)
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
@@ -119,8 +119,8 @@ def test_ome_channels_scale_units_and_labels(tmp_path, blobs, maize_labels, vers
     nuclei, inverse, cells = read(tmp_path / "cells")
     for (data, kwargs, layer_type), channel in zip([nuclei, inverse], range(2)):
         assert layer_type == "image" and kwargs["multiscale"]
-        np.testing.assert_array_equal(data[0].compute(), image[channel])
-        np.testing.assert_array_equal(data[1].compute(), coarsen(image, (1, 2))[channel])
+        np.testing.assert_array_equal(data[0], image[channel])
+        np.testing.assert_array_equal(data[1], coarsen(image, (1, 2))[channel])
         assert kwargs["scale"] == [0.5, 0.25] and kwargs["translate"] == [10, 20]
         assert kwargs["axis_labels"] == ["y", "x"] and kwargs["units"] == ["micrometer", "micrometer"]
     assert nuclei[1]["name"] == "nuclei" and nuclei[1]["colormap"] == "green"
@@ -131,7 +131,7 @@ def test_ome_channels_scale_units_and_labels(tmp_path, blobs, maize_labels, vers
     assert 0 < high <= 255 and (low, high) != (0, 65535)
     data, kwargs, layer_type = cells
     assert layer_type == "labels" and kwargs["name"] == "cells" and kwargs["multiscale"]
-    np.testing.assert_array_equal(data[0].compute(), label_image)
+    np.testing.assert_array_equal(data[0], label_image)
     assert kwargs["colormap"][1] == (1.0, 0.0, 0.0, 1.0)
     assert kwargs["scale"] == [0.5, 0.25]
 
@@ -150,7 +150,7 @@ def test_ome_zarr_written_by_ome_zarr_py(tmp_path, version):
     [(data, kwargs, _)] = read(tmp_path / "series.zarr")
     assert kwargs["axis_labels"] == ["t", "z", "y", "x"] and kwargs["multiscale"]
     assert [level.shape for level in data] == [(2, 5, 64, 96), (2, 5, 32, 48), (2, 5, 16, 24)]
-    np.testing.assert_array_equal(data[0].compute(), image)
+    np.testing.assert_array_equal(data[0], image)
 
 
 def test_bioformats2raw_layout_opens_the_first_series_and_names_the_others(tmp_path, blobs, monkeypatch):
@@ -162,7 +162,7 @@ def test_bioformats2raw_layout_opens_the_first_series_and_names_the_others(tmp_p
         write_ome_image(root.create_group(series), [blobs], YX, version="0.4")
     root.create_group("OME").attrs["series"] = ["0", "1"]
     [(data, _, _)] = read(tmp_path / "converted")
-    np.testing.assert_array_equal(data.compute(), blobs)
+    np.testing.assert_array_equal(data, blobs)
     assert any("'1'" in message and "bioformats2raw" in message for message in messages)
 
 
@@ -241,7 +241,7 @@ def test_lazy_levels_of_a_single_scale_array_match_the_whole_image_reduction(tmp
     assert kwargs["multiscale"] and len(data) >= 2
     for index, level in enumerate(data[1:], start=1):
         factor = 2**index
-        np.testing.assert_array_equal(level.compute(), downsample_block(blobs, (factor, factor)))
+        np.testing.assert_array_equal(level, downsample_block(blobs, (factor, factor)))
     assert any("pyramid" in message for message in messages)
 
 

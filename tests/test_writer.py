@@ -43,7 +43,7 @@ def test_image_round_trip_every_dtype(tmp_path, blobs, dtype):
     validate(written)
     [(data, kwargs, layer_type)] = read(written)
     assert layer_type == "image" and finest(data).dtype == image.dtype
-    np.testing.assert_array_equal(finest(data).compute(), image)
+    np.testing.assert_array_equal(finest(data), image)
     assert kwargs["scale"] == [0.5, 0.25] and kwargs["translate"] == [3.0, 4.0] and kwargs["units"] == ["micrometer"] * 2
     assert kwargs["colormap"] == "green" and kwargs["contrast_limits"] == (10.0, 200.0) and kwargs["name"] == "blobs"
 
@@ -53,7 +53,7 @@ def test_labels_round_trip_with_label_safe_pyramid(tmp_path, maize_labels):
     validate(written)
     [(data, _, layer_type)] = read(written)
     assert layer_type == "labels"
-    np.testing.assert_array_equal(finest(data).compute(), maize_labels)
+    np.testing.assert_array_equal(finest(data), maize_labels)
     values = set(np.unique(maize_labels))
     for level in data[1:] if isinstance(data, list) else []:
         assert set(np.unique(level.compute())) <= values
@@ -73,8 +73,8 @@ def test_image_and_labels_together_and_images_as_channels(tmp_path, blobs, maize
     assert [(kwargs["name"], kind) for _, kwargs, kind in layers] == [
         ("nuclei", "image"), ("inverse", "image"), ("cells", "labels")
     ]
-    np.testing.assert_array_equal(finest(layers[1][0]).compute(), 255 - blobs)
-    np.testing.assert_array_equal(finest(layers[2][0]).compute(), labels)
+    np.testing.assert_array_equal(finest(layers[1][0]), 255 - blobs)
+    np.testing.assert_array_equal(finest(layers[2][0]), labels)
     assert layers[0][1]["colormap"] == "magenta" and layers[1][1]["colormap"] == "cyan"
     assert (tmp_path / "both.zarr" / "labels" / "cells" / "0").is_dir()
 
@@ -145,7 +145,7 @@ def test_convert_tiff_carries_pixel_size_and_colours(tmp_path, capsys):
     validate(tmp_path / "hela.zarr")
     red, green, blue = read(tmp_path / "hela.zarr")
     pixels = tifffile.imread(DATA / "hela-cells.tif")
-    np.testing.assert_array_equal(finest(green[0]).compute(), pixels[..., 1])
+    np.testing.assert_array_equal(finest(green[0]), pixels[..., 1])
     assert red[1]["scale"] == pytest.approx([0.0514931, 0.0514931]) and red[1]["units"] == ["micrometer"] * 2
     assert [layer[1]["colormap"] for layer in (red, green, blue)] == ["red", "green", "blue"]
     assert main(["convert", str(DATA / "hela-cells.tif"), str(tmp_path / "hela.zarr")]) == 1

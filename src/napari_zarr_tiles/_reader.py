@@ -15,6 +15,7 @@ from itertools import pairwise
 from os import PathLike, fspath
 from pathlib import Path
 
+import numpy as np
 import zarr
 
 from . import _display, _ome
@@ -238,6 +239,10 @@ def _layers(source: ImageSource) -> list[LayerData]:
             f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
             "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
         )
+    elif len(levels) > 1 and not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
+        # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
+        # overview, which would otherwise read it again.
+        levels[-1] = np.asarray(source.levels[-1][...])
     common = {
         "scale": list(source.scale),
         "translate": list(source.translate),
@@ -256,7 +261,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
         return [_squeeze_channel(data, kwargs, source)]
     channel_axis = source.channel_axis
     if channel_axis is None:
-        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, None)}
+        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, _coarsest(source, levels), None)}
         if source.channels:
             kwargs.update(_channel_look(source.channels[0]))
         return [(data, kwargs, "image")]
@@ -270,7 +275,7 @@ def _channel_layer(source: ImageSource, levels: list, common: dict, index: int) 
     kwargs = {
         **{key: _drop(value, axis) if isinstance(value, list) else value for key, value in common.items()},
         "name": channel.label or f"{source.name} [{index}]",
-        "contrast_limits": channel.window or _contrast(source, index),
+        "contrast_limits": channel.window or _contrast(source, _coarsest(source, levels), index),
         "blending": "additive",
         **_channel_look(channel),
     }
@@ -310,9 +315,13 @@ def _yx_axes(source: ImageSource) -> list[int]:
     return spatial[-2:] if len(spatial) >= 2 else list(range(max(0, len(source.axes) - 2), len(source.axes)))
 
 
-def _contrast(source: ImageSource, channel: int | None) -> tuple[float, float]:
-    """Contrast from the coarsest stored level (a bounded sample of it when it is big)."""
-    coarsest = source.levels[-1]
+def _coarsest(source: ImageSource, levels: list):
+    """The coarsest level to sample: the one already in memory, else the stored one."""
+    return levels[-1] if isinstance(levels[-1], np.ndarray) else source.levels[-1]
+
+
+def _contrast(source: ImageSource, coarsest, channel: int | None) -> tuple[float, float]:
+    """Contrast from the coarsest level (a bounded sample of it when it is big)."""
     fixed = {source.channel_axis: channel} if channel is not None else {}
     return _display.contrast_limits(_display.sample(coarsest, fixed))
 
