@@ -254,6 +254,8 @@ def _layers(source: ImageSource) -> list[LayerData]:
         # Only where the store has units: napari parses them with pint, whose start-up costs most of a second.
         common["units"] = [axis.unit or "pixel" for axis in source.axes]
     data = levels if len(levels) > 1 else levels[0]
+    # The coarsest level to sample for contrast: the one already in memory, else the stored one.
+    coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else source.levels[-1]
     if source.labels:
         kwargs = {**common, "name": source.name}
         if source.label_colors:
@@ -261,21 +263,23 @@ def _layers(source: ImageSource) -> list[LayerData]:
         return [_squeeze_channel(data, kwargs, source)]
     channel_axis = source.channel_axis
     if channel_axis is None:
-        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, _coarsest(source, levels), None)}
+        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, coarsest, None)}
         if source.channels:
             kwargs.update(_channel_look(source.channels[0]))
         return [(data, kwargs, "image")]
-    return [_channel_layer(source, levels, common, index) for index in range(source.levels[0].shape[channel_axis])]
+    return [
+        _channel_layer(source, levels, coarsest, common, index) for index in range(source.levels[0].shape[channel_axis])
+    ]
 
 
-def _channel_layer(source: ImageSource, levels: list, common: dict, index: int) -> LayerData:
+def _channel_layer(source: ImageSource, levels: list, coarsest, common: dict, index: int) -> LayerData:
     axis = source.channel_axis
     take = (slice(None),) * axis + (index,)
     channel = source.channels[index] if index < len(source.channels) else _ome.Channel()
     kwargs = {
         **{key: _drop(value, axis) if isinstance(value, list) else value for key, value in common.items()},
         "name": channel.label or f"{source.name} [{index}]",
-        "contrast_limits": channel.window or _contrast(source, _coarsest(source, levels), index),
+        "contrast_limits": channel.window or _contrast(source, coarsest, index),
         "blending": "additive",
         **_channel_look(channel),
     }
@@ -313,11 +317,6 @@ def _yx_axes(source: ImageSource) -> list[int]:
     """The two axes an overview is made of: the last two spatial ones, else the last two."""
     spatial = [index for index, axis in enumerate(source.axes) if axis.type == "space"]
     return spatial[-2:] if len(spatial) >= 2 else list(range(max(0, len(source.axes) - 2), len(source.axes)))
-
-
-def _coarsest(source: ImageSource, levels: list):
-    """The coarsest level to sample: the one already in memory, else the stored one."""
-    return levels[-1] if isinstance(levels[-1], np.ndarray) else source.levels[-1]
 
 
 def _contrast(source: ImageSource, coarsest, channel: int | None) -> tuple[float, float]:

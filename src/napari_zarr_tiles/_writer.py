@@ -1,9 +1,9 @@
-"""Write images and labels as tiled OME-Zarr with pyramids, streamed chunk by chunk in one pass.
+"""Write images and labels as tiled OME-Zarr with pyramids, streamed chunk by chunk.
 
-Every pyramid level is reduced from the tiles of the level above it inside the same dask graph, and all
-levels (and label images) are stored by one ``dask.array.store``: each input tile is read once, writes are
-chunk-aligned (no two tasks write the same chunk), and nothing is ever held whole. The store is written
-under a temporary sibling name and moved into place when complete; a failure removes it.
+The image is written region by region (see ``_write_levels``): each region's pyramid levels are reduced
+from its own tiles in one ``dask.array.store``, so each input tile is read once, writes are chunk-aligned
+(no two tasks write the same chunk), memory stays at a region, and nothing is ever held whole. The store is
+written under a temporary sibling name and moved into place when complete; a failure removes it.
 """
 
 from __future__ import annotations
@@ -87,14 +87,12 @@ def default_chunks(axes: Sequence[_ome.Axis], shape: Sequence[int], tile: int | 
     return tuple(min(edges.get(axis, 1), size) for axis, size in enumerate(shape))
 
 
-def pyramid(array: da.Array, axes: Sequence[_ome.Axis], chunks: Sequence[int], *, labels: bool) -> list[da.Array]:
-    """Level 0 then halvings of the last two spatial axes, each from the one before, until one tile holds it."""
-    yx = [index for index, axis in enumerate(axes) if axis.type == "space"][-2:]
-    levels = [array]
-    while any(levels[-1].shape[axis] > chunks[axis] for axis in yx):
-        factors = [2 if axis in yx else 1 for axis in range(array.ndim)]
-        levels.append(downsample(levels[-1], factors, labels=labels))
-    return levels
+def level_shapes(shape: Sequence[int], yx: Sequence[int], chunks: Sequence[int]) -> list[tuple[int, ...]]:
+    """Level 0's shape, then halvings of the ``yx`` axes (rounded up) until one tile holds the level."""
+    shapes = [tuple(shape)]
+    while any(shapes[-1][axis] > chunks[axis] for axis in yx):
+        shapes.append(tuple(-(-size // 2) if axis in yx else size for axis, size in enumerate(shapes[-1])))
+    return shapes
 
 
 def write_ome_zarr(
@@ -179,17 +177,18 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
     zarr_format = 2 if ome_version == "0.4" else 3
     chunks = default_chunks(image.axes, array.shape, tile)
     array = array.rechunk(chunks)
-    levels = pyramid(array, image.axes, chunks, labels=image.is_label) if with_pyramid else [array]
+    yx = [index for index, axis in enumerate(image.axes) if axis.type == "space"][-2:]
+    shapes = level_shapes(array.shape, yx, chunks) if with_pyramid else [array.shape]
     scale = list(image.scale or [1.0] * array.ndim)
     translate = list(image.translate or [0.0] * array.ndim)
     datasets, targets = [], []
-    for index, level in enumerate(levels):
-        factor = [array.shape[axis] / level.shape[axis] for axis in range(array.ndim)]
+    for index, level_shape in enumerate(shapes):
+        factor = [array.shape[axis] / level_shape[axis] for axis in range(array.ndim)]
         # A coarse pixel's centre sits half a box in from the fine pixels it covers.
         datasets.append(
             (str(index), [s * f for s, f in zip(scale, factor)], [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor)])
         )
-        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level.shape))
+        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
         shard_shape = None
         if shards and zarr_format == 3:
             # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
@@ -197,8 +196,8 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
         targets.append(
             group.create_array(
                 str(index),
-                shape=level.shape,
-                dtype=level.dtype,
+                shape=level_shape,
+                dtype=array.dtype,
                 chunks=level_chunks,
                 shards=shard_shape,
                 compressors=make_compressor(compressor, zarr_format, compression_level),
@@ -209,7 +208,6 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
                 **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
             )
         )
-    yx = [index for index, axis in enumerate(image.axes) if axis.type == "space"][-2:]
     return _Plan(group, image, array, yx, targets, datasets, ome_version)
 
 
