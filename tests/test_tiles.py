@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
+from skimage import filters as skfilters
+from skimage import morphology
 
 import napari_zarr_tiles
-from napari_zarr_tiles.tiles._filters import FILTERS
+from napari_zarr_tiles.tiles import FILTERS, total_halo
 
 WHOLE_IMAGE = {
     "gaussian": lambda image, sigma: ndi.gaussian_filter(image.astype(np.float32), sigma),
@@ -21,6 +23,10 @@ WHOLE_IMAGE = {
         ndi.gaussian_filter(image.astype(np.float32), sigma_low) - ndi.gaussian_filter(image.astype(np.float32), sigma_high)
     ),
     "sobel": lambda image: np.sqrt(ndi.sobel(image.astype(np.float32), 0) ** 2 + ndi.sobel(image.astype(np.float32), 1) ** 2),
+    "white_tophat": lambda image, radius: morphology.white_tophat(image, morphology.disk(radius)),
+    "threshold": lambda image, method, value=0.0: (
+        image > (value if method == "value" else getattr(skfilters, f"threshold_{method}")(image))
+    ).astype(np.uint8),
 }
 
 
@@ -35,6 +41,12 @@ def cases(draw):
         params = {"sigma_low": draw(st.floats(0.3, 2.0)), "sigma_high": draw(st.floats(2.0, 4.0))}
     elif name == "sobel":
         params = {}
+    elif name == "white_tophat":
+        params = {"radius": draw(st.integers(1, 6))}
+    elif name == "threshold":
+        params = {"method": draw(st.sampled_from(["otsu", "li", "triangle", "value"]))}
+        if params["method"] == "value":
+            params["value"] = draw(st.floats(0, 4000))
     else:
         params = {"size": draw(st.integers(1, 9))}
     seed = draw(st.integers(0, 2**16))
@@ -45,7 +57,10 @@ def cases(draw):
 @given(cases())
 def test_tiled_result_equals_the_whole_image_function(case):
     shape, chunks, name, params, seed = case
-    image = np.random.default_rng(seed).integers(0, 4000, shape, dtype=np.uint16)
+    rng = np.random.default_rng(seed)
+    # two populations, so that every threshold method has something to find
+    image = np.where(rng.random(shape) < 0.3, rng.normal(3000, 300, shape), rng.normal(800, 200, shape))
+    image = image.clip(0, 4095).astype(np.uint16)
     result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=chunks), name, **params).compute()
     expected = WHOLE_IMAGE[name](image, **params)
     assert result.dtype == expected.dtype
@@ -64,6 +79,7 @@ def test_channel_axis_is_left_alone(blobs):
     ("median", {"size": 2.5}, "whole number"),
     ("median", {"radius": 3}, "no parameter"),
     ("blur", {}, "unknown filter"),
+    ("threshold", {"method": "isodata"}, "must be one of"),
 ])
 def test_bad_parameters_are_refused_before_any_graph_is_built(name, params, message):
     with pytest.raises(ValueError, match=message):
@@ -72,3 +88,56 @@ def test_bad_parameters_are_refused_before_any_graph_is_built(name, params, mess
 
 def test_every_registered_filter_is_checked_here():
     assert set(FILTERS) == set(WHOLE_IMAGE)
+
+
+@pytest.mark.parametrize("method", ["otsu", "li", "triangle"])
+def test_threshold_of_a_float_image_uses_the_whole_image_histogram(method, blobs):
+    image = ndi.gaussian_filter(blobs.astype(np.float32), 1.5)
+    result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(37, 51)), "threshold", method=method).compute()
+    threshold = getattr(skfilters, f"threshold_{method}")(image)
+    if method == "li":  # scikit-image iterates on the pixels of a float image, this on its 256-bin histogram
+        width = (image.max() - image.min()) / 256
+        np.testing.assert_array_equal(result[np.abs(image - threshold) > width], (image > threshold)[np.abs(image - threshold) > width])
+    else:
+        np.testing.assert_array_equal(result, (image > threshold).astype(np.uint8))
+
+
+def test_3d_filters_run_on_the_three_spatial_axes():
+    volume = np.random.default_rng(1).integers(0, 255, (12, 30, 26), dtype=np.uint8)
+    lazy = da.from_array(volume, chunks=(5, 11, 9))
+    result = napari_zarr_tiles.apply_filter(lazy, "gaussian", spatial_axes=(0, 1, 2), sigma=1.2).compute()
+    np.testing.assert_array_equal(result, ndi.gaussian_filter(volume.astype(np.float32), 1.2))
+    result = napari_zarr_tiles.apply_filter(lazy, "white_tophat", spatial_axes=(0, 1, 2), radius=2).compute()
+    np.testing.assert_array_equal(result, morphology.white_tophat(volume, morphology.ball(2)))
+
+
+def test_a_chain_equals_the_filters_applied_one_after_the_other(blobs):
+    lazy = da.from_array(blobs, chunks=(40, 33))
+    steps = [("median", {"size": 3}), ("gaussian", {"sigma": 1.5}), ("threshold", {"method": "otsu"})]
+    result = napari_zarr_tiles.apply_chain(lazy, steps).compute()
+    smoothed = ndi.gaussian_filter(ndi.median_filter(blobs, size=3).astype(np.float32), 1.5)
+    np.testing.assert_array_equal(result, (smoothed > skfilters.threshold_otsu(smoothed)).astype(np.uint8))
+    assert total_halo(steps) == [1 + 6, 1 + 6]
+
+
+def test_a_pyramid_gives_a_pyramid_each_level_from_its_own_level_with_scaled_lengths(blobs):
+    levels = [blobs, blobs[::2, ::2], blobs[::4, ::4]]
+    lazy = [da.from_array(level, chunks=32) for level in levels]
+    result = napari_zarr_tiles.apply_filter(lazy, "gaussian", sigma=4.0)
+    assert [level.shape for level in result] == [level.shape for level in levels]
+    for factor, level, out in zip((1, 2, 4), levels, result):
+        np.testing.assert_array_equal(out.compute(), ndi.gaussian_filter(level.astype(np.float32), 4.0 / factor))
+    sizes = napari_zarr_tiles.apply_filter(lazy, "median", size=9)
+    np.testing.assert_array_equal(sizes[2].compute(), ndi.median_filter(levels[2], size=2))  # 9 / 4 rounds to 2
+
+
+def test_a_preview_threshold_comes_from_the_coarsest_level_and_the_full_one_from_level_0(blobs):
+    levels = [blobs, blobs[::8, ::8]]
+    lazy = [da.from_array(level, chunks=40) for level in levels]
+    preview = napari_zarr_tiles.apply_filter(lazy, "threshold", preview=True, method="li")
+    full = napari_zarr_tiles.apply_filter(lazy, "threshold", method="li")
+    coarse, fine = skfilters.threshold_li(levels[1]), skfilters.threshold_li(blobs)
+    assert coarse != fine
+    np.testing.assert_array_equal(preview[0].compute(), (blobs > coarse).astype(np.uint8))
+    np.testing.assert_array_equal(full[0].compute(), (blobs > fine).astype(np.uint8))
+    np.testing.assert_array_equal(full[1].compute(), (levels[1] > fine).astype(np.uint8))

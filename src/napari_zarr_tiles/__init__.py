@@ -10,13 +10,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_filter"]
+__all__ = ["__version__", "apply_chain", "apply_filter"]
 
 
 def __getattr__(name: str):
     # The public API is imported on first use, so that importing the package stays cheap.
-    if name == "apply_filter":
-        from .tiles._apply import apply_filter
+    if name in ("apply_filter", "apply_chain"):
+        from . import tiles
 
-        return apply_filter
+        return getattr(tiles, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,15 +1,19 @@
-"""The filter registry: name -> function, its parameters, its halo as a function of them, its output dtype.
+"""The filter registry: name -> tile function, its parameters, its halo as a function of them, its output dtype.
 
-Functions are scipy.ndimage's own, applied to one tile with its halo; the halo is what scipy would read
-beyond the tile (gaussian: ceil(sigma * truncate); size-based: size // 2), so the result equals the
-whole-image function.
+Tile functions are scipy's and scikit-image's own, applied to one tile grown by its halo; the halo is what
+the function reads beyond a pixel (gaussian: ``ceil(sigma * truncate)``; size-based: ``size // 2``; an
+opening: twice the footprint's radius), so the tiled result equals the whole-image function.
+
+Parameters that are lengths in pixels (sigma, size, radius) are given to tile functions per spatial axis:
+on a coarser pyramid level each is divided by that axis's downsampling factor (``Filter.at_scale``), so a
+preview on level k looks like level k of the full-resolution result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, inf
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -20,21 +24,28 @@ TRUNCATE = 4.0  # scipy's default for Gaussian kernels
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    default: float
-    minimum: float
-    maximum: float
+    default: float | str
+    minimum: float = -inf
+    maximum: float = inf
     integer: bool = False
+    length: bool = False  # a length in pixels: scaled per axis on coarser levels
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Filter:
-    """One filter: how to run it on a tile, how far it reads beyond the tile, what it returns."""
+    """One filter: how to run it on a tile, how far it reads beyond the tile, what it returns.
+
+    ``statistic``, where given, computes values from the whole image before any tile runs (a threshold from
+    the whole image's histogram): ``statistic(data, values) -> extra keyword arguments of function``.
+    """
 
     name: str
     function: Callable[..., np.ndarray]
     parameters: tuple[Parameter, ...]
-    halo: Callable[..., int]
+    halo: Callable[..., float]
     output_dtype: Callable[[np.dtype], np.dtype]
+    statistic: Callable[..., dict] | None = None
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -45,13 +56,34 @@ class Filter:
         values = {}
         for name, parameter in known.items():
             value = params.get(name, parameter.default)
-            if parameter.integer and float(value) != int(value):
-                raise ValueError(f"{self.name}: {name} must be a whole number, got {value}")
-            value = int(value) if parameter.integer else float(value)
-            if not parameter.minimum <= value <= parameter.maximum:
-                raise ValueError(f"{self.name}: {name}={value} is outside [{parameter.minimum}, {parameter.maximum}]")
+            if parameter.choices:
+                if value not in parameter.choices:
+                    raise ValueError(f"{self.name}: {name} must be one of {', '.join(parameter.choices)}, got {value!r}")
+            else:
+                if parameter.integer and float(value) != int(value):
+                    raise ValueError(f"{self.name}: {name} must be a whole number, got {value}")
+                value = int(value) if parameter.integer else float(value)
+                if not parameter.minimum <= value <= parameter.maximum:
+                    raise ValueError(f"{self.name}: {name}={value} is outside [{parameter.minimum}, {parameter.maximum}]")
             values[name] = value
         return values
+
+    def at_scale(self, values: dict, factors: Sequence[float]) -> dict:
+        """``values`` for a level downsampled by ``factors`` (one per spatial axis): lengths become per-axis
+        tuples, divided by the factor (whole numbers stay whole and at least 1)."""
+        scaled = dict(values)
+        for parameter in self.parameters:
+            if parameter.length:
+                per_axis = [values[parameter.name] / factor for factor in factors]
+                scaled[parameter.name] = tuple(max(1, round(v)) for v in per_axis) if parameter.integer else tuple(per_axis)
+        return scaled
+
+    def halos(self, values: dict, ndim: int) -> list[int]:
+        """The halo along each of ``ndim`` spatial axes for per-axis ``values`` (from ``at_scale``)."""
+        lengths = {parameter.name for parameter in self.parameters if parameter.length}
+        return [
+            ceil(self.halo(**{k: (v[axis] if k in lengths else v) for k, v in values.items()})) for axis in range(ndim)
+        ]
 
 
 def _float32(dtype: np.dtype) -> np.dtype:
@@ -62,19 +94,23 @@ def _same(dtype: np.dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
-def _gaussian(tile: np.ndarray, *, sigma: float) -> np.ndarray:
+def _mask(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.uint8)
+
+
+def _gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
     return ndi.gaussian_filter(tile.astype(np.float32, copy=False), sigma, truncate=TRUNCATE)
 
 
-def _mean(tile: np.ndarray, *, size: int) -> np.ndarray:
+def _mean(tile: np.ndarray, *, size) -> np.ndarray:
     return ndi.uniform_filter(tile.astype(np.float32, copy=False), size=size)
 
 
-def _laplace_of_gaussian(tile: np.ndarray, *, sigma: float) -> np.ndarray:
+def _laplace_of_gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
     return ndi.gaussian_laplace(tile.astype(np.float32, copy=False), sigma, truncate=TRUNCATE)
 
 
-def _difference_of_gaussians(tile: np.ndarray, *, sigma_low: float, sigma_high: float) -> np.ndarray:
+def _difference_of_gaussians(tile: np.ndarray, *, sigma_low, sigma_high) -> np.ndarray:
     tile = tile.astype(np.float32, copy=False)
     return ndi.gaussian_filter(tile, sigma_low, truncate=TRUNCATE) - ndi.gaussian_filter(tile, sigma_high, truncate=TRUNCATE)
 
@@ -86,33 +122,71 @@ def _sobel(tile: np.ndarray) -> np.ndarray:
 
 
 def _size_filter(function):
-    def apply(tile: np.ndarray, *, size: int) -> np.ndarray:
+    def apply(tile: np.ndarray, *, size) -> np.ndarray:
         return function(tile, size=size)
 
     return apply
 
 
-SIZE = (Parameter("size", 3, 1, 101, integer=True),)
+def ellipsoid_footprint(radii: Sequence[int]) -> np.ndarray:
+    """A flat footprint of the given radius per axis: skimage's ``disk``/``ball`` when the radii are equal.
+
+    Written out because a coarser level's radius can differ per axis (Z is not downsampled), which ``disk``
+    and ``ball`` cannot express. Integer arithmetic keeps the boundary exact: x²/a² + y²/b² <= 1 as
+    x²b² + y²a² <= a²b².
+    """
+    grids = np.ogrid[tuple(slice(-r, r + 1) for r in radii)]
+    product = int(np.prod([r * r for r in radii], dtype=np.int64))
+    total = sum(grid.astype(np.int64) ** 2 * (product // (r * r)) for grid, r in zip(grids, radii))
+    return (total <= product).astype(np.uint8)
+
+
+def _white_tophat(tile: np.ndarray, *, radius) -> np.ndarray:
+    from skimage.morphology import white_tophat
+
+    return white_tophat(tile, ellipsoid_footprint(radius))
+
+
+def _threshold(tile: np.ndarray, *, method: str, value: float, threshold: float) -> np.ndarray:
+    return (tile > threshold).astype(np.uint8)
+
+
+def _threshold_statistic(data, values: dict) -> dict:
+    if values["method"] == "value":
+        return {"threshold": values["value"]}
+    from ._threshold import whole_image_threshold
+
+    return {"threshold": whole_image_threshold(data, values["method"])}
+
+
+SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True),)
+SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True),)
 
 FILTERS: dict[str, Filter] = {
-    "gaussian": Filter(
-        "gaussian", _gaussian, (Parameter("sigma", 2.0, 0.1, 100.0),),
-        halo=lambda sigma: ceil(sigma * TRUNCATE), output_dtype=_float32,
-    ),
+    "gaussian": Filter("gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32),
     "mean": Filter("mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32),
-    "laplace_of_gaussian": Filter(
-        "laplace_of_gaussian", _laplace_of_gaussian, (Parameter("sigma", 2.0, 0.1, 100.0),),
-        halo=lambda sigma: ceil(sigma * TRUNCATE), output_dtype=_float32,
-    ),
-    "difference_of_gaussians": Filter(
-        "difference_of_gaussians", _difference_of_gaussians,
-        (Parameter("sigma_low", 1.0, 0.1, 100.0), Parameter("sigma_high", 3.0, 0.1, 100.0)),
-        halo=lambda sigma_low, sigma_high: ceil(max(sigma_low, sigma_high) * TRUNCATE), output_dtype=_float32,
-    ),
-    "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
     "median": Filter("median", _size_filter(ndi.median_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
     "minimum": Filter("minimum", _size_filter(ndi.minimum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
     "maximum": Filter("maximum", _size_filter(ndi.maximum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
+    "white_tophat": Filter(
+        "white_tophat", _white_tophat, (Parameter("radius", 10, 1, 100, integer=True, length=True),),
+        # an opening is an erosion then a dilation, each reading ``radius`` beyond a pixel
+        halo=lambda radius: 2 * radius, output_dtype=_same,
+    ),
+    "difference_of_gaussians": Filter(
+        "difference_of_gaussians", _difference_of_gaussians,
+        (Parameter("sigma_low", 1.0, 0.1, 100.0, length=True), Parameter("sigma_high", 3.0, 0.1, 100.0, length=True)),
+        halo=lambda sigma_low, sigma_high: max(sigma_low, sigma_high) * TRUNCATE, output_dtype=_float32,
+    ),
+    "laplace_of_gaussian": Filter(
+        "laplace_of_gaussian", _laplace_of_gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32,
+    ),
+    "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
+    "threshold": Filter(
+        "threshold", _threshold,
+        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0)),
+        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic,
+    ),
 }
 
 
