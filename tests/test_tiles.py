@@ -11,6 +11,7 @@ from skimage import morphology
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
+from napari_zarr_tiles.tiles._cache import TileCache, cached
 
 WHOLE_IMAGE = {
     "gaussian": lambda image, sigma: ndi.gaussian_filter(image.astype(np.float32), sigma),
@@ -141,3 +142,25 @@ def test_a_preview_threshold_comes_from_the_coarsest_level_and_the_full_one_from
     np.testing.assert_array_equal(preview[0].compute(), (blobs > coarse).astype(np.uint8))
     np.testing.assert_array_equal(full[0].compute(), (blobs > fine).astype(np.uint8))
     np.testing.assert_array_equal(full[1].compute(), (levels[1] > fine).astype(np.uint8))
+
+
+def test_cached_tiles_are_computed_once_and_the_budget_holds(blobs):
+    calls = []
+
+    def counting(block):
+        calls.append(block.shape)
+        return block.astype(np.float32) * 2
+
+    source = da.from_array(blobs, chunks=64).map_blocks(counting, meta=np.empty((0, 0), np.float32))
+    tile_bytes = 64 * 64 * 4
+    cache = TileCache(budget=6 * tile_bytes)
+    lazy = cached(source, cache)
+    np.testing.assert_array_equal(lazy[:64, :128].compute(), blobs[:64, :128] * 2.0)  # two tiles
+    np.testing.assert_array_equal(lazy[10:60, 70:100].compute(), blobs[10:60, 70:100] * 2.0)  # one of them again
+    assert len(calls) == 2 and cache.hits == 1
+    np.testing.assert_array_equal(lazy.compute(), blobs * 2.0)  # all 16 tiles: only 6 fit
+    assert len(cache) == 6 and cache.nbytes <= cache.budget
+    calls.clear()
+    roomy = cached(source, TileCache(budget=16 * tile_bytes))
+    roomy.compute(), roomy.compute()
+    assert len(calls) == 16
