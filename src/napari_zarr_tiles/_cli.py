@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._errors import ZarrTilesError
-from ._writer import COMPRESSORS
+from ._writer import COMPRESSORS, MARKER
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,13 +21,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     convert.add_argument("source", type=Path)
     convert.add_argument("target", type=Path)
-    convert.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
-    convert.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS)
-    convert.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")
-    convert.add_argument("--ome-version", default="0.4", choices=("0.4", "0.5"), help="0.4: zarr v2; 0.5: zarr v3")
-    convert.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")
-    convert.add_argument("--no-pyramid", action="store_true", help="write level 0 only")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing target")
+    _add_write_options(convert)
+    process = commands.add_parser(
+        "process",
+        help="filter a zarr store or TIFF tile by tile into OME-Zarr (resumable; on threads or a dask cluster)",
+        description="Steps chain with '+': process SRC DST median size=3 + gaussian sigma=2. A save that was "
+        "stopped continues where it stopped when run again with the same arguments.",
+    )
+    process.add_argument("source", type=Path)
+    process.add_argument("target", type=Path)
+    process.add_argument("steps", nargs="+", metavar="FILTER [NAME=VALUE ...]", help="see `napari-zarr-tiles filters`")
+    where = process.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, metavar="N", help="a local dask.distributed cluster of N processes")
+    _add_write_options(process)
     commands.add_parser("filters", help="the tile filters, with their parameters, defaults and ranges")
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
@@ -45,11 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "convert":
             from ._convert import convert as run_convert
 
-            written = run_convert(
-                args.source, args.target, tile=args.chunks, compressor=args.compressor,
-                compression_level=args.level, ome_version=args.ome_version, shards=args.shards,
-                with_pyramid=not args.no_pyramid, overwrite=args.overwrite, progress=TextProgress(),
-            )
+            written = run_convert(args.source, args.target, **_write_options(args))
+            print(f"wrote {written}")
+        elif args.command == "process":
+            from .tiles._save import cluster
+            from .tiles._save import process as run_process
+
+            with cluster(args.scheduler, args.workers) as client:
+                written = run_process(
+                    args.source, args.target, parse_steps(args.steps), client=client, **_write_options(args)
+                )
             print(f"wrote {written}")
         else:
             run_demo(args.sample, args.screenshot)
@@ -57,6 +69,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _add_write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
+    parser.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS)
+    parser.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")
+    parser.add_argument("--ome-version", default="0.4", choices=("0.4", "0.5"), help="0.4: zarr v2; 0.5: zarr v3")
+    parser.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")
+    parser.add_argument("--no-pyramid", action="store_true", help="write level 0 only")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing target")
+
+
+def _write_options(args: argparse.Namespace) -> dict:
+    return {
+        "tile": args.chunks, "compressor": args.compressor, "compression_level": args.level,
+        "ome_version": args.ome_version, "shards": args.shards, "with_pyramid": not args.no_pyramid,
+        "overwrite": args.overwrite, "progress": TextProgress(),
+    }
+
+
+def parse_steps(words: Sequence[str]) -> list[tuple[str, dict]]:
+    """``median size=3 + gaussian sigma=2`` -> ``[("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]``."""
+    steps: list[tuple[str, dict]] = []
+    for word in words:
+        if word == "+":
+            continue
+        if "=" in word:
+            if not steps:
+                raise ValueError(f"{word!r} comes before any filter name")
+            name, value = word.split("=", 1)
+            steps[-1][1][name] = value
+        else:
+            steps.append((word, {}))
+    return steps
 
 
 class TextProgress:
@@ -81,8 +127,16 @@ def describe_filters() -> Iterator[str]:
     from .tiles._filters import FILTERS
 
     for flt in FILTERS.values():
-        params = [f"{p.name}={p.default:g} [{p.minimum:g}..{p.maximum:g}]" for p in flt.parameters]
+        params = [_describe_parameter(parameter) for parameter in flt.parameters]
         yield f"{flt.name:24s} {' '.join(params) or '(no parameters)'}"
+
+
+def _describe_parameter(parameter) -> str:
+    if parameter.choices:
+        return f"{parameter.name}={parameter.default} {{{','.join(parameter.choices)}}}"
+    if parameter.minimum == -float("inf"):
+        return f"{parameter.name}={parameter.default:g}"
+    return f"{parameter.name}={parameter.default:g} [{parameter.minimum:g}..{parameter.maximum:g}]"
 
 
 def describe(path: Path) -> Iterator[str]:
@@ -115,6 +169,10 @@ def _describe_group(group, depth: int) -> Iterator[str]:
         for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
             if key in block:
                 yield f"{indent}OME-NGFF {version} {key}: {_short(block[key])}"
+    marker = group.attrs.get(MARKER)
+    if isinstance(marker, dict):
+        state = "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)"
+        yield f"{indent}written by napari-zarr-tiles: {state}; {_short(marker.get('provenance') or {})}"
     for name, array in iter_arrays(group):
         yield from _describe_array(array, name, depth)
     for name, subgroup in iter_groups(group):

@@ -13,21 +13,25 @@ import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from itertools import product
 from math import prod
 from os import PathLike
 from pathlib import Path
 
+import dask
 import dask.array as da
+import numpy as np
 import zarr
+from dask.base import tokenize
 from zarr.storage import LocalStore
 
 from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import ZarrTilesError
 from ._pyramid import downsample
-from ._store import to_dask
+from ._store import codec_names, to_dask
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
@@ -108,35 +112,72 @@ def write_ome_zarr(
     with_pyramid: bool = True,
     overwrite: bool = False,
     progress: Progress | None = None,
+    resumable: bool = False,
+    provenance: dict | None = None,
+    client=None,
 ) -> str:
     """Write ``image`` (and ``labels`` under its ``labels/`` group) as OME-Zarr at ``path``; return the path.
 
     ``progress(done, total)`` is called as output chunks are written; an exception raised from it cancels
-    the write, which then leaves nothing under ``path``.
+    the write. The store is written under a hidden sibling name and moved to ``path`` only when complete,
+    marked complete in its attributes (``napari-zarr-tiles.complete``) with ``provenance``.
+
+    A failed or cancelled write leaves nothing, unless ``resumable``: then its unfinished store stays beside
+    the target (``.NAME.partial``), and the next resumable write of the same plan to the same path continues
+    it, computing only the chunks not yet on disk. ``client``, a dask.distributed Client, runs the write on
+    its cluster: each worker writes its own chunks straight into the store, which must be on a file system
+    the workers share.
     """
     target = Path(path)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
     _ome.check_version(ome_version, str(target))
     zarr_format = 2 if ome_version == "0.4" else 3
-    partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    partial = target.with_name(f".{target.name}.partial" + ("" if resumable else f"-{uuid.uuid4().hex[:8]}"))
+    resuming = resumable and partial.exists()
     try:
-        root = zarr.open_group(LocalStore(partial), mode="w-", zarr_format=zarr_format)
-        plans = [_plan(root, image, tile, with_pyramid, compressor, compression_level, ome_version, shards)]
+        root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=zarr_format)
+        plans = [_plan(root, image, tile, with_pyramid, compressor, compression_level, ome_version, shards, resuming)]
         if labels:
-            labels_group = root.create_group("labels")
+            labels_group = root["labels"] if resuming else root.create_group("labels")
             for label in labels:
-                group = labels_group.create_group(label.name)
-                plans.append(_plan(group, label, tile, with_pyramid, compressor, compression_level, ome_version, shards))
+                group = labels_group[label.name] if resuming else labels_group.create_group(label.name)
+                plans.append(
+                    _plan(group, label, tile, with_pyramid, compressor, compression_level, ome_version, shards, resuming)
+                )
             _set_ome(labels_group, {"labels": [label.name for label in labels]}, ome_version)
-        _store(plans, progress)
+        recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
+        if resuming and root.attrs.get(MARKER) != recipe:
+            raise ZarrTilesError(
+                f"the unfinished write at {partial} was of something else (another source, filter or layout); "
+                "remove it to start over"
+            )
+        root.attrs[MARKER] = recipe
+        _store(plans, progress, client)
         for plan in plans:
             plan.write_metadata()
+        root.attrs[MARKER] = {"complete": True, "provenance": provenance or {}}
         _move_into_place(partial, target, overwrite=overwrite)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        if not resumable:
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     return str(target)
+
+
+MARKER = "napari-zarr-tiles"  # root attribute: {"complete": bool, "provenance": ...}
+
+
+def _describe(plans: list[_Plan]) -> list[dict]:
+    """What a resumed write must match: every array's path, shape, dtype, chunks, shards and codecs."""
+    return [
+        {
+            "path": target.path, "shape": list(target.shape), "dtype": str(target.dtype),
+            "chunks": list(target.chunks), "shards": list(target.shards or []), "codecs": codec_names(target),
+        }
+        for plan in plans
+        for target in plan.targets
+    ]
 
 
 @dataclass
@@ -169,8 +210,11 @@ class _Plan:
         self.group.attrs.update(attributes)
 
 
-def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compression_level, ome_version, shards) -> _Plan:
-    """Create the arrays of one image; return its lazy levels, their targets and its metadata to come."""
+def _plan(
+    group, image: ImageToWrite, tile, with_pyramid, compressor, compression_level, ome_version, shards, resuming
+) -> _Plan:
+    """Create the arrays of one image (open them, when resuming); return its lazy levels, their targets and
+    its metadata to come."""
     array = da.asarray(image.data)
     if len(image.axes) != array.ndim:
         raise ZarrTilesError(f"{image.name}: {len(image.axes)} axes given for an array of {array.ndim} dimensions")
@@ -188,6 +232,9 @@ def _plan(group, image: ImageToWrite, tile, with_pyramid, compressor, compressio
         datasets.append(
             (str(index), [s * f for s, f in zip(scale, factor)], [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor)])
         )
+        if resuming and str(index) in group:
+            targets.append(group[str(index)])
+            continue
         level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
         shard_shape = None
         if shards and zarr_format == 3:
@@ -226,49 +273,107 @@ def _set_ome(group, block: dict, ome_version: str) -> None:
     group.attrs.update(block if ome_version == "0.4" else {"ome": {"version": ome_version, **block}})
 
 
-def _store(plans: list[_Plan], progress: Progress | None) -> None:
-    """Write every plan's levels, on a thread pool of our own, counting written chunks for ``progress``.
+def _store(plans: list[_Plan], progress: Progress | None, client=None) -> None:
+    """Write every plan's levels, skipping chunks already on disk, reporting written chunks to ``progress``.
 
-    Owning the pool lets a failure or a cancel wait for the tasks already running before the caller removes
-    the partial store; with dask's shared pool a straggler could write a chunk after the clean-up.
+    With no ``client`` the writes run on a thread pool of our own: a failure or a cancel then waits for the
+    tasks already running before the caller removes the partial store (with dask's shared pool a straggler
+    could write a chunk after the clean-up).
     """
     from dask.callbacks import Callback
 
+    written = {id(target): written_units(target) for plan in plans for target in plan.targets}
     total = sum(prod(-(-s // u) for s, u in zip(t.shape, write_unit(t))) for plan in plans for t in plan.targets)
-    done = 0
+    done = sum(len(keys) for keys in written.values())
+
+    def report(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(min(done, total), total)
 
     def count(key, result, dsk, state, worker_id):
-        nonlocal done
         name = key[0] if isinstance(key, tuple) else key
-        if progress is not None and isinstance(name, str) and name.startswith("store-map"):
-            done += 1
-            progress(done, total)
+        if isinstance(name, str) and name.startswith(WRITE_TASK):
+            report(1)
 
-    if progress is not None:
-        progress(0, total)
+    report(0)
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    run = _DistributedRun(client, report) if client is not None else _ThreadedRun(pool)
     try:
-        with Callback(posttask=count):
+        with Callback(posttask=count) if client is None else nullcontext():
             for plan in plans:
-                _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, pool=pool)
+                _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, run=run, written=written)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    if progress is not None and done < total:  # dask may fuse a store task into another; all are written now
-        progress(total, total)
+    if done < total:  # dask may fuse a write task into another; all are written now
+        report(total - done)
+
+
+WRITE_TASK = "write-tile-"
 
 
 def write_unit(array) -> tuple[int, ...]:
     return tuple(array.shards or array.chunks)
 
 
-def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: bool, pool, skip_first: bool = False) -> None:
-    """Write ``level0`` and its halvings into ``targets``, region by region.
+def written_units(array) -> set[str]:
+    """The keys of the write units (chunks, or shards) of ``array`` that are on disk.
+
+    zarr writes each key atomically (a ``KEY.<hex>.partial`` file renamed into place), so a key on disk is
+    complete; a killed write can leave such temporary files, which are not keys.
+    """
+    directory = Path(array.store.root) / array.path
+    keys = set()
+    for folder, _, files in os.walk(directory):
+        relative = Path(folder).relative_to(directory).as_posix()
+        keys.update(
+            name if relative == "." else f"{relative}/{name}"
+            for name in files
+            if not name.startswith(".") and not name.endswith(".partial")
+        )
+    return keys - {".zarray", ".zattrs", "zarr.json"}
+
+
+class _ThreadedRun:
+    """Computes write tasks on the write's own thread pool."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def __call__(self, tasks: list[da.Array]) -> None:
+        dask.compute(*tasks, scheduler="threads", pool=self.pool)
+
+
+class _DistributedRun:
+    """Computes write tasks on a dask.distributed cluster; each finished task's chunks go to ``report``."""
+
+    def __init__(self, client, report):
+        self.client, self.report = client, report
+
+    def __call__(self, tasks: list[da.Array]) -> None:
+        from distributed import as_completed
+
+        futures = self.client.compute(tasks)
+        blocks = {future.key: prod(task.numblocks) for future, task in zip(futures, tasks)}
+        try:
+            for future in as_completed(futures):
+                future.result()
+                self.report(blocks[future.key])
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+
+def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: bool, run, written: dict,
+                  skip_first: bool = False) -> None:
+    """Write ``level0`` and its halvings into ``targets``, region by region, skipping units in ``written``.
 
     A region is a block of whole output tiles, as many halvings deep as fit in REGION_BYTES: its levels are
-    reduced from its own level-0 tiles in one ``store``, so every tile is read once, and memory stays at a
+    reduced from its own level-0 tiles in one computation, so every tile is read once, and memory stays at a
     region whatever the image size (one pass over the whole image would hold rows of tiles per level).
     Levels coarser than a region are then made the same way from the deepest level just written, a
-    fraction of the data.
+    fraction of the data. When resuming, level-0 tiles already on disk are read back rather than computed.
     """
     units = [write_unit(target) for target in targets]
     span = 1  # halvings a region spans: at least one, more while the region fits in REGION_BYTES
@@ -276,23 +381,73 @@ def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: boo
         span += 1
     depth = min(span, len(targets) - 1)
     edges = [unit * 2**span if axis in yx else unit for axis, unit in enumerate(units[0])]
+    first = 1 if skip_first else 0
     for corner in product(*(range(0, size, edge) for size, edge in zip(level0.shape, edges))):
         region = tuple(slice(c, min(c + e, s)) for c, e, s in zip(corner, edges, level0.shape))
-        levels = [level0[region]]
-        for _ in range(depth):
-            levels.append(downsample(levels[-1], [2 if axis in yx else 1 for axis in range(level0.ndim)], labels=labels))
         regions = [
             tuple(
                 slice(r.start // 2**k, -(-r.stop // 2**k)) if axis in yx else r for axis, r in enumerate(region)
             )
             for k in range(depth + 1)
         ]
-        sources = [level.rechunk(unit) for level, unit in zip(levels, units)]
-        first = 1 if skip_first else 0
-        da.store(sources[first:], targets[first : depth + 1], regions=regions[first:], lock=False,
-                 scheduler="threads", pool=pool)
+        missing = [_missing_units(targets[k], regions[k], written[id(targets[k])]) for k in range(depth + 1)]
+        if not any(missing[first:]):
+            continue
+        levels = [level0[region].rechunk(units[0])]
+        if not skip_first and len(missing[0]) < prod(levels[0].numblocks):
+            levels[0] = _reuse_written(levels[0], targets[0], regions[0], missing[0])
+        for _ in range(depth):
+            levels.append(downsample(levels[-1], [2 if axis in yx else 1 for axis in range(level0.ndim)], labels=labels))
+        tasks = []
+        for k in range(first, depth + 1):
+            writes = _write_tasks(levels[k].rechunk(units[k]), targets[k], regions[k])
+            everything = len(missing[k]) == prod(writes.numblocks)
+            tasks += [writes] if everything else [writes.blocks[index] for index in missing[k]]
+        run(tasks)
     if depth + 1 < len(targets):
-        _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, pool=pool, skip_first=True)
+        _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, run=run, written=written,
+                      skip_first=True)
+
+
+def _missing_units(target, region: tuple[slice, ...], written: set[str]) -> list[tuple[int, ...]]:
+    """Indices, within ``region``, of the write units of ``target`` that are not on disk."""
+    unit = write_unit(target)
+    counts = [-(-(r.stop - r.start) // u) for r, u in zip(region, unit)]
+    missing = []
+    for index in product(*(range(n) for n in counts)):
+        coords = tuple(r.start // u + i for r, u, i in zip(region, unit, index))
+        if target.metadata.encode_chunk_key(coords) not in written:
+            missing.append(index)
+    return missing
+
+
+def _reuse_written(source: da.Array, target, region: tuple[slice, ...], missing: list[tuple[int, ...]]) -> da.Array:
+    """``source`` with the blocks that are already written to ``target`` read back from it instead."""
+    on_disk = da.from_zarr(target, chunks=write_unit(target))[region]
+    missing = set(missing)
+    blocks = np.empty(source.numblocks, dtype=object)
+    for index in np.ndindex(*source.numblocks):
+        blocks[index] = (source if index in missing else on_disk).blocks[index]
+    return da.block(blocks.tolist())
+
+
+def _write_tasks(source: da.Array, target, region: tuple[slice, ...]) -> da.Array:
+    """One task per block of ``source``: write it into ``target`` at its place in ``region``.
+
+    Our own task rather than ``dask.array.store``, so that a resumed write can run only the missing
+    blocks, progress can count blocks on any scheduler, and a distributed worker writes its own chunks.
+    """
+    offset = [r.start for r in region]
+
+    def write(block, block_info=None):
+        start = [o + low for o, (low, _) in zip(offset, block_info[0]["array-location"])]
+        target[tuple(slice(a, a + n) for a, n in zip(start, block.shape))] = block
+        return np.ones((1,) * block.ndim, dtype=np.int8)
+
+    return source.map_blocks(
+        write, chunks=tuple((1,) * n for n in source.numblocks), dtype=np.int8,
+        name=WRITE_TASK + tokenize(source.name, target.store_path, offset),
+    )
 
 
 def _region_bytes(unit: Sequence[int], yx: list[int], depth: int, itemsize: int) -> int:

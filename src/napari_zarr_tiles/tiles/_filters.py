@@ -46,6 +46,7 @@ class Filter:
     halo: Callable[..., float]
     output_dtype: Callable[[np.dtype], np.dtype]
     statistic: Callable[..., dict] | None = None
+    labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -60,9 +61,13 @@ class Filter:
                 if value not in parameter.choices:
                     raise ValueError(f"{self.name}: {name} must be one of {', '.join(parameter.choices)}, got {value!r}")
             else:
-                if parameter.integer and float(value) != int(value):
+                try:
+                    number = float(value)  # numbers may come as text, from a command line
+                except (TypeError, ValueError):
+                    raise ValueError(f"{self.name}: {name} must be a number, got {value!r}") from None
+                if parameter.integer and number != int(number):
                     raise ValueError(f"{self.name}: {name} must be a whole number, got {value}")
-                value = int(value) if parameter.integer else float(value)
+                value = int(number) if parameter.integer else number
                 if not parameter.minimum <= value <= parameter.maximum:
                     raise ValueError(f"{self.name}: {name}={value} is outside [{parameter.minimum}, {parameter.maximum}]")
             values[name] = value
@@ -185,7 +190,7 @@ FILTERS: dict[str, Filter] = {
     "threshold": Filter(
         "threshold", _threshold,
         (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0)),
-        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic,
+        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
     ),
 }
 

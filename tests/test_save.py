@@ -1,0 +1,122 @@
+"""Saving a filtered image: full resolution equal to the whole-image function, its pyramid, resume, a cluster."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import zarr
+from scipy import ndimage as ndi
+
+from napari_zarr_tiles import _cli
+from napari_zarr_tiles._convert import convert
+from napari_zarr_tiles._errors import ZarrTilesError
+from napari_zarr_tiles._writer import MARKER, written_units
+from napari_zarr_tiles.tiles import _filters
+from napari_zarr_tiles.tiles._save import cluster, process
+
+
+@pytest.fixture
+def blobs_zarr(tmp_path, blobs):
+    big = np.tile(blobs, (2, 2))  # 508 x 512: 8 x 8 tiles of 64, the last row short
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "big.tif", big)
+    return convert(tmp_path / "big.tif", tmp_path / "big.zarr", tile=64), big
+
+
+@pytest.fixture
+def counted_gaussian(monkeypatch):
+    """The gaussian filter, counting the tiles it runs on."""
+    calls = []
+    original = _filters.FILTERS["gaussian"]
+
+    def counting(tile, **values):
+        calls.append(tile.shape)
+        return original.function(tile, **values)
+
+    monkeypatch.setitem(_filters.FILTERS, "gaussian", replace(original, function=counting))
+    return calls
+
+
+def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tmp_path, blobs_zarr):
+    source, big = blobs_zarr
+    target = process(source, tmp_path / "out.zarr", [("gaussian", {"sigma": 2})], tile=64)
+    root = zarr.open_group(target, mode="r")
+    np.testing.assert_array_equal(root["0"][:], ndi.gaussian_filter(big.astype(np.float32), 2))
+    assert [root[str(k)].shape for k in range(4)] == [(508, 512), (254, 256), (127, 128), (64, 64)]
+    marker = root.attrs[MARKER]
+    assert marker["complete"] is True
+    assert marker["provenance"] == {"source": str(source), "steps": [["gaussian", {"sigma": 2.0}]]}
+    assert root.attrs["multiscales"][0]["name"] == "big gaussian(sigma=2.0)"
+
+
+def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blobs_zarr, counted_gaussian):
+    source, big = blobs_zarr
+    target = tmp_path / "out.zarr"
+
+    def stop_after_20(done, total):
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        process(source, target, [("gaussian", {"sigma": 2})], tile=64, progress=stop_after_20)
+    assert not target.exists()
+    partial = tmp_path / ".out.zarr.partial"
+    assert zarr.open_group(partial, mode="r").attrs[MARKER]["complete"] is False
+    assert any("INCOMPLETE" in line for line in _cli.describe(partial))
+    level0 = zarr.open_array(partial / "0", mode="r")
+    already = len(written_units(level0))
+    assert 0 < already < 64
+
+    counted_gaussian.clear()
+    seen = []
+    process(source, target, [("gaussian", {"sigma": 2})], tile=64, progress=lambda done, total: seen.append(done))
+    assert len(counted_gaussian) == 64 - already  # tiles on disk were read back, not recomputed
+    assert seen[0] >= already and seen[-1] == 85  # 64 + 16 + 4 + 1 chunks in all
+    assert not partial.exists()
+    root = zarr.open_group(target, mode="r")
+    np.testing.assert_array_equal(root["0"][:], ndi.gaussian_filter(big.astype(np.float32), 2))
+    assert root.attrs[MARKER]["complete"] is True
+
+
+def test_an_unfinished_save_of_something_else_is_not_resumed(tmp_path, blobs_zarr):
+    source, _ = blobs_zarr
+    target = tmp_path / "out.zarr"
+
+    def stop(done, total):
+        if done >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        process(source, target, [("gaussian", {"sigma": 2})], tile=64, progress=stop)
+    with pytest.raises(ZarrTilesError, match="was of something else"):
+        process(source, target, [("gaussian", {"sigma": 3})], tile=64)
+    assert (tmp_path / ".out.zarr.partial").exists() and not target.exists()
+
+
+def test_a_local_cluster_writes_the_same_store_as_threads(tmp_path, blobs_zarr):
+    source, _ = blobs_zarr
+    steps = [("median", {"size": 5}), ("threshold", {"method": "otsu"})]
+    threaded = zarr.open_group(process(source, tmp_path / "threads.zarr", steps, tile=64), mode="r")
+    seen = []
+    with cluster(workers=2) as client:
+        written = process(source, tmp_path / "cluster.zarr", steps, tile=64, client=client,
+                          progress=lambda done, total: seen.append((done, total)))
+    distributed = zarr.open_group(written, mode="r")
+    for level in ("0", "1", "2", "3"):
+        np.testing.assert_array_equal(distributed[level][:], threaded[level][:])
+    assert seen[-1] == (85, 85)
+    assert distributed.attrs["image-label"] == threaded.attrs["image-label"]  # a mask is saved as labels
+
+
+def test_the_process_command_chains_steps_and_refuses_to_overwrite(tmp_path, blobs_zarr, capsys):
+    source, big = blobs_zarr
+    target = tmp_path / "cli.zarr"
+    args = ["process", str(source), str(target), "median", "size=3", "+", "gaussian", "sigma=1.5", "--chunks", "128"]
+    assert _cli.main(args) == 0
+    expected = ndi.gaussian_filter(ndi.median_filter(big, size=3).astype(np.float32), 1.5)
+    np.testing.assert_array_equal(zarr.open_array(target / "0", mode="r")[:], expected)
+    assert _cli.main(args) == 1
+    assert "exists" in capsys.readouterr().err
+    assert _cli.main(["process", str(source), str(target), "gaussian", "sigma=-1", "--overwrite"]) == 1
+    assert "outside" in capsys.readouterr().err
