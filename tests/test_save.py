@@ -10,6 +10,7 @@ from scipy import ndimage as ndi
 from napari_zarr_tiles import _cli
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles._errors import ZarrTilesError
+from napari_zarr_tiles._reader import layer_data
 from napari_zarr_tiles._writer import MARKER, written_units
 from napari_zarr_tiles.tiles import _filters
 from napari_zarr_tiles.tiles._save import cluster, process
@@ -64,6 +65,8 @@ def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blo
     partial = tmp_path / ".out.zarr.partial"
     assert zarr.open_group(partial, mode="r").attrs[MARKER]["complete"] is False
     assert any("INCOMPLETE" in line for line in _cli.describe(partial))
+    with pytest.warns(UserWarning, match="unfinished write"):
+        layer_data(partial)
     level0 = zarr.open_array(partial / "0", mode="r")
     already = len(written_units(level0))
     assert 0 < already < 64

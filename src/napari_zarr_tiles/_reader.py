@@ -21,7 +21,7 @@ import zarr
 from . import _display, _ome
 from ._errors import OmeMetadataError, ZarrTilesError
 from ._pyramid import lazy_levels
-from ._store import chunk_counts, is_zarr_path, iter_arrays, iter_groups, open_readonly, to_dask
+from ._store import WRITER_MARKER, chunk_counts, is_zarr_path, iter_arrays, iter_groups, open_readonly, to_dask
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,12 @@ def image_sources(path: str | PathLike) -> list[ImageSource]:
     if isinstance(node, zarr.Array):
         sources = [_plain_source(node, where, name)]
     else:
+        marker = node.attrs.get(WRITER_MARKER)
+        if isinstance(marker, dict) and marker.get("complete") is False:
+            warnings.warn(
+                f"{where} is an unfinished write (napari-zarr-tiles marks it incomplete): tiles not yet written "
+                "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
+            )
         sources = _group_sources(node, where, name, depth=0)
     if not sources:
         raise ZarrTilesError(f"{where}: the zarr group holds no arrays to show")

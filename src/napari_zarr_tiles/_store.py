@@ -83,6 +83,9 @@ def _natural_key(name: str) -> tuple:
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
+# The root attribute a napari-zarr-tiles write sets: {"complete": false} until every chunk is written.
+WRITER_MARKER = "napari-zarr-tiles"
+
 # Dask tasks of at least this many pixels along each of the last two axes: a store of small chunks
 # (the notebook's 100x100) would otherwise cost tens of thousands of tasks per screenful.
 MIN_TASK_EDGE = 512

@@ -31,7 +31,7 @@ from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import ZarrTilesError
 from ._pyramid import downsample
-from ._store import codec_names, to_dask
+from ._store import WRITER_MARKER, codec_names, to_dask
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
@@ -165,7 +165,7 @@ def write_ome_zarr(
     return str(target)
 
 
-MARKER = "napari-zarr-tiles"  # root attribute: {"complete": bool, "provenance": ...}
+MARKER = WRITER_MARKER  # root attribute: {"complete": bool, "provenance": ...}; the reader warns when incomplete
 
 
 def _describe(plans: list[_Plan]) -> list[dict]:
