@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from math import prod
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zarr
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 # What the reader may read to choose contrast limits, uncompressed: a whole small level, or this many bytes
 # of whole chunks spread over a big one. Reading a chunk is the smallest read zarr can do.
@@ -24,7 +28,7 @@ NAPARI_COLORMAPS = {
 }
 
 
-def sample(array: zarr.Array, fixed: dict[int, int] | None = None) -> np.ndarray:
+def sample(array: zarr.Array | da.Array, fixed: dict[int, int] | None = None) -> np.ndarray:
     """A bounded sample of ``array``: all of it when small, else a few whole chunks spread over the last two axes.
 
     ``fixed`` pins axes to one index (a channel); other leading axes are taken at their middle.
@@ -39,7 +43,7 @@ def sample(array: zarr.Array, fixed: dict[int, int] | None = None) -> np.ndarray
     plane_shape = [array.shape[axis] for axis, sel in enumerate(selection) if isinstance(sel, slice)]
     if prod(plane_shape) * array.dtype.itemsize <= SAMPLE_BYTES:
         return np.asarray(array[tuple(selection)])
-    chunks = array.chunks
+    chunks = [c[0] if isinstance(c, tuple) else c for c in array.chunks]  # zarr's chunk shape, or dask's first
     chunk_bytes = prod(chunks[-2:]) * array.dtype.itemsize
     count = int(min(MAX_SAMPLE_CHUNKS, max(1, SAMPLE_BYTES // chunk_bytes)))
     grid = [max(1, -(-array.shape[axis] // chunks[axis])) for axis in (-2, -1)]

@@ -1,0 +1,141 @@
+"""The "Tile filter" and "Save result to zarr" widgets in a real, shown napari viewer."""
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+
+from napari_zarr_tiles._convert import convert
+from napari_zarr_tiles._store import WRITER_MARKER
+from napari_zarr_tiles._widgets import RECIPE, SaveResultWidget, TileFilterWidget
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def pyramid(tmp_path, blobs):
+    """blobs tiled 2 x 2 (508 x 512) as OME-Zarr with 64-pixel tiles: four pyramid levels."""
+    image = np.tile(blobs, (2, 2))
+    tifffile.imwrite(tmp_path / "blobs.tif", image)
+    return convert(tmp_path / "blobs.tif", tmp_path / "blobs.ome.zarr", tile=64), image
+
+
+def wait_for(qtbot, widget):
+    """Until the widget's worker has finished and its result has been handled in the GUI thread."""
+    qtbot.waitUntil(lambda: not widget._status.value.endswith("..."), timeout=60_000)
+    if isinstance(widget, SaveResultWidget):
+        qtbot.waitUntil(lambda: widget._run.enabled, timeout=60_000)
+
+
+def screenshot(viewer):
+    return viewer.screenshot(canvas_only=True, flash=False)[..., :3]
+
+
+def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_it(
+    make_napari_viewer, qtbot, tmp_path, pyramid
+):
+    path, image = pyramid
+    viewer = make_napari_viewer(show=True)
+    viewer.open(path, plugin="napari-zarr-tiles")
+    source = viewer.layers[0]
+    tile_filter = TileFilterWidget(viewer)
+    viewer.window.add_dock_widget(tile_filter)
+    tile_filter._layer.value = source
+    tile_filter._filter.value = "gaussian"
+    tile_filter._parameters.sigma.value = 6.0
+    tile_filter.apply()
+    wait_for(qtbot, tile_filter)
+
+    result = tile_filter.result_layer
+    assert result.name == "blobs gaussian(sigma=6.0)" and result.multiscale and len(result.data) == 4
+    np.testing.assert_array_equal(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 6))
+    # level 2 is the same filter with sigma scaled to that level, from level 2 of the source
+    np.testing.assert_array_equal(
+        np.asarray(result.data[2]), ndi.gaussian_filter(np.asarray(source.data[2]).astype(np.float32), 1.5)
+    )
+    source.visible = False
+    shown = screenshot(viewer)
+    source.visible, result.visible = True, False
+    plain = screenshot(viewer)
+    result.visible = True
+
+    def sharpness(picture):
+        return np.abs(np.diff(picture.astype(float).mean(axis=-1), axis=1)).mean()
+
+    assert shown.std() > 5 and sharpness(shown) < 0.7 * sharpness(plain)  # the blurred result is drawn
+
+    tile_filter._parameters.sigma.value = 2.0  # the layer follows
+    wait_for(qtbot, tile_filter)
+    assert result.name == "blobs gaussian(sigma=2.0)" and tile_filter.result_layer is result
+    np.testing.assert_array_equal(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 2))
+
+    save = SaveResultWidget(viewer)
+    viewer.window.add_dock_widget(save)
+    assert save._layer.value is result
+    save._target.value = tmp_path / "blurred.zarr"
+    save._chunks.value = 128
+    save.start()
+    wait_for(qtbot, save)
+    assert save._status.value == f"wrote {tmp_path / 'blurred.zarr'}", save._status.value
+    stored = zarr.open_group(tmp_path / "blurred.zarr", mode="r")
+    assert stored.attrs[WRITER_MARKER]["complete"] is True
+    np.testing.assert_array_equal(stored["0"][:], ndi.gaussian_filter(image.astype(np.float32), 2))
+    assert result.metadata[RECIPE] == str(tmp_path / "blurred.zarr")  # now backed by the store
+    assert "from-zarr" in result.data[0].name
+    viewer.open(tmp_path / "blurred.zarr", plugin="napari-zarr-tiles")
+    np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data[0]), stored["0"][:])
+
+
+def test_a_threshold_on_a_result_chains_and_shows_labels(make_napari_viewer, qtbot, pyramid):
+    path, image = pyramid
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter._filter.value = "median"
+    tile_filter._parameters.size.value = 3
+    tile_filter.apply()
+    wait_for(qtbot, tile_filter)
+    median = tile_filter.result_layer
+    chained = TileFilterWidget(viewer)
+    chained._layer.value = median
+    chained._filter.value = "threshold"
+    chained.apply()
+    wait_for(qtbot, chained)
+    mask = chained.result_layer
+    assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu, value=0.0)"
+    smoothed = ndi.median_filter(image, size=3)
+    # the preview's threshold comes from the coarsest level of the chain
+    coarsest = np.asarray(median.data[-1])
+    np.testing.assert_array_equal(np.asarray(mask.data[0]), (smoothed > threshold_otsu(coarsest)).astype(np.uint8))
+
+
+def test_cancel_keeps_the_unfinished_save_and_save_again_resumes_it(make_napari_viewer, qtbot, tmp_path, pyramid):
+    path, image = pyramid
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter._filter.value = "maximum"
+    tile_filter.apply()
+    wait_for(qtbot, tile_filter)
+    save = SaveResultWidget(viewer)
+    save._target.value = tmp_path / "max.zarr"
+    save._chunks.value = 16  # over a thousand tiles: time to cancel after the first
+    cancel_once = [True]
+
+    def cancel(done, total):
+        if done >= 1 and cancel_once[0]:
+            cancel_once[0] = False
+            save.cancel()
+
+    save._relay.advanced.connect(cancel)
+    save.start()
+    wait_for(qtbot, save)
+    assert "Save again to resume" in save._status.value
+    assert (tmp_path / ".max.zarr.partial").exists() and not (tmp_path / "max.zarr").exists()
+    save.start()
+    wait_for(qtbot, save)
+    assert save._status.value.startswith("wrote")
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "max.zarr" / "0", mode="r")[:], ndi.maximum_filter(image, size=3))
+    assert not (tmp_path / ".max.zarr.partial").exists()
