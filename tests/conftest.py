@@ -87,3 +87,17 @@ def _discover_plugins():
     import npe2
 
     npe2.PluginManager.instance().discover()
+
+
+def assert_same_result(actual, expected, magnitude: float = 0.0) -> None:
+    """The tiled result equals the whole-image one: bit for bit for integers, to float32 rounding for floats.
+
+    Rounding is relative to the largest value the computation handled: the result's, or ``magnitude`` (the
+    input's, for a difference of two large sums such as a difference of Gaussians)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    if np.issubdtype(expected.dtype, np.floating):
+        scale = max(1.0, magnitude, float(np.abs(expected).max()))
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=8 * np.finfo(np.float32).eps * scale)
+    else:
+        np.testing.assert_array_equal(actual, expected)

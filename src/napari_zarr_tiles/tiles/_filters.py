@@ -104,7 +104,18 @@ def _mask(dtype: np.dtype) -> np.dtype:
 
 
 def _gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
-    return ndi.gaussian_filter(tile.astype(np.float32, copy=False), sigma, truncate=TRUNCATE)
+    """scipy's Gaussian (kernel radius ``int(truncate * sigma + 0.5)``, mode "reflect"); on 2D planes run by
+    OpenCV's separable filter, five times faster than scipy's and equal to it to float32 rounding (OpenCV
+    sums in float32, in an order that depends on its vector lanes; scipy in float64)."""
+    tile = tile.astype(np.float32, copy=False)
+    if tile.ndim != 2:
+        return ndi.gaussian_filter(tile, sigma, truncate=TRUNCATE)
+    import cv2
+
+    sigma_y, sigma_x = (sigma, sigma) if np.isscalar(sigma) else sigma
+    kernel_y, kernel_x = (cv2.getGaussianKernel(2 * int(TRUNCATE * s + 0.5) + 1, s, cv2.CV_64F) for s in (sigma_y, sigma_x))
+    # BORDER_REFLECT repeats the edge pixel (d c b a | a b c d), which is scipy's "reflect"
+    return cv2.sepFilter2D(tile, cv2.CV_32F, kernel_x, kernel_y, borderType=cv2.BORDER_REFLECT)
 
 
 def _mean(tile: np.ndarray, *, size) -> np.ndarray:
@@ -117,7 +128,7 @@ def _laplace_of_gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
 
 def _difference_of_gaussians(tile: np.ndarray, *, sigma_low, sigma_high) -> np.ndarray:
     tile = tile.astype(np.float32, copy=False)
-    return ndi.gaussian_filter(tile, sigma_low, truncate=TRUNCATE) - ndi.gaussian_filter(tile, sigma_high, truncate=TRUNCATE)
+    return _gaussian(tile, sigma=sigma_low) - _gaussian(tile, sigma=sigma_high)
 
 
 def _sobel(tile: np.ndarray) -> np.ndarray:
@@ -126,11 +137,44 @@ def _sobel(tile: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(ndi.sobel(tile, axis=axis) ** 2 for axis in range(tile.ndim)))
 
 
-def _size_filter(function):
+def _size_filter(function, opencv_name: str):
+    """A square-window filter: OpenCV's on 2D planes where it gives scipy's exact result, else scipy's.
+
+    OpenCV's median, erosion and dilation are 10 to 70 times faster than scipy's and return the same
+    values (order statistics: no arithmetic to round). OpenCV takes odd square windows and, for the median
+    of 16-bit and float images, windows of 3 or 5 only; it also has no "reflect" edge of scipy's kind, so the
+    plane is padded here with numpy's "symmetric" mode (scipy's "reflect") and cropped back.
+    """
+
     def apply(tile: np.ndarray, *, size) -> np.ndarray:
-        return function(tile, size=size)
+        sizes = (size,) * tile.ndim if np.isscalar(size) else tuple(size)
+        side = sizes[0]
+        usable = (
+            tile.ndim == 2 and len(set(sizes)) == 1 and side % 2 == 1 and side > 1
+            and tile.dtype in OPENCV_DTYPES[opencv_name]
+            and (opencv_name != "median" or tile.dtype == np.uint8 or side <= 5)
+        )
+        if not usable:
+            return function(tile, size=size)
+        import cv2
+
+        radius = side // 2
+        padded = np.pad(tile, radius, mode="symmetric")
+        if opencv_name == "median":
+            out = cv2.medianBlur(padded, side)
+        else:
+            window = np.ones((side, side), np.uint8)
+            out = (cv2.erode if opencv_name == "minimum" else cv2.dilate)(padded, window, borderType=cv2.BORDER_REFLECT)
+        return out[radius:-radius, radius:-radius]
 
     return apply
+
+
+OPENCV_DTYPES = {
+    "median": {np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32)},
+    "minimum": {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64)},
+    "maximum": {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64)},
+}
 
 
 def ellipsoid_footprint(radii: Sequence[int]) -> np.ndarray:
@@ -170,9 +214,15 @@ SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True),)
 FILTERS: dict[str, Filter] = {
     "gaussian": Filter("gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32),
     "mean": Filter("mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32),
-    "median": Filter("median", _size_filter(ndi.median_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
-    "minimum": Filter("minimum", _size_filter(ndi.minimum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
-    "maximum": Filter("maximum", _size_filter(ndi.maximum_filter), SIZE, halo=lambda size: size // 2, output_dtype=_same),
+    "median": Filter(
+        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+    ),
+    "minimum": Filter(
+        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+    ),
+    "maximum": Filter(
+        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+    ),
     "white_tophat": Filter(
         "white_tophat", _white_tophat, (Parameter("radius", 10, 1, 100, integer=True, length=True),),
         # an opening is an erosion then a dilation, each reading ``radius`` beyond a pixel

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Filters saved zarr to zarr: `napari-zarr-tiles process` against dask-image and scipy, same input, same run.
+
+    python benchmarks/bench_filters.py [--size 16384] [--repeats 3] [--filters gaussian median] [--out benchmarks/out]
+
+Input: the 16384 x 16384 uint16 single-scale zarr (1024 x 1024 Blosc zstd tiles) that bench_reader.py makes.
+gaussian sigma=2 (float32 result): scipy on the whole image in memory and dask-image (../shared/bench/anchors.py)
+against this plugin with its pyramid and with level 0 only (what the references write); median size=5
+(uint16): the same with filter_references.py. Each way runs in its own process, interleaved; prints median
+seconds, peak resident memory, the ratios, and whether this plugin's level 0 equals scipy's result. Then the
+first frame of a lazy gaussian layer over the OME-Zarr pyramid of the input, in a real window (first_frame_filter.py):
+this plugin's Tile filter widget against dask-image per level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from bench_convert import CLI, measure
+from bench_reader import HERE, SHARED_BENCH, make_inputs
+
+REFERENCES = HERE / "filter_references.py"
+FILTERS = {
+    "gaussian": (["gaussian", "sigma=2"], {"scipy (whole image)": (SHARED_BENCH / "anchors.py", "scipy_gauss"),
+                                           "dask-image": (SHARED_BENCH / "anchors.py", "daskimage_gauss")}),
+    "median": (["median", "size=5"], {"scipy (whole image)": (REFERENCES, "scipy_median"),
+                                      "dask-image": (REFERENCES, "daskimage_median")}),
+}
+
+
+def equal(ours: Path, reference: Path, rows: int = 1024) -> bool:
+    """Level 0 of our store equals the reference array, compared a band of rows at a time."""
+    a, b = zarr.open_array(ours / "0", mode="r"), zarr.open_array(reference, mode="r")
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return all(np.array_equal(a[start:start + rows], b[start:start + rows]) for start in range(0, a.shape[0], rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=16384)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--filters", nargs="+", default=list(FILTERS), choices=list(FILTERS))
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+    source = make_inputs(args.out, args.size)["single-scale zarr"]
+    for name in args.filters:
+        step, references = FILTERS[name]
+        outputs = {way: args.out / f"bench-{name}-{index}.zarr" for index, way in enumerate(references)}
+        ways = {way: [sys.executable, str(script), mode, str(source), str(outputs[way])]
+                for way, (script, mode) in references.items()}
+        ours = {"this plugin (pyramid)": [], "this plugin (level 0 only)": ["--no-pyramid"]}
+        for way, extra in ours.items():
+            outputs[way] = args.out / f"bench-{name}-ours{len(extra)}.zarr"
+            ways[way] = [str(CLI), "process", str(source), str(outputs[way]), *step, "--overwrite", *extra]
+        runs: dict[str, list] = {way: [] for way in ways}
+        print(f"\n{' '.join(step)} on {source.name} ({args.size}x{args.size} uint16), median of {args.repeats}")
+        for _ in range(args.repeats):
+            for way, command in ways.items():  # interleaved, so that a noisy moment hurts every way alike
+                runs[way].append(measure(command))
+        medians = {way: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for way, rs in runs.items()}
+        for way, (seconds, peak) in medians.items():
+            print(f"  {way:28s} {seconds:7.2f} s  peak {peak:6.0f} MB")
+        for way in ours:
+            for reference in references:
+                ratio_time = medians[way][0] / medians[reference][0]
+                ratio_peak = medians[way][1] / medians[reference][1]
+                print(f"  {way} / {reference}: time {ratio_time:.2f}x, peak memory {ratio_peak:.2f}x")
+        same = equal(outputs["this plugin (pyramid)"], outputs["scipy (whole image)"])
+        print(f"  level 0 equals scipy's whole-image result: {same}")
+    pyramid = make_inputs(args.out, args.size)["OME-Zarr pyramid (ome-zarr-py)"]
+    print(f"\nfirst frame of a lazy gaussian sigma=2 layer over {pyramid.name}, median of {args.repeats}")
+    frames: dict[str, list] = {"plugin": [], "dask-image": []}
+    for _ in range(args.repeats):
+        for mode in frames:
+            output = subprocess.run([sys.executable, str(HERE / "first_frame_filter.py"), str(pyramid), mode],
+                                    check=True, capture_output=True, text=True).stdout
+            frames[mode].append(json.loads(output.strip().splitlines()[-1]))
+    for mode, results in frames.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        peak = statistics.median(r["peak_mb"] for r in results)
+        print(f"  {mode:12s} {seconds:6.2f} s  peak {peak:6.0f} MB  pixel spread {results[0]['pixel_std']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
