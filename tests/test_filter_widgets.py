@@ -1,10 +1,10 @@
 """The "Tile filter" and "Save result to zarr" widgets in a real, shown napari viewer."""
 
 import numpy as np
-from conftest import assert_same_result
 import pytest
 import tifffile
 import zarr
+from conftest import assert_same_result
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
@@ -53,7 +53,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     assert result.name == "blobs gaussian(sigma=6.0)" and result.multiscale and len(result.data) == 4
     assert_same_result(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 6))
     # level 2 is the same filter with sigma scaled to that level, from level 2 of the source
-    np.testing.assert_array_equal(
+    assert_same_result(
         np.asarray(result.data[2]), ndi.gaussian_filter(np.asarray(source.data[2]).astype(np.float32), 1.5)
     )
     source.visible = False

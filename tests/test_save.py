@@ -3,9 +3,9 @@
 from dataclasses import replace
 
 import numpy as np
-from conftest import assert_same_result
 import pytest
 import zarr
+from conftest import assert_same_result
 from scipy import ndimage as ndi
 
 from napari_zarr_tiles import _cli

@@ -2,8 +2,8 @@
 
 import dask.array as da
 import numpy as np
-from conftest import assert_same_result
 import pytest
+from conftest import assert_same_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi

@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_chain", "apply_filter"]
+__all__ = ["__version__", "apply_chain", "apply_filter", "process"]
 
 
 def __getattr__(name: str):
@@ -19,4 +19,8 @@ def __getattr__(name: str):
         from . import tiles
 
         return getattr(tiles, name)
+    if name == "process":
+        from .tiles._save import process
+
+        return process
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
     demo.add_argument(
-        "--sample", choices=("cells", "big"), default="cells", help="the real 3-channel image, or the big synthetic one"
+        "--sample", choices=("cells", "big", "filter"), default="cells",
+        help="the real 3-channel image, the big synthetic one, or a lazy threshold of the big one (Tile filter)",
     )
     args = parser.parse_args(argv)
     try:
@@ -200,6 +201,7 @@ def _short(value) -> str:
 def run_demo(sample: str, screenshot: Path | None) -> None:
     """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit."""
     import napari
+    from qtpy.QtWidgets import QApplication
 
     from ._sample_data import big_synthetic, cells_ome_zarr_path
 
@@ -210,7 +212,15 @@ def run_demo(sample: str, screenshot: Path | None) -> None:
     else:
         for data, kwargs, _ in big_synthetic():
             viewer.add_image(data, **kwargs)
-    from qtpy.QtWidgets import QApplication
+    if sample == "filter":
+        _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
+        tile_filter._filter.value = "threshold"
+        tile_filter._parameters.method.value = "li"
+        tile_filter.apply()
+        while tile_filter.result_layer is None and not tile_filter._status.value.startswith("failed"):
+            QApplication.processEvents()
+        if tile_filter.result_layer is not None:
+            tile_filter.result_layer.opacity = 0.5
 
     viewer.window.resize(1400, 850)
     QApplication.processEvents()  # lay out the dock widget first, so the view fits the canvas left to it
