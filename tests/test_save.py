@@ -124,3 +124,27 @@ def test_the_process_command_chains_steps_and_refuses_to_overwrite(tmp_path, blo
     assert "exists" in capsys.readouterr().err
     assert _cli.main(["process", str(source), str(target), "gaussian", "sigma=-1", "--overwrite"]) == 1
     assert "outside" in capsys.readouterr().err
+
+
+def test_a_killed_process_run_resumes_where_it_stopped(tmp_path, counted_gaussian):
+    import signal
+    import subprocess
+    import sys
+
+    import tifffile
+
+    image = np.random.default_rng(6).integers(0, 4000, (2048, 2048), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "big.tif", image, tile=(256, 256))
+    target = tmp_path / "out.zarr"
+    command = [sys.executable, "-m", "napari_zarr_tiles._cli", "process", str(tmp_path / "big.tif"), str(target),
+               "gaussian", "sigma=2", "--chunks", "64"]
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    partial_level0 = tmp_path / ".out.zarr.partial" / "0"
+    assert run.stderr.read(200)  # the progress bar has moved: tiles are being written
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    already = len(written_units(zarr.open_array(partial_level0, mode="r")))
+    assert 0 < already < 32 * 32 and not target.exists()
+    process(tmp_path / "big.tif", target, [("gaussian", {"sigma": "2"})], tile=64)
+    assert len(counted_gaussian) == 32 * 32 - already
+    assert_same_result(zarr.open_array(target / "0", mode="r")[:], ndi.gaussian_filter(image.astype(np.float32), 2))
