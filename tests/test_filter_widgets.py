@@ -7,6 +7,7 @@ import zarr
 from conftest import assert_same_result
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
+from skimage.morphology import disk, white_tophat
 
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles._store import WRITER_MARKER
@@ -140,3 +141,24 @@ def test_cancel_keeps_the_unfinished_save_and_save_again_resumes_it(make_napari_
     assert save._status.value.startswith("wrote")
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "max.zarr" / "0", mode="r")[:], ndi.maximum_filter(image, size=3))
     assert not (tmp_path / ".max.zarr.partial").exists()
+
+
+def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_path, pyramid):
+    path, image = pyramid
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter._filter.value = "white_tophat"
+    tile_filter._parameters.radius.value = 4
+    tile_filter.apply()
+    wait_for(qtbot, tile_filter)
+    save = SaveResultWidget(viewer)
+    save._target.value = tmp_path / "tophat.zarr"
+    save._chunks.value = 128
+    save._workers.value = 2
+    save.start()
+    wait_for(qtbot, save)
+    assert save._status.value.startswith("wrote"), save._status.value
+    np.testing.assert_array_equal(
+        zarr.open_array(tmp_path / "tophat.zarr" / "0", mode="r")[:], white_tophat(image, disk(4))
+    )

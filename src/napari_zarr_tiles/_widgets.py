@@ -298,9 +298,13 @@ class SaveResultWidget(_BackgroundJob):
         self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd")
         self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
         self._scheduler = LineEdit(label="dask scheduler", value="", tooltip="optional: tcp://host:8786")
+        self._workers = SpinBox(
+            label="local workers", value=0, min=0, max=256,
+            tooltip="0: threads in this process; N: a local dask.distributed cluster of N processes",
+        )
         self._overwrite = CheckBox(label="overwrite", value=False)
         super().__init__(viewer, [self._layer, self._target, self._chunks, self._compressor, self._version,
-                                  self._scheduler, self._overwrite])
+                                  self._scheduler, self._workers, self._overwrite])
         viewer.layers.events.inserted.connect(self._layer.reset_choices)
         viewer.layers.events.removed.connect(self._layer.reset_choices)
         self._saving = None
@@ -318,7 +322,8 @@ class SaveResultWidget(_BackgroundJob):
         recipe = layer.metadata[RECIPE]
         target = Path(self._target.value)
         self._launch(
-            _save, recipe, target, self._scheduler.value.strip() or None, tile=self._chunks.value,
+            _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
+            tile=self._chunks.value,
             compressor=self._compressor.value, ome_version=self._version.value, overwrite=self._overwrite.value,
             description=f"Saving {layer.name}",
             cancelled_message=f"save to {target} cancelled; Save again to resume it",
@@ -336,8 +341,8 @@ class SaveResultWidget(_BackgroundJob):
         self._status.value = f"wrote {path}"
 
 
-def _save(recipe: Recipe, target: Path, scheduler: str | None, **options) -> str:
+def _save(recipe: Recipe, target: Path, scheduler: str | None, workers: int | None, **options) -> str:
     from .tiles._save import cluster, save_filtered
 
-    with cluster(scheduler=scheduler) as client:
+    with cluster(scheduler=scheduler, workers=None if scheduler else workers) as client:
         return save_filtered(recipe.source, recipe.steps, target, client=client, **options)
