@@ -31,6 +31,19 @@ def wait_for(qtbot, widget):
         qtbot.waitUntil(lambda: widget._run.enabled, timeout=60_000)
 
 
+def run_filter(viewer, qtbot, name, source=None, **params):
+    """Run filter ``name`` with the Tile filter widget (on ``source``, else the first image); its result layer."""
+    widget = TileFilterWidget(viewer)
+    if source is not None:
+        widget._layer.value = source
+    widget._filter.value = name
+    for parameter, value in params.items():
+        getattr(widget._parameters, parameter).value = value
+    widget.apply()
+    wait_for(qtbot, widget)
+    return widget.result_layer
+
+
 def screenshot(viewer):
     return viewer.screenshot(canvas_only=True, flash=False)[..., :3]
 
@@ -94,18 +107,8 @@ def test_a_threshold_on_a_result_chains_and_shows_labels(make_napari_viewer, qtb
     path, image = pyramid
     viewer = make_napari_viewer()
     viewer.open(path, plugin="napari-zarr-tiles")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter._filter.value = "median"
-    tile_filter._parameters.size.value = 3
-    tile_filter.apply()
-    wait_for(qtbot, tile_filter)
-    median = tile_filter.result_layer
-    chained = TileFilterWidget(viewer)
-    chained._layer.value = median
-    chained._filter.value = "threshold"
-    chained.apply()
-    wait_for(qtbot, chained)
-    mask = chained.result_layer
+    median = run_filter(viewer, qtbot, "median", size=3)
+    mask = run_filter(viewer, qtbot, "threshold", source=median)
     assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu, value=0.0)"
     smoothed = ndi.median_filter(image, size=3)
     # the preview's threshold comes from the coarsest level of the chain
@@ -117,10 +120,7 @@ def test_cancel_keeps_the_unfinished_save_and_save_again_resumes_it(make_napari_
     path, image = pyramid
     viewer = make_napari_viewer()
     viewer.open(path, plugin="napari-zarr-tiles")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter._filter.value = "maximum"
-    tile_filter.apply()
-    wait_for(qtbot, tile_filter)
+    run_filter(viewer, qtbot, "maximum")
     save = SaveResultWidget(viewer)
     save._target.value = tmp_path / "max.zarr"
     save._chunks.value = 16  # over a thousand tiles: time to cancel after the first
@@ -147,11 +147,7 @@ def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_
     path, image = pyramid
     viewer = make_napari_viewer()
     viewer.open(path, plugin="napari-zarr-tiles")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter._filter.value = "white_tophat"
-    tile_filter._parameters.radius.value = 4
-    tile_filter.apply()
-    wait_for(qtbot, tile_filter)
+    run_filter(viewer, qtbot, "white_tophat", radius=4)
     save = SaveResultWidget(viewer)
     save._target.value = tmp_path / "tophat.zarr"
     save._chunks.value = 128

@@ -40,6 +40,17 @@ def counted_gaussian(monkeypatch):
     return calls
 
 
+def interrupt(source, target, steps, after: int) -> None:
+    """Start ``process`` and stop it (as a Cancel does) once ``after`` chunks are written."""
+
+    def stop(done, total):
+        if done >= after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        process(source, target, steps, tile=64, progress=stop)
+
+
 def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tmp_path, blobs_zarr):
     source, big = blobs_zarr
     target = process(source, tmp_path / "out.zarr", [("gaussian", {"sigma": 2})], tile=64)
@@ -55,13 +66,7 @@ def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tm
 def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blobs_zarr, counted_gaussian):
     source, big = blobs_zarr
     target = tmp_path / "out.zarr"
-
-    def stop_after_20(done, total):
-        if done >= 20:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        process(source, target, [("gaussian", {"sigma": 2})], tile=64, progress=stop_after_20)
+    interrupt(source, target, [("gaussian", {"sigma": 2})], after=20)
     assert not target.exists()
     partial = tmp_path / ".out.zarr.partial"
     assert zarr.open_group(partial, mode="r").attrs[MARKER]["complete"] is False
@@ -86,13 +91,7 @@ def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blo
 def test_an_unfinished_save_of_something_else_is_not_resumed(tmp_path, blobs_zarr):
     source, _ = blobs_zarr
     target = tmp_path / "out.zarr"
-
-    def stop(done, total):
-        if done >= 5:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        process(source, target, [("gaussian", {"sigma": 2})], tile=64, progress=stop)
+    interrupt(source, target, [("gaussian", {"sigma": 2})], after=5)
     with pytest.raises(ZarrTilesError, match="was of something else"):
         process(source, target, [("gaussian", {"sigma": 3})], tile=64)
     assert (tmp_path / ".out.zarr.partial").exists() and not target.exists()
