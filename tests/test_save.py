@@ -1,5 +1,6 @@
 """Saving a filtered image: full resolution equal to the whole-image function, its pyramid, resume, a cluster."""
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -40,15 +41,15 @@ def counted_gaussian(monkeypatch):
     return calls
 
 
-def interrupt(source, target, steps, after: int) -> None:
-    """Start ``process`` and stop it (as a Cancel does) once ``after`` chunks are written."""
+def interrupt(write, after: int) -> None:
+    """Run ``write(progress=...)`` and stop it (as a Cancel does) once ``after`` chunks are written."""
 
     def stop(done, total):
         if done >= after:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        process(source, target, steps, tile=64, progress=stop)
+        write(progress=stop)
 
 
 def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tmp_path, blobs_zarr):
@@ -66,7 +67,7 @@ def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tm
 def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blobs_zarr, counted_gaussian):
     source, big = blobs_zarr
     target = tmp_path / "out.zarr"
-    interrupt(source, target, [("gaussian", {"sigma": 2})], after=20)
+    interrupt(functools.partial(process, source, target, [("gaussian", {"sigma": 2})], tile=64), after=20)
     assert not target.exists()
     partial = tmp_path / ".out.zarr.partial"
     assert zarr.open_group(partial, mode="r").attrs[MARKER]["complete"] is False
@@ -91,7 +92,7 @@ def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blo
 def test_an_unfinished_save_of_something_else_is_not_resumed(tmp_path, blobs_zarr):
     source, _ = blobs_zarr
     target = tmp_path / "out.zarr"
-    interrupt(source, target, [("gaussian", {"sigma": 2})], after=5)
+    interrupt(functools.partial(process, source, target, [("gaussian", {"sigma": 2})], tile=64), after=5)
     with pytest.raises(ZarrTilesError, match="was of something else"):
         process(source, target, [("gaussian", {"sigma": 3})], tile=64)
     assert (tmp_path / ".out.zarr.partial").exists() and not target.exists()
@@ -147,3 +148,15 @@ def test_a_killed_process_run_resumes_where_it_stopped(tmp_path, counted_gaussia
     process(tmp_path / "big.tif", target, [("gaussian", {"sigma": "2"})], tile=64)
     assert len(counted_gaussian) == 32 * 32 - already
     assert_same_result(zarr.open_array(target / "0", mode="r")[:], ndi.gaussian_filter(image.astype(np.float32), 2))
+
+
+def test_a_resumable_conversion_continues_after_an_interruption(tmp_path, blobs_zarr):
+    source, big = blobs_zarr
+    target = tmp_path / "copy.zarr"
+    interrupt(functools.partial(convert, source, target, tile=64, resumable=True), after=10)
+    assert (tmp_path / ".copy.zarr.partial").exists()
+    assert _cli.main(["convert", str(source), str(target), "--chunks", "64", "--resumable"]) == 0
+    convert_marker = zarr.open_group(target, mode="r").attrs[MARKER]
+    assert convert_marker == {"complete": True, "provenance": {"source": str(source)}}
+    np.testing.assert_array_equal(zarr.open_array(target / "0", mode="r")[:], big)
+    assert not (tmp_path / ".copy.zarr.partial").exists()

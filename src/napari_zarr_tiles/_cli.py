@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     convert.add_argument("source", type=Path)
     convert.add_argument("target", type=Path)
+    convert.add_argument(
+        "--resumable", action="store_true",
+        help="keep an interrupted conversion beside the target (.NAME.partial) and continue it when run again",
+    )
     _add_write_options(convert)
     process = commands.add_parser(
         "process",
@@ -53,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "convert":
             from ._convert import convert as run_convert
 
-            written = run_convert(args.source, args.target, **_write_options(args))
+            written = run_convert(args.source, args.target, resumable=args.resumable, **_write_options(args))
             print(f"wrote {written}")
         elif args.command == "process":
             from .tiles._save import cluster

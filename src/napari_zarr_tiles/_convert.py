@@ -24,9 +24,9 @@ def convert(source: str | PathLike, target: str | PathLike, **options) -> str:
     """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr.
 
     ``options`` are :func:`napari_zarr_tiles._writer.write_ome_zarr`'s: tile, compressor, compression_level,
-    ome_version, shards, with_pyramid, overwrite, progress.
+    ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
     """
-    return write_ome_zarr(target, open_source(source), **options)
+    return write_ome_zarr(target, open_source(source), provenance={"source": str(source)}, **options)
 
 
 def open_source(source: str | PathLike) -> ImageToWrite:

@@ -253,7 +253,7 @@ class TileFilterWidget(Container):
                 layer.metadata = metadata
                 if contrast is not None:
                     layer.contrast_limits = contrast
-                self._status.value = f"updated {layer.name}"
+                self._status.value = f"updated {_short(layer.name)}"
                 return
             self._viewer.layers.remove(layer)
         common = {"name": image.name, "scale": image.scale, "translate": image.translate, "metadata": metadata,
@@ -262,13 +262,18 @@ class TileFilterWidget(Container):
             self.result_layer = self._viewer.add_labels(image.data, **common)
         else:
             self.result_layer = self._viewer.add_image(image.data, contrast_limits=contrast, **common)
-        self._status.value = f"added {image.name}"
+        self._status.value = f"added {_short(image.name)}"
 
     def _failed(self, error: Exception) -> None:
         from napari.utils.notifications import show_error
 
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
+
+
+def _short(name: str, length: int = 40) -> str:
+    """A layer name cut to fit the status line, which would otherwise widen the dock."""
+    return name if len(name) <= length else name[: length - 1] + "…"
 
 
 def _lazy_result(recipe: Recipe, cache) -> tuple:
