@@ -251,3 +251,14 @@ def test_reading_several_folders_at_once(tmp_path, blobs):
     paths = [str(tmp_path / "a"), str(tmp_path / "b")]
     layers = napari_get_reader(paths)(paths)
     assert [kwargs["name"] for _, kwargs, _ in layers] == ["a", "b"]
+
+
+def test_a_corrupt_chunk_is_named_when_it_is_read(tmp_path):
+    path = tmp_path / "corrupt.zarr"
+    array = zarr.create_array(path, shape=(3000, 3000), chunks=(500, 500), dtype="uint16", zarr_format=2)
+    array[...] = 7
+    (path / "0.5").write_bytes(b"not a compressed chunk" * 4)  # off the diagonal the contrast sample reads
+    [(data, _, _)] = read(path)
+    assert np.asarray(data[:500, :500]).max() == 7
+    with pytest.raises(UnreadableStoreError, match=r"corrupt\.zarr.*chunk\(s\) at index \(0, 5\)"):
+        np.asarray(data[:600, 2400:])

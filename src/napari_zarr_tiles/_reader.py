@@ -21,7 +21,16 @@ import zarr
 from . import _display, _ome
 from ._errors import OmeMetadataError, ZarrTilesError
 from ._pyramid import lazy_levels
-from ._store import WRITER_MARKER, chunk_counts, is_zarr_path, iter_arrays, iter_groups, open_readonly, to_dask
+from ._store import (
+    WRITER_MARKER,
+    NamedReads,
+    chunk_counts,
+    is_zarr_path,
+    iter_arrays,
+    iter_groups,
+    open_readonly,
+    to_dask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +257,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
     elif len(levels) > 1 and not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
         # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
         # overview, which would otherwise read it again.
-        levels[-1] = np.asarray(source.levels[-1][...])
+        levels[-1] = np.asarray(NamedReads(source.levels[-1])[...])
     common = {
         "scale": list(source.scale),
         "translate": list(source.translate),
@@ -328,7 +337,8 @@ def _yx_axes(source: ImageSource) -> list[int]:
 def _contrast(source: ImageSource, coarsest, channel: int | None) -> tuple[float, float]:
     """Contrast from the coarsest level (a bounded sample of it when it is big)."""
     fixed = {source.channel_axis: channel} if channel is not None else {}
-    return _display.contrast_limits(_display.sample(coarsest, fixed))
+    readable = NamedReads(coarsest) if isinstance(coarsest, zarr.Array) else coarsest
+    return _display.contrast_limits(_display.sample(readable, fixed))
 
 
 def _warn_if_mostly_missing(source: ImageSource) -> None:

@@ -7,11 +7,14 @@ writers agree on what a zarr store is.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import product
 from os import PathLike
 from pathlib import Path
 
 import dask.array as da
+import numpy as np
 import zarr
+from dask.base import tokenize
 from zarr.storage import LocalStore
 
 from ._errors import UnreadableStoreError
@@ -95,9 +98,59 @@ def to_dask(array: zarr.Array, min_task_edge: int = MIN_TASK_EDGE) -> da.Array:
     """A lazy dask view of ``array``, one task per read unit (whole chunks or shards, grouped when small).
 
     A larger ``min_task_edge`` groups more chunks per task; zarr then reads and decodes them concurrently,
-    which is faster where every chunk is wanted anyway (an overview).
+    which is faster where every chunk is wanted anyway (an overview). A chunk that cannot be read (corrupt
+    on disk) raises :class:`UnreadableStoreError` naming the store, the array and the chunk.
     """
     chunks = list(read_chunks(array))
     for axis in range(max(0, array.ndim - 2), array.ndim):
         chunks[axis] *= max(1, min_task_edge // chunks[axis])
-    return da.from_zarr(array, chunks=tuple(chunks))
+    name = "from-zarr-" + tokenize(str(array.store), array.path, array.shape, str(array.dtype), tuple(chunks))
+    return da.from_array(
+        NamedReads(array), chunks=tuple(chunks), name=name, asarray=False, fancy=False,
+        meta=np.empty((0,) * array.ndim, dtype=array.dtype),
+    )
+
+
+class NamedReads:
+    """A zarr array whose failed reads say which store, array and chunks failed.
+
+    zarr's own error from a corrupt chunk (a codec's "decompression error") names none of them, and reaches
+    the person from deep inside a dask task, possibly long after the store was opened.
+    """
+
+    def __init__(self, array: zarr.Array):
+        self.array = array
+        self.shape, self.dtype, self.ndim, self.chunks = array.shape, array.dtype, array.ndim, array.chunks
+
+    def __getitem__(self, selection):
+        try:
+            return self.array[selection]
+        except Exception as error:  # re-raised with its place: any codec or I/O failure of this read
+            bad = _failing_chunks(self.array, selection)
+            raise UnreadableStoreError(
+                f"{self.array.store}: array {self.array.path or '/'!r}: chunk(s) at index {', '.join(map(str, bad))} "
+                f"of {self.array.chunks} pixels cannot be read: {type(error).__name__}: {error}"
+            ) from error
+
+
+def _failing_chunks(array: zarr.Array, selection, most: int = 3) -> list[tuple[int, ...]]:
+    """The chunks under ``selection`` that fail to read on their own (the first ``most``); a rare path,
+    taken only once a read has failed, so it may read again chunk by chunk."""
+    selection = selection if isinstance(selection, tuple) else (selection,)
+    selection = selection + (slice(None),) * (array.ndim - len(selection))
+    ranges = []
+    for part, size, edge in zip(selection, array.shape, array.chunks):
+        if isinstance(part, slice):
+            start, stop, _ = part.indices(size)
+            ranges.append(range(start // edge, -(-stop // edge)))
+        else:
+            ranges.append(range(part // edge, part // edge + 1))
+    bad = []
+    for index in product(*ranges):
+        try:
+            array[tuple(slice(i * edge, (i + 1) * edge) for i, edge in zip(index, array.chunks))]
+        except Exception:  # noqa: BLE001 - finding which chunks fail is the point
+            bad.append(index)
+            if len(bad) == most:
+                break
+    return bad
