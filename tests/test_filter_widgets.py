@@ -152,9 +152,13 @@ def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_
     save._target.value = tmp_path / "tophat.zarr"
     save._chunks.value = 128
     save._workers.value = 2
+    save._pyramid.value = False
     save.start()
     wait_for(qtbot, save)
     assert save._status.value.startswith("wrote"), save._status.value
+    saved = viewer.layers[-1]  # single-scale now: a new layer reads the store, where the result was
+    assert not saved.multiscale and saved.metadata[RECIPE] == str(tmp_path / "tophat.zarr")
+    assert sorted(zarr.open_group(tmp_path / "tophat.zarr", mode="r").array_keys()) == ["0"]
     np.testing.assert_array_equal(
         zarr.open_array(tmp_path / "tophat.zarr" / "0", mode="r")[:], white_tophat(image, disk(4))
     )

@@ -307,9 +307,10 @@ class SaveResultWidget(_BackgroundJob):
             label="local workers", value=0, min=0, max=256,
             tooltip="0: threads in this process; N: a local dask.distributed cluster of N processes",
         )
+        self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
         super().__init__(viewer, [self._layer, self._target, self._chunks, self._compressor, self._version,
-                                  self._scheduler, self._workers, self._overwrite])
+                                  self._scheduler, self._workers, self._pyramid, self._overwrite])
         viewer.layers.events.inserted.connect(self._layer.reset_choices)
         viewer.layers.events.removed.connect(self._layer.reset_choices)
         self._saving = None
@@ -329,8 +330,8 @@ class SaveResultWidget(_BackgroundJob):
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
             tile=self._chunks.value,
-            compressor=self._compressor.value, ome_version=self._version.value, overwrite=self._overwrite.value,
-            description=f"Saving {layer.name}",
+            compressor=self._compressor.value, ome_version=self._version.value, with_pyramid=self._pyramid.value,
+            overwrite=self._overwrite.value, description=f"Saving {layer.name}",
             cancelled_message=f"save to {target} cancelled; Save again to resume it",
         )
 
@@ -341,8 +342,15 @@ class SaveResultWidget(_BackgroundJob):
         data = layer_data(path)[0][0]
         layer = self._saving
         if layer is not None and layer in self._viewer.layers:
-            layer.data = data
-            layer.metadata = {RECIPE: path}
+            if isinstance(data, list) == layer.multiscale:
+                layer.data = data
+                layer.metadata = {RECIPE: path}
+            else:  # saved without a pyramid: a layer of another kind (single-scale) reads the store
+                index = self._viewer.layers.index(layer)
+                self._viewer.layers.remove(layer)
+                for opened in self._viewer.open(path, plugin="napari-zarr-tiles"):
+                    opened.metadata = {**opened.metadata, RECIPE: path}
+                    self._viewer.layers.move(self._viewer.layers.index(opened), index)
         self._status.value = f"wrote {path}"
 
 
