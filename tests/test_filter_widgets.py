@@ -162,3 +162,17 @@ def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_
     np.testing.assert_array_equal(
         zarr.open_array(tmp_path / "tophat.zarr" / "0", mode="r")[:], white_tophat(image, disk(4))
     )
+
+
+def test_a_big_single_scale_layer_is_filtered_level_by_level(make_napari_viewer, qtbot, blobs):
+    import dask.array as da
+
+    big = da.from_array(np.tile(blobs, (24, 24)), chunks=1024)  # 6096 x 6144, beyond the 4096 lazy edge
+    viewer = make_napari_viewer()
+    viewer.add_image(big, name="big", contrast_limits=(0, 255))
+    result = run_filter(viewer, qtbot, "gaussian", sigma=2.0)
+    assert result.multiscale and [level.shape for level in result.data][:2] == [(6096, 6144), (3048, 3072)]
+    assert max(result.data[-1].shape) <= 1024
+    crop = np.asarray(big[1000:1200, 3000:3200])
+    expected = ndi.gaussian_filter(crop.astype(np.float32), 2.0)[20:-20, 20:-20]  # the halo is 8
+    assert_same_result(np.asarray(result.data[0][1020:1180, 3020:3180]), expected)

@@ -235,7 +235,7 @@ class TileFilterWidget(Container):
         else:
             data, meta, _ = layer.as_layer_data_tuple()
             source = image_from_layer(data, meta)
-            recipe = Recipe(replace(source, data=list(data)) if layer.multiscale else source, self.steps)
+            recipe = Recipe(replace(source, data=_levels_to_filter(layer, source)), self.steps)
         self._status.value = "computing..."
         self.worker = create_worker(
             _lazy_result, recipe, self.cache,
@@ -269,6 +269,24 @@ class TileFilterWidget(Container):
 
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
+
+
+def _levels_to_filter(layer, source: ImageToWrite):
+    """The layer's pyramid levels; for a big single-scale layer, lazy levels made from it as the reader
+    makes them, so that the result too is computed at the zoom on screen, not at full resolution."""
+    import dask.array as da
+
+    from ._pyramid import lazy_levels
+    from ._reader import LAZY_PYRAMID_EDGE, OVERVIEW_EDGE
+
+    if layer.multiscale:
+        # channels first, as image_from_layer puts them for an RGB layer
+        return [da.moveaxis(da.asarray(level), -1, 0) if layer.rgb else level for level in layer.data]
+    data = da.asarray(source.data)
+    yx = list(range(data.ndim))[-2:]
+    if max(data.shape[axis] for axis in yx) <= LAZY_PYRAMID_EDGE:
+        return source.data
+    return lazy_levels(data, yx, coarsest=OVERVIEW_EDGE)
 
 
 def _short(name: str, length: int = 40) -> str:
