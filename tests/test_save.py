@@ -13,7 +13,8 @@ from napari_zarr_tiles import _cli
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles._errors import ZarrTilesError
 from napari_zarr_tiles._reader import layer_data
-from napari_zarr_tiles._writer import MARKER, written_units
+from napari_zarr_tiles._store import WRITER_MARKER
+from napari_zarr_tiles._writer import written_units
 from napari_zarr_tiles.tiles import _filters
 from napari_zarr_tiles.tiles._save import cluster, process
 
@@ -58,7 +59,7 @@ def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tm
     root = zarr.open_group(target, mode="r")
     assert_same_result(root["0"][:], ndi.gaussian_filter(big.astype(np.float32), 2))
     assert [root[str(k)].shape for k in range(4)] == [(508, 512), (254, 256), (127, 128), (64, 64)]
-    marker = root.attrs[MARKER]
+    marker = root.attrs[WRITER_MARKER]
     assert marker["complete"] is True
     assert marker["provenance"] == {"source": str(source), "steps": [["gaussian", {"sigma": 2.0}]]}
     assert root.attrs["multiscales"][0]["name"] == "big gaussian(sigma=2.0)"
@@ -70,7 +71,7 @@ def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blo
     interrupt(functools.partial(process, source, target, [("gaussian", {"sigma": 2})], tile=64), after=20)
     assert not target.exists()
     partial = tmp_path / ".out.zarr.partial"
-    assert zarr.open_group(partial, mode="r").attrs[MARKER]["complete"] is False
+    assert zarr.open_group(partial, mode="r").attrs[WRITER_MARKER]["complete"] is False
     assert any("INCOMPLETE" in line for line in _cli.describe(partial))
     with pytest.warns(UserWarning, match="unfinished write"):
         layer_data(partial)
@@ -86,7 +87,7 @@ def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blo
     assert not partial.exists()
     root = zarr.open_group(target, mode="r")
     assert_same_result(root["0"][:], ndi.gaussian_filter(big.astype(np.float32), 2))
-    assert root.attrs[MARKER]["complete"] is True
+    assert root.attrs[WRITER_MARKER]["complete"] is True
 
 
 def test_an_unfinished_save_of_something_else_is_not_resumed(tmp_path, blobs_zarr):
@@ -156,7 +157,7 @@ def test_a_resumable_conversion_continues_after_an_interruption(tmp_path, blobs_
     interrupt(functools.partial(convert, source, target, tile=64, resumable=True), after=10)
     assert (tmp_path / ".copy.zarr.partial").exists()
     assert _cli.main(["convert", str(source), str(target), "--chunks", "64", "--resumable"]) == 0
-    convert_marker = zarr.open_group(target, mode="r").attrs[MARKER]
+    convert_marker = zarr.open_group(target, mode="r").attrs[WRITER_MARKER]
     assert convert_marker == {"complete": True, "provenance": {"source": str(source)}}
     np.testing.assert_array_equal(zarr.open_array(target / "0", mode="r")[:], big)
     assert not (tmp_path / ".copy.zarr.partial").exists()

@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._errors import ZarrTilesError
-from ._writer import COMPRESSORS, MARKER
+from ._store import WRITER_MARKER
+from ._writer import COMPRESSORS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,7 +175,7 @@ def _describe_group(group, depth: int) -> Iterator[str]:
         for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
             if key in block:
                 yield f"{indent}OME-NGFF {version} {key}: {_short(block[key])}"
-    marker = group.attrs.get(MARKER)
+    marker = group.attrs.get(WRITER_MARKER)
     if isinstance(marker, dict):
         state = "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)"
         yield f"{indent}written by napari-zarr-tiles: {state}; {_short(marker.get('provenance') or {})}"

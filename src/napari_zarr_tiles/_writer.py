@@ -147,25 +147,22 @@ def write_ome_zarr(
                 )
             _set_ome(labels_group, {"labels": [label.name for label in labels]}, ome_version)
         recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
-        if resuming and root.attrs.get(MARKER) != recipe:
+        if resuming and root.attrs.get(WRITER_MARKER) != recipe:
             raise ZarrTilesError(
                 f"the unfinished write at {partial} was of something else (another source, filter or layout); "
                 "remove it to start over"
             )
-        root.attrs[MARKER] = recipe
+        root.attrs[WRITER_MARKER] = recipe
         _store(plans, progress, client)
         for plan in plans:
             plan.write_metadata()
-        root.attrs[MARKER] = {"complete": True, "provenance": provenance or {}}
+        root.attrs[WRITER_MARKER] = {"complete": True, "provenance": provenance or {}}
         _move_into_place(partial, target, overwrite=overwrite)
     except BaseException:
         if not resumable:
             shutil.rmtree(partial, ignore_errors=True)
         raise
     return str(target)
-
-
-MARKER = WRITER_MARKER  # root attribute: {"complete": bool, "provenance": ...}; the reader warns when incomplete
 
 
 def _describe(plans: list[_Plan]) -> list[dict]:
@@ -298,14 +295,15 @@ def _store(plans: list[_Plan], progress: Progress | None, client=None) -> None:
             report(1)
 
     report(0)
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-    run = _DistributedRun(client, report) if client is not None else _ThreadedRun(pool)
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1) if client is None else None
+    run = _ThreadedRun(pool) if pool is not None else _DistributedRun(client, report)
     try:
-        with Callback(posttask=count) if client is None else nullcontext():
+        with Callback(posttask=count) if pool is not None else nullcontext():
             for plan in plans:
                 _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, run=run, written=written)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if done < total:  # dask may fuse a write task into another; all are written now
         report(total - done)
 
