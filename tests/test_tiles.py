@@ -179,3 +179,13 @@ def test_window_filters_equal_scipy_for_every_dtype_and_window(dtype, name):
     for size in (2, 3, 5, 7):
         result = napari_zarr_tiles.apply_filter(lazy, name, size=size).compute()
         np.testing.assert_array_equal(result, WHOLE_IMAGE[name](image, size=size))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64])
+def test_white_tophat_equals_scikit_image_for_every_dtype(dtype):
+    # OpenCV's erosion and dilation on its dtypes, scikit-image's on the others: the values never differ.
+    image = (np.random.default_rng(4).random((45, 38)) * 1000).astype(dtype)
+    lazy = da.from_array(image, chunks=(20, 17))
+    for radius in (1, 3, 6):
+        result = napari_zarr_tiles.apply_filter(lazy, "white_tophat", radius=radius).compute()
+        np.testing.assert_array_equal(result, WHOLE_IMAGE["white_tophat"](image, radius=radius))
