@@ -52,3 +52,16 @@ def test_lazy_levels_stop_at_the_coarsest_size():
     image = da.zeros((3, 5000, 3000), dtype="u2", chunks=(1, 1024, 1024))
     levels = lazy_levels(image, [1, 2], coarsest=1024)
     assert [level.shape for level in levels] == [(3, 5000, 3000), (3, 2500, 1500), (3, 1250, 750), (3, 625, 375)]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.uint32, np.int32])
+@pytest.mark.parametrize("factors", [(16, 16), (256, 256), (4, 64)])
+def test_big_box_means_are_exact_at_the_extremes_of_the_dtype(dtype, factors):
+    # sums kept in 32-bit integers where they fit: values at the dtype's limits must not overflow them
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    block = rng.choice(np.array([info.min, info.max, info.max - 1], dtype=dtype), size=(512, 512))
+    boxes = block.reshape(512 // factors[0], factors[0], 512 // factors[1], factors[1]).astype(object)
+    count = factors[0] * factors[1]
+    expected = ((boxes.sum(axis=(1, 3)) + count // 2) // count).astype(dtype)
+    np.testing.assert_array_equal(downsample_block(block, factors), expected)
