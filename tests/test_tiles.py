@@ -189,3 +189,17 @@ def test_white_tophat_equals_scikit_image_for_every_dtype(dtype):
     for radius in (1, 3, 6):
         result = napari_zarr_tiles.apply_filter(lazy, "white_tophat", radius=radius).compute()
         np.testing.assert_array_equal(result, WHOLE_IMAGE["white_tophat"](image, radius=radius))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32])
+def test_the_whole_image_histogram_is_scikit_images(dtype):
+    from skimage.exposure import histogram
+
+    from napari_zarr_tiles.tiles._threshold import whole_image_histogram
+
+    rng = np.random.default_rng(8)
+    image = (rng.normal(0, 40, (50, 70)) + (0 if np.dtype(dtype).kind == "i" else 300)).astype(dtype)
+    counts, centers = whole_image_histogram(da.from_array(image, chunks=(13, 29)))
+    expected_counts, expected_centers = histogram(image, source_range="image")
+    np.testing.assert_array_equal(counts, expected_counts)
+    np.testing.assert_allclose(centers, expected_centers, rtol=1e-6)

@@ -21,10 +21,16 @@ MAX_INTEGER_BINS = 2**20
 
 
 def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and bin centres of ``data``, tile by tile: one pass for the range, one for the counts."""
+    """Counts and bin centres of ``data``, tile by tile.
+
+    8- and 16-bit integers: one pass, every value of the dtype counted per tile (``bincount``), then cut to
+    [min, max]. Others: one pass for the range, one for the counts.
+    """
     data = da.asarray(data)
+    if data.dtype.kind in "iub" and data.dtype.itemsize <= 2:
+        return _small_integer_histogram(data)
     low, high = (value.item() for value in dask.compute(data.min(), data.max()))
-    if data.dtype.kind in "iub" and high - low < MAX_INTEGER_BINS:
+    if data.dtype.kind in "iu" and high - low < MAX_INTEGER_BINS:
         low, high = int(low), int(high)
         # one bin per integer, edges half-way between integers: exact for any value in range
         counts, _ = da.histogram(data, bins=high - low + 1, range=(low - 0.5, high + 0.5))
@@ -32,6 +38,23 @@ def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
     edges = np.histogram_bin_edges(np.array([low, high], dtype=np.float64), bins=FLOAT_BINS, range=(low, high))
     counts, _ = da.histogram(data, bins=edges)
     return counts.compute(), (edges[:-1] + edges[1:]) / 2
+
+
+def _small_integer_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
+    lowest = int(np.iinfo(data.dtype).min) if data.dtype.kind != "b" else 0
+    values = 2 ** (8 * data.dtype.itemsize)
+
+    def count(block: np.ndarray) -> np.ndarray:
+        tally = np.bincount((block.astype(np.int32) - lowest).ravel(), minlength=values)
+        return tally.reshape((1,) * (block.ndim - 1) + (values,))
+
+    chunks = tuple((1,) * n for n in data.numblocks[:-1]) + ((values,) * data.numblocks[-1],)
+    tallies = data.map_blocks(count, chunks=chunks, dtype=np.int64)
+    per_column = tallies.sum(axis=tuple(range(data.ndim - 1))) if data.ndim > 1 else tallies
+    counts = per_column.reshape(data.numblocks[-1], values).sum(axis=0).compute()
+    present = np.flatnonzero(counts)
+    first, last = present[0], present[-1]
+    return counts[first:last + 1], np.arange(lowest + first, lowest + last + 1)
 
 
 def whole_image_threshold(data: da.Array, method: str) -> float:
