@@ -81,8 +81,10 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
 
     assert shown.std() > 5 and sharpness(shown) < 0.7 * sharpness(plain)  # the blurred result is drawn
 
-    tile_filter._parameters.sigma.value = 2.0  # the layer follows
+    tile_filter._parameters.sigma.value = 9.0
+    tile_filter._parameters.sigma.value = 2.0  # the layer follows the last change, whichever is built first
     wait_for(qtbot, tile_filter)
+    qtbot.wait(200)  # let a late result of the earlier change arrive, to be dropped
     assert result.name == "blobs gaussian(sigma=2.0)" and tile_filter.result_layer is result
     assert_same_result(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 2))
 

@@ -180,6 +180,7 @@ class TileFilterWidget(Container):
         super().__init__(widgets=[self._layer, self._filter, self._parameters, self._run, self._status])
         self.cache = TileCache()
         self.result_layer = None
+        self._latest = None  # the recipe of the newest request; older ones arriving late are dropped
         self.worker = None
         self._show_parameters()
         self._filter.changed.connect(self._show_parameters)
@@ -237,6 +238,7 @@ class TileFilterWidget(Container):
             source = image_from_layer(data, meta)
             recipe = Recipe(replace(source, data=_levels_to_filter(layer, source)), self.steps)
         self._status.value = "computing..."
+        self._latest = recipe
         self.worker = create_worker(
             _lazy_result, recipe, self.cache,
             _connect={"returned": self._show, "errored": self._failed},
@@ -244,6 +246,8 @@ class TileFilterWidget(Container):
 
     def _show(self, made) -> None:
         recipe, image, contrast = made
+        if recipe is not self._latest:  # parameters changed while this one was built: the newer one follows
+            return
         metadata = {RECIPE: recipe}
         if self.result_layer is not None and self.result_layer in self._viewer.layers:
             layer = self.result_layer
