@@ -105,13 +105,21 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data[0]), stored["0"][:])
 
 
+def test_a_threshold_value_is_offered_only_for_the_value_method(make_napari_viewer):
+    widget = TileFilterWidget(make_napari_viewer())
+    widget._filter.value = "threshold"
+    assert not widget._parameters.value.enabled
+    widget._parameters.method.value = "value"
+    assert widget._parameters.value.enabled
+
+
 def test_a_threshold_on_a_result_chains_and_shows_labels(make_napari_viewer, qtbot, pyramid):
     path, image = pyramid
     viewer = make_napari_viewer()
     viewer.open(path, plugin="napari-zarr-tiles")
     median = run_filter(viewer, qtbot, "median", size=3)
     mask = run_filter(viewer, qtbot, "threshold", source=median)
-    assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu, value=0.0)"
+    assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu)"
     smoothed = ndi.median_filter(image, size=3)
     # the preview's threshold comes from the coarsest level of the chain
     coarsest = np.asarray(median.data[-1])

@@ -139,10 +139,14 @@ def describe_filters() -> Iterator[str]:
 
 def _describe_parameter(parameter) -> str:
     if parameter.choices:
-        return f"{parameter.name}={parameter.default} {{{','.join(parameter.choices)}}}"
-    if parameter.minimum == -float("inf"):
-        return f"{parameter.name}={parameter.default:g}"
-    return f"{parameter.name}={parameter.default:g} [{parameter.minimum:g}..{parameter.maximum:g}]"
+        text = f"{parameter.name}={parameter.default} {{{','.join(parameter.choices)}}}"
+    elif parameter.minimum == -float("inf"):
+        text = f"{parameter.name}={parameter.default:g}"
+    else:
+        text = f"{parameter.name}={parameter.default:g} [{parameter.minimum:g}..{parameter.maximum:g}]"
+    if parameter.used_when is not None:
+        text += f" (with {parameter.used_when[0]}={parameter.used_when[1]})"
+    return text
 
 
 def describe(path: Path) -> Iterator[str]:

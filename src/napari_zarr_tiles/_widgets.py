@@ -212,6 +212,16 @@ class TileFilterWidget(Container):
                 )
             widget.changed.connect(self._follow)
             self._parameters.append(widget)
+        self._enable_used_parameters()
+
+    def _enable_used_parameters(self) -> None:
+        """Grey out parameters that do not matter for the current choices (a threshold's value unless its
+        method is "value")."""
+        from .tiles import get_filter
+
+        values = {widget.name: widget.value for widget in self._parameters}
+        for parameter in get_filter(self._filter.value).parameters:
+            getattr(self._parameters, parameter.name).enabled = parameter.used(values)
 
     @property
     def steps(self) -> list[tuple[str, dict]]:
@@ -219,6 +229,7 @@ class TileFilterWidget(Container):
 
     def _follow(self) -> None:
         """A parameter or the filter changed: the result layer, once there, follows."""
+        self._enable_used_parameters()
         if self.result_layer is not None and self.result_layer in self._viewer.layers:
             self.apply()
 

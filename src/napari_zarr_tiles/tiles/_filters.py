@@ -30,6 +30,10 @@ class Parameter:
     integer: bool = False
     length: bool = False  # a length in pixels: scaled per axis on coarser levels
     choices: tuple[str, ...] = ()
+    used_when: tuple[str, str] | None = None  # (parameter, value): only then does this one matter
+
+    def used(self, values: dict) -> bool:
+        return self.used_when is None or values.get(self.used_when[0]) == self.used_when[1]
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,7 @@ FILTERS: dict[str, Filter] = {
     "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
     "threshold": Filter(
         "threshold", _threshold,
-        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0)),
+        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0, used_when=("method", "value"))),
         halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
     ),
 }

@@ -26,8 +26,11 @@ def spatial_axes(image: ImageToWrite) -> list[int]:
 
 
 def result_name(name: str, steps: Steps) -> str:
-    """``blobs gaussian(sigma=2)``: the source's name and each step with the parameters it was given."""
-    parts = [f"{filter_name}({', '.join(f'{k}={v}' for k, v in params.items())})" for filter_name, params in steps]
+    """``blobs gaussian(sigma=2)``: the source's name and each step with the parameters that mattered."""
+    parts = []
+    for filter_name, params in steps:
+        used = {p.name for p in get_filter(filter_name).parameters if p.used(params)}
+        parts.append(f"{filter_name}({', '.join(f'{k}={v}' for k, v in params.items() if k in used)})")
     return f"{name} {' '.join(parts)}"
 
 
