@@ -238,23 +238,27 @@ def _dimension_names(array: zarr.Array) -> list[str]:
 # --- building layers -----------------------------------------------------------------------------------------
 
 
+def display_levels(level0, yx: list[int], *, labels: bool = False, overview_source=None) -> list:
+    """``[level0]``, or ``level0`` with lazy coarser levels down to OVERVIEW_EDGE when it is too big
+    (beyond LAZY_PYRAMID_EDGE) for napari to hold a whole plane of it."""
+    if max(level0.shape[axis] for axis in yx) <= LAZY_PYRAMID_EDGE:
+        return [level0]
+    return lazy_levels(level0, yx, labels=labels, coarsest=OVERVIEW_EDGE, overview_source=overview_source)
+
+
 def _layers(source: ImageSource) -> list[LayerData]:
     _warn_if_mostly_missing(source)
     levels = [to_dask(level) for level in source.levels]
     yx = _yx_axes(source)
-    if len(levels) == 1 and max(levels[0].shape[axis] for axis in yx) > LAZY_PYRAMID_EDGE:
-        levels = lazy_levels(
-            levels[0],
-            yx,
-            labels=source.labels,
-            coarsest=OVERVIEW_EDGE,
-            overview_source=to_dask(source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE),
-        )
-        _notify(
-            f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
-            "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
-        )
-    elif len(levels) > 1 and not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
+    if len(levels) == 1:
+        overview_source = to_dask(source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE)
+        levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
+        if len(levels) > 1:
+            _notify(
+                f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
+                "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
+            )
+    elif not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
         # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
         # overview, which would otherwise read it again.
         levels[-1] = np.asarray(NamedReads(source.levels[-1])[...])

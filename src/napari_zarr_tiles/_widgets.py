@@ -291,17 +291,14 @@ def _levels_to_filter(layer, source: ImageToWrite):
     makes them, so that the result too is computed at the zoom on screen, not at full resolution."""
     import dask.array as da
 
-    from ._pyramid import lazy_levels
-    from ._reader import LAZY_PYRAMID_EDGE, OVERVIEW_EDGE
+    from ._reader import display_levels
 
     if layer.multiscale:
         # channels first, as image_from_layer puts them for an RGB layer
         return [da.moveaxis(da.asarray(level), -1, 0) if layer.rgb else level for level in layer.data]
     data = da.asarray(source.data)
-    yx = list(range(data.ndim))[-2:]
-    if max(data.shape[axis] for axis in yx) <= LAZY_PYRAMID_EDGE:
-        return source.data
-    return lazy_levels(data, yx, coarsest=OVERVIEW_EDGE)
+    levels = display_levels(data, list(range(data.ndim))[-2:])
+    return levels if len(levels) > 1 else source.data
 
 
 def _short(name: str, length: int = 40) -> str:

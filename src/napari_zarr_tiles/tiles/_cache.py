@@ -26,7 +26,6 @@ class TileCache:
         self.budget = budget
         self.nbytes = 0
         self.hits = 0
-        self.misses = 0
         self._tiles: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -39,7 +38,6 @@ class TileCache:
                 self.hits += 1
                 self._tiles.move_to_end(key)
                 return self._tiles[key]
-            self.misses += 1
         tile = compute()  # outside the lock: tiles compute in parallel
         with self._lock:
             if key not in self._tiles and tile.nbytes <= self.budget:
@@ -49,11 +47,6 @@ class TileCache:
                     _, dropped = self._tiles.popitem(last=False)
                     self.nbytes -= dropped.nbytes
         return tile
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tiles.clear()
-            self.nbytes = 0
 
 
 def cached(array: da.Array, cache: TileCache) -> da.Array:

@@ -1,8 +1,9 @@
 """The filter registry: name -> tile function, its parameters, its halo as a function of them, its output dtype.
 
-Tile functions are scipy's and scikit-image's own, applied to one tile grown by its halo; the halo is what
-the function reads beyond a pixel (gaussian: ``ceil(sigma * truncate)``; size-based: ``size // 2``; an
-opening: twice the footprint's radius), so the tiled result equals the whole-image function.
+Tile functions are scipy's and scikit-image's own (OpenCV's on 2D planes where it gives their values),
+applied to one tile grown by its halo; the halo is what the function reads beyond a pixel (gaussian:
+``ceil(sigma * truncate)``; size-based: ``size // 2``; an opening: twice the footprint's radius), so the
+tiled result equals the whole-image function.
 
 Parameters that are lengths in pixels (sigma, size, radius) are given to tile functions per spatial axis:
 on a coarser pyramid level each is divided by that axis's downsampling factor (``Filter.at_scale``), so a
@@ -162,16 +163,20 @@ def _size_filter(function, opencv_name: str):
             return function(tile, size=size)
         import cv2
 
-        radius = side // 2
-        padded = np.pad(tile, radius, mode="symmetric")
         if opencv_name == "median":
-            out = cv2.medianBlur(padded, side)
-        else:
-            window = np.ones((side, side), np.uint8)
-            out = (cv2.erode if opencv_name == "minimum" else cv2.dilate)(padded, window, borderType=cv2.BORDER_REFLECT)
-        return out[radius:-radius, radius:-radius]
+            return _with_reflected_edges(tile, [side // 2] * 2, lambda padded: cv2.medianBlur(padded, side))
+        window = np.ones((side, side), np.uint8)
+        operation = cv2.erode if opencv_name == "minimum" else cv2.dilate
+        return _with_reflected_edges(tile, [side // 2] * 2, lambda padded: operation(padded, window))
 
     return apply
+
+
+def _with_reflected_edges(tile: np.ndarray, margins: Sequence[int], run: Callable) -> np.ndarray:
+    """``run`` on ``tile`` padded by ``margins`` (one per axis) with numpy's "symmetric" mode, which is
+    scipy's and scikit-image's "reflect", cropped back to the tile: OpenCV's own edges are not of that kind."""
+    padded = np.pad(tile, [(m, m) for m in margins], mode="symmetric")
+    return run(padded)[tuple(slice(m, m + n) for m, n in zip(margins, tile.shape))]
 
 
 OPENCV_DTYPES = {
@@ -210,11 +215,8 @@ def _white_tophat(tile: np.ndarray, *, radius) -> np.ndarray:
         return white_tophat(tile, footprint)
     import cv2
 
-    pad = [(2 * r, 2 * r) for r in radii]
-    padded = np.pad(tile, pad, mode="symmetric")
-    opened = cv2.dilate(cv2.erode(padded, footprint), footprint)
-    inner = tuple(slice(2 * r, 2 * r + n) for r, n in zip(radii, tile.shape))
-    return tile - opened[inner]
+    opened = _with_reflected_edges(tile, [2 * r for r in radii], lambda padded: cv2.dilate(cv2.erode(padded, footprint), footprint))
+    return tile - opened
 
 
 def _threshold(tile: np.ndarray, *, method: str, value: float, threshold: float) -> np.ndarray:
