@@ -1,5 +1,7 @@
 """Writing layers as OME-Zarr through the manifest (as napari's Save does), read back by this plugin and others."""
 
+import functools
+
 import dask.array as da
 import npe2
 import numpy as np
@@ -8,6 +10,7 @@ import tifffile
 import zarr
 from conftest import DATA
 
+from napari_zarr_tiles._errors import ZarrTilesError
 from napari_zarr_tiles._ome import Axis
 from napari_zarr_tiles._pyramid import downsample_block
 from napari_zarr_tiles._writer import ImageToWrite, write_ome_zarr
@@ -178,3 +181,41 @@ def test_a_killed_conversion_leaves_the_target_name_free(tmp_path):
     process.wait()
     assert not target.exists()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".out.zarr.partial-")]
+
+
+def test_a_pyramid_of_odd_tiles_is_refused_before_anything_is_written(tmp_path, blobs):
+    image = ImageToWrite(blobs, axes=[Axis("y", "space"), Axis("x", "space")], name="blobs")
+    with pytest.raises(ZarrTilesError, match="tiles of 63 pixels"):
+        write_ome_zarr(tmp_path / "odd.zarr", image, tile=63)
+    assert list(tmp_path.iterdir()) == []
+    write_ome_zarr(tmp_path / "flat.zarr", image, tile=63, with_pyramid=False)
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "flat.zarr" / "0", mode="r")[:], blobs)
+
+
+@pytest.mark.parametrize("stop_after", [None, 150])
+def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(tmp_path, stop_after):
+    # 21 x 20 tiles of 16: several regions, ragged at the far edges, and levels coarser than a region.
+    image = np.random.default_rng(3).integers(0, 60000, (330, 310), dtype=np.uint16)
+    write = functools.partial(
+        write_ome_zarr, tmp_path / "levels.zarr", ImageToWrite(image, axes=[Axis("y", "space"), Axis("x", "space")], name="l"),
+        tile=16, resumable=True,
+    )
+    if stop_after is not None:
+        def stop(done, total):
+            if done >= stop_after:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            write(progress=stop)
+        assert (tmp_path / ".levels.zarr.partial").exists()
+    seen = []
+    write(progress=lambda done, total: seen.append((done, total)))
+    root = zarr.open_group(tmp_path / "levels.zarr", mode="r")
+    expected = image
+    for level in range(len(root)):
+        np.testing.assert_array_equal(root[str(level)][:], expected, err_msg=f"level {level}")
+        expected = downsample_block(expected, (2, 2))
+    assert len(root) == 6 and root["5"].shape == (11, 10)
+    assert seen[-1][0] == seen[-1][1] == 21 * 20 + 11 * 10 + 6 * 5 + 3 * 3 + 2 * 2 + 1
+    if stop_after is not None:
+        assert seen[0][0] >= stop_after  # the resumed write started from the tiles on disk

@@ -1,8 +1,8 @@
 """Write images and labels as tiled OME-Zarr with pyramids, streamed chunk by chunk.
 
-The image is written region by region (see ``_write_levels``): each region's pyramid levels are reduced
-from its own tiles in one ``dask.array.store``, so each input tile is read once, writes are chunk-aligned
-(no two tasks write the same chunk), memory stays at a region, and nothing is ever held whole. The store is
+Each task writes one output unit (a chunk, or a shard) and hands its halving on to the next level's task
+(see ``_write_levels``): every input tile is read once, writes are unit-aligned (no two tasks write the
+same chunk), each tile is dropped once its unit is written, and nothing is ever held whole. The store is
 written under a temporary sibling name and moved into place when complete; a failure removes it.
 """
 
@@ -30,13 +30,11 @@ from zarr.storage import LocalStore
 from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import ZarrTilesError
-from ._pyramid import downsample
+from ._pyramid import downsample_block
 from ._store import WRITER_MARKER, codec_names, to_dask
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
-# Level-0 bytes of one region written at a time (see _write_levels): bounds memory whatever the image size.
-REGION_BYTES = 64 * 2**20
 COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
 
 Progress = Callable[[int, int], None]
@@ -220,6 +218,11 @@ def _plan(
     array = array.rechunk(chunks)
     yx = [index for index, axis in enumerate(image.axes) if axis.type == "space"][-2:]
     shapes = level_shapes(array.shape, yx, chunks) if with_pyramid else [array.shape]
+    odd = [axis for axis in yx if chunks[axis] % 2 and array.shape[axis] > chunks[axis]]
+    if len(shapes) > 1 and odd:
+        # Each pyramid task halves one tile: with an odd edge a 2 x 2 box would straddle two tiles.
+        raise ZarrTilesError(f"{image.name}: tiles of {chunks[odd[0]]} pixels cannot be halved for the pyramid; "
+                             "choose an even tile size")
     scale = list(image.scale or [1.0] * array.ndim)
     translate = list(image.translate or [0.0] * array.ndim)
     datasets, targets = [], []
@@ -271,16 +274,11 @@ def _set_ome(group, block: dict, ome_version: str) -> None:
 
 
 def _store(plans: list[_Plan], progress: Progress | None, client=None) -> None:
-    """Write every plan's levels, skipping chunks already on disk, reporting written chunks to ``progress``.
-
-    With no ``client`` the writes run on a thread pool of our own: a failure or a cancel then waits for the
-    tasks already running before the caller removes the partial store (with dask's shared pool a straggler
-    could write a chunk after the clean-up).
-    """
+    """Write every plan's levels, skipping units already on disk, reporting written units to ``progress``."""
     from dask.callbacks import Callback
 
     written = {id(target): written_units(target) for plan in plans for target in plan.targets}
-    total = sum(prod(-(-s // u) for s, u in zip(t.shape, write_unit(t))) for plan in plans for t in plan.targets)
+    total = sum(prod(_unit_grid(target)) for plan in plans for target in plan.targets)
     done = sum(len(keys) for keys in written.values())
 
     def report(count: int) -> None:
@@ -289,30 +287,55 @@ def _store(plans: list[_Plan], progress: Progress | None, client=None) -> None:
         if progress is not None:
             progress(min(done, total), total)
 
+    writing: set = set()  # the keys of the tasks that write a unit (the others only reduce one already written)
+
     def count(key, result, dsk, state, worker_id):
-        name = key[0] if isinstance(key, tuple) else key
-        if isinstance(name, str) and name.startswith(WRITE_TASK):
+        if key in writing:
             report(1)
 
     report(0)
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1) if client is None else None
-    run = _ThreadedRun(pool) if pool is not None else _DistributedRun(client, report)
+    if client is None:
+        # More threads than cores: zarr's synchronous API blocks the calling thread while its own event loop
+        # reads, writes and (de)compresses, so one thread per core left a core idle a third of the time.
+        pool = ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1))
+        run = _ThreadedRun(pool)
+    else:
+        pool, run = None, _DistributedRun(client, lambda: sum(len(written_units(t)) for p in plans for t in p.targets), report)
     try:
         with Callback(posttask=count) if pool is not None else nullcontext():
             for plan in plans:
-                _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, run=run, written=written)
+                _write_levels(plan.level0, plan.targets, plan.yx, labels=plan.image.is_label, run=run,
+                              written=written, writing=writing)
     finally:
         if pool is not None:
+            # A failure or a cancel waits for the tasks already running before the caller removes the partial
+            # store (with dask's shared pool a straggler could write a chunk after the clean-up).
             pool.shutdown(wait=True, cancel_futures=True)
+    unwritten = [
+        f"{target.path}: {prod(_unit_grid(target)) - len(written_units(target))}"
+        for plan in plans for target in plan.targets if len(written_units(target)) < prod(_unit_grid(target))
+    ]
+    if unwritten:  # e.g. cluster workers writing to a file system this machine does not see
+        raise ZarrTilesError(f"tiles missing after the write, per array: {', '.join(unwritten)}")
     if done < total:  # dask may fuse a write task into another; all are written now
         report(total - done)
 
 
 WRITE_TASK = "write-tile-"
+# A region, written in one computation, spans 2**3 x 2**3 level-0 units and reduces its own pyramid levels.
+# dask works through a region about a row of tiles at a time, holding some three rows of input tiles for
+# their halos: wider regions cost memory with the image's width (16 x 16 tiles of the 16384² benchmark took
+# 480 MB against 300 MB); narrower ones read more tiles twice, at region borders, and wait more often for a
+# region's last tasks (4 x 4: 0.4 s slower of 4.5 s).
+REGION_HALVINGS = 3
 
 
 def write_unit(array) -> tuple[int, ...]:
     return tuple(array.shards or array.chunks)
+
+
+def _unit_grid(array) -> tuple[int, ...]:
+    return tuple(-(-size // unit) for size, unit in zip(array.shape, write_unit(array)))
 
 
 def written_units(array) -> set[str]:
@@ -344,42 +367,53 @@ class _ThreadedRun:
 
 
 class _DistributedRun:
-    """Computes write tasks on a dask.distributed cluster; each finished task's chunks go to ``report``."""
+    """Computes write tasks on a dask.distributed cluster, reporting the units on disk as they appear
+    (workers write straight into the store; the scheduler's task names say nothing of which are writes)."""
 
-    def __init__(self, client, report):
-        self.client, self.report = client, report
+    POLL_SECONDS = 0.5
+
+    def __init__(self, client, on_disk: Callable[[], int], report: Callable[[int], None]):
+        self.client, self.on_disk, self.report = client, on_disk, report
 
     def __call__(self, tasks: list[da.Array]) -> None:
-        from distributed import as_completed
+        from distributed import wait
 
         futures = self.client.compute(tasks)
-        blocks = {future.key: prod(task.numblocks) for future, task in zip(futures, tasks)}
+        seen = self.on_disk()
         try:
-            for future in as_completed(futures):
-                future.result()
-                self.report(blocks[future.key])
+            while True:
+                try:
+                    wait(futures, timeout=self.POLL_SECONDS)
+                    break
+                except TimeoutError:
+                    pass
+                finally:
+                    now = self.on_disk()
+                    self.report(now - seen)
+                    seen = now
+            for future in futures:
+                future.result()  # raises the first failure
         except BaseException:
             self.client.cancel(futures)
             raise
 
 
 def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: bool, run, written: dict,
-                  skip_first: bool = False) -> None:
-    """Write ``level0`` and its halvings into ``targets``, region by region, skipping units in ``written``.
+                  writing: set, first_written: bool = False) -> None:
+    """Write ``level0`` and its halvings into ``targets``, skipping units in ``written``.
 
-    A region is a block of whole output tiles, as many halvings deep as fit in REGION_BYTES: its levels are
-    reduced from its own level-0 tiles in one computation, so every tile is read once, and memory stays at a
-    region whatever the image size (one pass over the whole image would hold rows of tiles per level).
-    Levels coarser than a region are then made the same way from the deepest level just written, a
-    fraction of the data. When resuming, level-0 tiles already on disk are read back rather than computed.
+    Each task writes one unit (a chunk, or a shard) and hands on its halving, which the next level's tasks
+    gather into their units: a tree, so every level-0 tile is computed and read once, kept in memory only
+    until its unit is written, and never held whole. The image is written region by region, each region a
+    tree at most ``REGION_HALVINGS`` levels deep; coarser levels are then made the same way from the deepest level
+    just written, a small fraction of the data. Since a unit is written only after its children, a unit on
+    disk means its subtree is too: resuming reads such units back instead of computing them.
+    ``first_written``: the first target is ``level0`` itself, already on disk.
     """
     units = [write_unit(target) for target in targets]
-    span = 1  # halvings a region spans: at least one, more while the region fits in REGION_BYTES
-    while _region_bytes(units[0], yx, span + 1, level0.dtype.itemsize) <= REGION_BYTES:
-        span += 1
-    depth = min(span, len(targets) - 1)
-    edges = [unit * 2**span if axis in yx else unit for axis, unit in enumerate(units[0])]
-    first = 1 if skip_first else 0
+    depth = min(REGION_HALVINGS, len(targets) - 1)
+    edges = [unit * 2**REGION_HALVINGS if axis in yx else unit for axis, unit in enumerate(units[0])]
+    factors = tuple(2 if axis in yx else 1 for axis in range(level0.ndim))
     for corner in product(*(range(0, size, edge) for size, edge in zip(level0.shape, edges))):
         region = tuple(slice(c, min(c + e, s)) for c, e, s in zip(corner, edges, level0.shape))
         regions = [
@@ -389,22 +423,22 @@ def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: boo
             for k in range(depth + 1)
         ]
         missing = [_missing_units(targets[k], regions[k], written[id(targets[k])]) for k in range(depth + 1)]
-        if not any(missing[first:]):
+        if first_written:
+            missing[0] = []
+        if not missing[depth]:  # its top is on disk, so is the whole region
             continue
-        levels = [level0[region].rechunk(units[0])]
-        if not skip_first and len(missing[0]) < prod(levels[0].numblocks):
-            levels[0] = _reuse_written(levels[0], targets[0], regions[0], missing[0])
-        for _ in range(depth):
-            levels.append(downsample(levels[-1], [2 if axis in yx else 1 for axis in range(level0.ndim)], labels=labels))
-        tasks = []
-        for k in range(first, depth + 1):
-            writes = _write_tasks(levels[k].rechunk(units[k]), targets[k], regions[k])
-            everything = len(missing[k]) == prod(writes.numblocks)
-            tasks += [writes] if everything else [writes.blocks[index] for index in missing[k]]
-        run(tasks)
+        level = level0[region]
+        for k in range(depth + 1):
+            level = level.rechunk(units[k])
+            if len(missing[k]) < prod(level.numblocks) and not (first_written and k == 0):
+                level = _reuse_written(level, targets[k], regions[k], missing[k])
+            level = _write_tasks(level, targets[k], regions[k], missing[k], reduce=None if k == depth else factors,
+                                 labels=labels)
+            writing.update((level.name, *index) for index in missing[k])
+        run([level] if len(missing[depth]) == prod(level.numblocks) else [level.blocks[i] for i in missing[depth]])
     if depth + 1 < len(targets):
         _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, run=run, written=written,
-                      skip_first=True)
+                      writing=writing, first_written=True)
 
 
 def _missing_units(target, region: tuple[slice, ...], written: set[str]) -> list[tuple[int, ...]]:
@@ -429,27 +463,34 @@ def _reuse_written(source: da.Array, target, region: tuple[slice, ...], missing:
     return da.block(blocks.tolist())
 
 
-def _write_tasks(source: da.Array, target, region: tuple[slice, ...]) -> da.Array:
-    """One task per block of ``source``: write it into ``target`` at its place in ``region``.
+def _write_tasks(source: da.Array, target, region: tuple[slice, ...], missing: list[tuple[int, ...]], *,
+                 reduce: tuple[int, ...] | None, labels: bool) -> da.Array:
+    """One task per block of ``source``: write it into ``target`` at its place in ``region`` if it is
+    ``missing``, and return its halving by ``reduce`` for the next level (a placeholder when None).
 
-    Our own task rather than ``dask.array.store``, so that a resumed write can run only the missing
-    blocks, progress can count blocks on any scheduler, and a distributed worker writes its own chunks.
+    Our own task rather than ``dask.array.store``: a resumed write runs only the missing blocks, the next
+    level is reduced from the block while it is at hand, and a distributed worker writes its own chunks.
     """
     offset = [r.start for r in region]
+    to_write = frozenset(missing)
 
     def write(block, block_info=None):
-        start = [o + low for o, (low, _) in zip(offset, block_info[0]["array-location"])]
-        target[tuple(slice(a, a + n) for a, n in zip(start, block.shape))] = block
-        return np.ones((1,) * block.ndim, dtype=np.int8)
+        info = block_info[0]
+        if tuple(info["chunk-location"]) in to_write:
+            start = [o + low for o, (low, _) in zip(offset, info["array-location"])]
+            target[tuple(slice(a, a + n) for a, n in zip(start, block.shape))] = block
+        if reduce is None:
+            return np.ones((1,) * block.ndim, dtype=np.int8)
+        return downsample_block(block, reduce, labels=labels)
 
+    if reduce is None:
+        chunks, dtype = tuple((1,) * n for n in source.numblocks), np.int8
+    else:
+        chunks, dtype = tuple(tuple(-(-c // f) for c in axis) for axis, f in zip(source.chunks, reduce)), source.dtype
     return source.map_blocks(
-        write, chunks=tuple((1,) * n for n in source.numblocks), dtype=np.int8,
-        name=WRITE_TASK + tokenize(source.name, target.store_path, offset),
+        write, chunks=chunks, dtype=dtype, meta=np.empty((0,) * source.ndim, dtype),
+        name=WRITE_TASK + tokenize(source.name, target.store_path, offset, to_write, reduce),
     )
-
-
-def _region_bytes(unit: Sequence[int], yx: list[int], depth: int, itemsize: int) -> int:
-    return prod(size * 2**depth if axis in yx else size for axis, size in enumerate(unit)) * itemsize
 
 
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
