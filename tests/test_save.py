@@ -65,6 +65,24 @@ def test_process_writes_the_whole_image_result_with_a_pyramid_marked_complete(tm
     assert root.attrs["multiscales"][0]["name"] == "big gaussian(sigma=2.0)"
 
 
+def test_opencv_runs_one_thread_per_tile_during_a_save_and_is_restored_after(tmp_path, blobs_zarr, monkeypatch):
+    import cv2
+
+    source, _ = blobs_zarr
+    seen = []
+    original = _filters.FILTERS["gaussian"]
+
+    def recording(tile, **values):
+        seen.append(cv2.getNumThreads())
+        return original.function(tile, **values)
+
+    monkeypatch.setitem(_filters.FILTERS, "gaussian", replace(original, function=recording))
+    before = cv2.getNumThreads()
+    process(source, tmp_path / "out.zarr", [("gaussian", {"sigma": 2})], tile=64)
+    assert set(seen) == {1} and len(seen) == 64
+    assert cv2.getNumThreads() == before
+
+
 def test_a_cancelled_save_resumes_computing_only_the_missing_tiles(tmp_path, blobs_zarr, counted_gaussian):
     source, big = blobs_zarr
     target = tmp_path / "out.zarr"

@@ -8,7 +8,6 @@ above it within one pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import product
 from math import ceil, prod
 
 import dask.array as da

@@ -12,7 +12,8 @@ preview on level k looks like level k of the full-resolution result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import ceil, inf
 
@@ -20,6 +21,24 @@ import numpy as np
 from scipy import ndimage as ndi
 
 TRUNCATE = 4.0  # scipy's default for Gaussian kernels
+
+
+@contextmanager
+def one_thread_per_tile() -> Iterator[None]:
+    """OpenCV on one thread per call, while tiles are computed in parallel on every core.
+
+    OpenCV splits each call across all cores by default; with every core already running a tile of its
+    own, that only adds hand-offs (a saved gaussian took 0.35 s more CPU, 6% more time). OpenCV's setting is
+    global to the process, so it is restored on exit.
+    """
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 @dataclass(frozen=True)

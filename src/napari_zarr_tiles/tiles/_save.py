@@ -14,7 +14,7 @@ from os import PathLike
 
 from .._writer import ImageToWrite, default_chunks, write_ome_zarr
 from ._apply import apply_chain
-from ._filters import get_filter
+from ._filters import get_filter, one_thread_per_tile
 
 Steps = Sequence[tuple[str, dict]]
 
@@ -63,7 +63,8 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
     result = filtered(image, steps)
     provenance = {"source": source or image.name, "steps": [[name, dict(params)] for name, params in steps]}
-    return write_ome_zarr(target, result, resumable=True, provenance=provenance, **options)
+    with one_thread_per_tile():
+        return write_ome_zarr(target, result, resumable=True, provenance=provenance, **options)
 
 
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, **options) -> str:
