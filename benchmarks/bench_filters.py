@@ -6,8 +6,8 @@
 
 Input: the 16384 x 16384 uint16 single-scale zarr (1024 x 1024 Blosc zstd tiles) that bench_reader.py makes.
 gaussian sigma=2 (float32 result): scipy on the whole image in memory and dask-image (../shared/bench/anchors.py)
-against this plugin with its pyramid and with level 0 only (what the references write); median size=5
-(uint16): the same with filter_references.py. Each way runs in its own process, interleaved; prints median
+against this plugin with its pyramid and with level 0 only (what the references write), with the references'
+codec and with Blosc lz4; median size=5 (uint16): the same with filter_references.py. Each way runs in its own process, interleaved; prints median
 seconds, peak resident memory, the ratios, and whether this plugin's level 0 equals scipy's result. Then the
 first frame of a lazy gaussian layer over the OME-Zarr pyramid of the input, in a real window (first_frame_filter.py):
 this plugin's Tile filter widget against dask-image per level.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from bench_convert import CLI, measure
+from bench_convert import CLI, measure, size_mb
 from bench_reader import HERE, SHARED_BENCH, make_inputs
 
 REFERENCES = HERE / "filter_references.py"
@@ -64,9 +64,11 @@ def main() -> None:
         outputs = {way: args.out / f"bench-{name}-{index}.zarr" for index, way in enumerate(references)}
         ways = {way: [sys.executable, str(script), mode, str(source), str(outputs[way])]
                 for way, (script, mode) in references.items()}
-        ours = {"this plugin (pyramid)": [], "this plugin (level 0 only)": ["--no-pyramid"]}
-        for way, extra in ours.items():
-            outputs[way] = args.out / f"bench-{name}-ours{len(extra)}.zarr"
+        # The same codec as the references (Blosc zstd 3, bit shuffle: the default), then Blosc lz4 for scale.
+        ours = {"this plugin (pyramid)": [], "this plugin (level 0 only)": ["--no-pyramid"],
+                "this plugin (level 0, lz4)": ["--no-pyramid", "--compressor", "blosc-lz4"]}
+        for index, (way, extra) in enumerate(ours.items()):
+            outputs[way] = args.out / f"bench-{name}-ours{index}.zarr"
             ways[way] = [str(CLI), "process", str(source), str(outputs[way]), *step, "--overwrite", *extra]
         runs: dict[str, list] = {way: [] for way in ways}
         print(f"\n{' '.join(step)} on {source.name} ({args.size}x{args.size} uint16), median of {args.repeats}")
@@ -75,7 +77,7 @@ def main() -> None:
                 runs[way].append(measure(command))
         medians = {way: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for way, rs in runs.items()}
         for way, (seconds, peak) in medians.items():
-            print(f"  {way:28s} {seconds:7.2f} s  peak {peak:6.0f} MB")
+            print(f"  {way:28s} {seconds:7.2f} s  peak {peak:6.0f} MB  output {size_mb(outputs[way]):6.0f} MB")
         for way in ours:
             for reference in references:
                 ratio_time = medians[way][0] / medians[reference][0]

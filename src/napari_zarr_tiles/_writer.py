@@ -405,8 +405,8 @@ def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: boo
     Each task writes one unit (a chunk, or a shard) and hands on its halving, which the next level's tasks
     gather into their units: a tree, so every level-0 tile is computed and read once, kept in memory only
     until its unit is written, and never held whole. The image is written region by region, each region a
-    tree at most ``REGION_HALVINGS`` levels deep; coarser levels are then made the same way from the deepest level
-    just written, a small fraction of the data. Since a unit is written only after its children, a unit on
+    tree at most ``REGION_HALVINGS`` levels deep; coarser levels are then made the same way from the deepest
+    level just written, a small fraction of the data. Since a unit is written only after its children, a unit on
     disk means its subtree is too: resuming reads such units back instead of computing them.
     ``first_written``: the first target is ``level0`` itself, already on disk.
     """
