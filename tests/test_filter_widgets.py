@@ -98,6 +98,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     assert save._status.value == f"wrote {tmp_path / 'blurred.zarr'}", save._status.value
     stored = zarr.open_group(tmp_path / "blurred.zarr", mode="r")
     assert stored.attrs[WRITER_MARKER]["complete"] is True
+    assert stored.attrs[WRITER_MARKER]["provenance"]["source"] == str(path)  # the file the layer came from
     assert_same_result(stored["0"][:], ndi.gaussian_filter(image.astype(np.float32), 2))
     assert result.metadata[RECIPE] == str(tmp_path / "blurred.zarr")  # now backed by the store
     assert "from-zarr" in result.data[0].name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import _ome
 from ._errors import ZarrTilesError
-from ._store import is_zarr_path, to_dask
+from ._store import is_zarr_path, source_provenance, to_dask
 from ._writer import DEFAULT_TILE_2D, ImageToWrite, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
@@ -26,7 +26,8 @@ def convert(source: str | PathLike, target: str | PathLike, **options) -> str:
     ``options`` are :func:`napari_zarr_tiles._writer.write_ome_zarr`'s: tile, compressor, compression_level,
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
     """
-    return write_ome_zarr(target, open_source(source), provenance={"source": str(source)}, **options)
+    image = open_source(source)
+    return write_ome_zarr(target, image, provenance=source_provenance(source), **options)
 
 
 def open_source(source: str | PathLike) -> ImageToWrite:

@@ -158,10 +158,12 @@ class ConvertWidget(_BackgroundJob):
 
 @dataclass
 class Recipe:
-    """How a filter result layer was made: its source image (lazy, all levels) and the filter steps."""
+    """How a filter result layer was made: its source image (lazy, all levels), the filter steps, and the path
+    the source layer was opened from (None for a layer made in memory), which a save records."""
 
     source: ImageToWrite
     steps: list[tuple[str, dict]]
+    origin: str | None = None
 
 
 class TileFilterWidget(Container):
@@ -243,11 +245,11 @@ class TileFilterWidget(Container):
             return
         earlier = layer.metadata.get(RECIPE)
         if isinstance(earlier, Recipe):  # a result: chain onto its steps, from its source
-            recipe = Recipe(earlier.source, [*earlier.steps, *self.steps])
+            recipe = Recipe(earlier.source, [*earlier.steps, *self.steps], earlier.origin)
         else:
             data, meta, _ = layer.as_layer_data_tuple()
             source = image_from_layer(data, meta)
-            recipe = Recipe(replace(source, data=_levels_to_filter(layer, source)), self.steps)
+            recipe = Recipe(replace(source, data=_levels_to_filter(layer, source)), self.steps, layer.source.path)
         self._status.value = "computing..."
         self._latest = recipe
         self.worker = create_worker(
@@ -385,7 +387,9 @@ class SaveResultWidget(_BackgroundJob):
 
 
 def _save(recipe: Recipe, target: Path, scheduler: str | None, workers: int | None, **options) -> str:
+    from ._store import source_provenance
     from .tiles._save import cluster, save_filtered
 
+    source = source_provenance(recipe.origin) if recipe.origin else None
     with cluster(scheduler=scheduler, workers=None if scheduler else workers) as client:
-        return save_filtered(recipe.source, recipe.steps, target, client=client, **options)
+        return save_filtered(recipe.source, recipe.steps, target, source=source, client=client, **options)

@@ -147,8 +147,8 @@ def write_ome_zarr(
         recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
         if resuming and root.attrs.get(WRITER_MARKER) != recipe:
             raise ZarrTilesError(
-                f"the unfinished write at {partial} was of something else (another source, filter or layout); "
-                "remove it to start over"
+                f"the unfinished write at {partial} was of something else "
+                f"({_what_differs(root.attrs.get(WRITER_MARKER) or {}, recipe)}); remove it to start over"
             )
         root.attrs[WRITER_MARKER] = recipe
         _store(plans, progress, client)
@@ -161,6 +161,17 @@ def write_ome_zarr(
             shutil.rmtree(partial, ignore_errors=True)
         raise
     return str(target)
+
+
+def _what_differs(unfinished: dict, recipe: dict) -> str:
+    before, now = unfinished.get("provenance") or {}, recipe["provenance"]
+    if before.get("source") != now.get("source"):
+        return f"another source: {before.get('source')}"
+    if before.get("source_state") != now.get("source_state"):
+        return f"the files of {now.get('source')} have changed since"
+    if before.get("steps") != now.get("steps"):
+        return f"other filter steps: {before.get('steps')}"
+    return "another layout: tiles, shards, compressor or levels"
 
 
 def _describe(plans: list[_Plan]) -> list[dict]:

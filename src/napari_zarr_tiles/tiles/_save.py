@@ -46,11 +46,14 @@ def filtered(image: ImageToWrite, steps: Steps, *, preview: bool = False) -> Ima
     )
 
 
-def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, source: str = "", **options) -> str:
+def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, source: dict | None = None,
+                  **options) -> str:
     """Compute ``steps`` on ``image`` at full resolution and write the result, with its pyramid, to ``target``.
 
     The write is resumable: a save that was cancelled or killed continues where it stopped when run again
-    with the same source, steps and options. ``options`` are :func:`write_ome_zarr`'s (tile, compressor,
+    with the same source, steps and options. ``source`` is what the store records of the source
+    (``_store.source_provenance``: its path and the state of its files, so that a resume refuses a source
+    changed since), by default its name. ``options`` are :func:`write_ome_zarr`'s (tile, compressor,
     progress, overwrite, client, ...).
     """
     import dask.array as da
@@ -62,7 +65,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
     result = filtered(image, steps)
-    provenance = {"source": source or image.name, "steps": [[name, dict(params)] for name, params in steps]}
+    provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
         return write_ome_zarr(target, result, resumable=True, provenance=provenance, **options)
 
@@ -70,8 +73,10 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, **options) -> str:
     """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``."""
     from .._convert import open_source
+    from .._store import source_provenance
 
-    return save_filtered(open_source(source), steps, target, source=str(source), **options)
+    image = open_source(source)
+    return save_filtered(image, steps, target, source=source_provenance(source), **options)
 
 
 @contextmanager
