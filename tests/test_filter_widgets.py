@@ -61,6 +61,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     tile_filter._filter.value = "gaussian"
     tile_filter._parameters.sigma.value = 6.0
     tile_filter.apply()
+    assert tile_filter.worker.pbar.total == 0  # napari's busy bar while the result is built
     wait_for(qtbot, tile_filter)
 
     result = tile_filter.result_layer
@@ -80,6 +81,11 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
         return np.abs(np.diff(picture.astype(float).mean(axis=-1), axis=1)).mean()
 
     assert shown.std() > 5 and sharpness(shown) < 0.7 * sharpness(plain)  # the blurred result is drawn
+    assert len(tile_filter.cache) > 0  # the drawn tiles are kept
+    tile_filter._cache_mb.value = 0
+    assert tile_filter.cache.budget == 0 and len(tile_filter.cache) == 0
+    tile_filter._cache_mb.value = 256
+    assert tile_filter.cache.budget == 256 * 2**20
 
     tile_filter._parameters.sigma.value = 9.0
     tile_filter._parameters.sigma.value = 2.0  # the layer follows the last change, whichever is built first

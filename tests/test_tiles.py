@@ -164,6 +164,8 @@ def test_cached_tiles_are_computed_once_and_the_budget_holds(blobs):
     assert len(calls) == 2 and cache.hits == 1
     np.testing.assert_array_equal(lazy.compute(), blobs * 2.0)  # all 16 tiles: only 6 fit
     assert len(cache) == 6 and cache.nbytes <= cache.budget
+    cache.budget = 2 * tile_bytes  # lowered: the least recently used go at once
+    assert len(cache) == 2 and cache.nbytes == 2 * tile_bytes
     calls.clear()
     roomy = cached(source, TileCache(budget=16 * tile_bytes))
     roomy.compute(), roomy.compute()

@@ -171,16 +171,19 @@ class TileFilterWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         from .tiles import FILTERS
-        from .tiles._cache import TileCache
+        from .tiles._cache import DEFAULT_BUDGET, TileCache
 
         self._viewer = viewer
         self._layer = ComboBox(label="image", choices=self._image_layers)
         self._filter = ComboBox(label="filter", choices=list(FILTERS), value="gaussian")
         self._parameters = Container(labels=True)
+        self._cache_mb = SpinBox(label="cache (MB)", value=DEFAULT_BUDGET // 2**20, min=0, max=1_000_000, step=128,
+                                 tooltip="memory kept for computed tiles, so that panning back does not recompute")
         self._run = PushButton(text="Apply")
         self._status = Label(value="")
-        super().__init__(widgets=[self._layer, self._filter, self._parameters, self._run, self._status])
+        super().__init__(widgets=[self._layer, self._filter, self._parameters, self._cache_mb, self._run, self._status])
         self.cache = TileCache()
+        self._cache_mb.changed.connect(lambda megabytes: setattr(self.cache, "budget", megabytes * 2**20))
         self.result_layer = None
         self._latest = None  # the recipe of the newest request; older ones arriving late are dropped
         self.worker = None
@@ -255,6 +258,8 @@ class TileFilterWidget(Container):
         self.worker = create_worker(
             _lazy_result, recipe, self.cache,
             _connect={"returned": self._show, "errored": self._failed},
+            # napari's busy bar: a threshold reads every tile of its level for the histogram first
+            _progress={"total": 0, "desc": f"Tile filter: {self._filter.value}"},
         )
 
     def _show(self, made) -> None:

@@ -23,14 +23,30 @@ class TileCache:
     """A least-recently-used map of computed tiles, bounded by their total size in bytes."""
 
     def __init__(self, budget: int = DEFAULT_BUDGET):
-        self.budget = budget
         self.nbytes = 0
         self.hits = 0
         self._tiles: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.budget = budget
 
     def __len__(self) -> int:
         return len(self._tiles)
+
+    @property
+    def budget(self) -> int:
+        """The most bytes of tiles kept; lowering it drops the least recently used tiles at once."""
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: int) -> None:
+        with self._lock:
+            self._budget = value
+            self._evict()
+
+    def _evict(self) -> None:
+        while self.nbytes > self._budget:
+            _, dropped = self._tiles.popitem(last=False)
+            self.nbytes -= dropped.nbytes
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
         with self._lock:
@@ -40,12 +56,10 @@ class TileCache:
                 return self._tiles[key]
         tile = compute()  # outside the lock: tiles compute in parallel
         with self._lock:
-            if key not in self._tiles and tile.nbytes <= self.budget:
+            if key not in self._tiles and tile.nbytes <= self._budget:
                 self._tiles[key] = tile
                 self.nbytes += tile.nbytes
-                while self.nbytes > self.budget:
-                    _, dropped = self._tiles.popitem(last=False)
-                    self.nbytes -= dropped.nbytes
+                self._evict()
         return tile
 
 
