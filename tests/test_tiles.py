@@ -111,6 +111,15 @@ def test_3d_filters_run_on_the_three_spatial_axes():
     lazy = da.from_array(volume, chunks=(5, 11, 9))
     result = napari_zarr_tiles.apply_filter(lazy, "gaussian", spatial_axes=(0, 1, 2), sigma=1.2).compute()
     assert_same_result(result, ndi.gaussian_filter(volume.astype(np.float32), 1.2))
+    # a sigma longer than the Z axis (the kernel reflects more than once) and one per axis (a preview level)
+    for sigma in (3.0, (0.7, 2.0, 1.4)):
+        result = FILTERS["gaussian"].function(volume, sigma=sigma)
+        assert_same_result(result, ndi.gaussian_filter(volume.astype(np.float32), sigma))
+    result = napari_zarr_tiles.apply_filter(lazy, "difference_of_gaussians", spatial_axes=(0, 1, 2), sigma_low=1,
+                                            sigma_high=2).compute()
+    volume32 = volume.astype(np.float32)
+    expected = ndi.gaussian_filter(volume32, 1) - ndi.gaussian_filter(volume32, 2)
+    assert_same_result(result, expected, magnitude=255)
     result = napari_zarr_tiles.apply_filter(lazy, "white_tophat", spatial_axes=(0, 1, 2), radius=2).compute()
     np.testing.assert_array_equal(result, morphology.white_tophat(volume, morphology.ball(2)))
 
