@@ -12,12 +12,10 @@ output size, and the ratios of this plugin to each reference.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,14 +24,31 @@ MAKE_TIFF = HERE.parent.parent / "shared" / "bench" / "make_big_tiff.py"
 CLI = Path(sys.executable).with_name("napari-zarr-tiles")
 
 
+# Linux counts, in a child's peak memory, the memory of the process that forked it (the high-water mark is
+# carried across fork and exec): once this harness has grown (comparing outputs), every child it starts
+# would seem at least as big. So each child is started by a small launcher, which reports its figures.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+"""
+
+
 def measure(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak resident MB of one child process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    report = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *map(str, command)], check=True,
+                            capture_output=True, text=True).stdout.split()
+    seconds, peak, status = float(report[0]), float(report[1]), int(report[2])
     if status != 0:
         raise RuntimeError(f"{command} failed with status {status}")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    return seconds, peak
 
 
 def size_mb(path: Path) -> float:

@@ -36,7 +36,7 @@ FILTERS = {
 }
 
 
-def difference(ours: Path, reference: Path, rows: int = 1024) -> str:
+def difference(ours: Path, reference: Path, rows: int = 128) -> str:
     """How level 0 of our store differs from the reference array, compared a band of rows at a time."""
     a, b = zarr.open_array(ours / "0", mode="r"), zarr.open_array(reference, mode="r")
     if a.shape != b.shape or a.dtype != b.dtype:

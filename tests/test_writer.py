@@ -219,3 +219,17 @@ def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(t
     assert seen[-1][0] == seen[-1][1] == 21 * 20 + 11 * 10 + 6 * 5 + 3 * 3 + 2 * 2 + 1
     if stop_after is not None:
         assert seen[0][0] >= stop_after  # the resumed write started from the tiles on disk
+
+
+def test_a_write_that_left_tiles_unwritten_is_not_marked_complete(tmp_path, blobs, monkeypatch):
+    # as when cluster workers write to a file system this machine does not see: the units never appear here
+    from napari_zarr_tiles import _writer
+
+    original = _writer._write_tasks
+    monkeypatch.setattr(_writer, "_write_tasks", lambda source, target, region, missing, **kw: original(
+        source, target, region, [], **kw))
+    image = ImageToWrite(blobs, axes=[Axis("y", "space"), Axis("x", "space")], name="blobs")
+    with pytest.raises(ZarrTilesError, match=r"tiles missing after the write, per array: 0: 16, 1: 4, 2: 1"):
+        write_ome_zarr(tmp_path / "lost.zarr", image, tile=64, resumable=True)
+    assert not (tmp_path / "lost.zarr").exists()
+    assert zarr.open_group(tmp_path / ".lost.zarr.partial", mode="r").attrs[_writer.WRITER_MARKER]["complete"] is False
