@@ -1,3 +1,4 @@
+import pytest
 import zarr
 from conftest import YX, ome_group, write_ome_image
 
@@ -31,3 +32,14 @@ def test_filters_lists_every_filter_with_its_parameters(capsys):
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == list(FILTERS)
     assert any(line.startswith("gaussian") and "sigma=2 [0.1..100]" in line for line in out)
+
+
+@pytest.mark.parametrize("command", ["convert", "process", "info", "filters", "demo"])
+def test_every_command_explains_itself_and_the_write_commands_advise_on_compressors(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([command, "--help"])
+    assert exit.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "usage: napari-zarr-tiles" in out
+    if command in ("convert", "process"):
+        assert "writes float results" in out and "three times faster" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._errors import ZarrTilesError
 from ._store import WRITER_MARKER
-from ._writer import COMPRESSORS
+from ._writer import COMPRESSOR_ADVICE, COMPRESSORS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _add_write_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
-    parser.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS)
+    parser.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS, help=COMPRESSOR_ADVICE)
     parser.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")
     parser.add_argument("--ome-version", default="0.4", choices=("0.4", "0.5"), help="0.4: zarr v2; 0.5: zarr v3")
     parser.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")

@@ -27,7 +27,7 @@ from magicgui.widgets import (
 from qtpy.QtCore import QObject, Signal
 
 from ._errors import ZarrTilesError
-from ._writer import COMPRESSORS, ImageToWrite, image_from_layer
+from ._writer import COMPRESSOR_ADVICE, COMPRESSORS, ImageToWrite, image_from_layer
 
 RECIPE = "napari-zarr-tiles"  # the layer.metadata key of a filter result's recipe
 
@@ -125,7 +125,7 @@ class ConvertWidget(_BackgroundJob):
         self._source = FileEdit(label="source", mode="r", filter="*.tif *.tiff *.btf")
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
         self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
-        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd")
+        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
         self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
         self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
@@ -337,7 +337,7 @@ class SaveResultWidget(_BackgroundJob):
         self._layer = ComboBox(label="result", choices=self._result_layers)
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
         self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
-        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd")
+        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
         self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
         self._scheduler = LineEdit(label="dask scheduler", value="", tooltip="optional: tcp://host:8786")
         self._workers = SpinBox(
