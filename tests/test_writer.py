@@ -192,13 +192,14 @@ def test_a_pyramid_of_odd_tiles_is_refused_before_anything_is_written(tmp_path, 
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "flat.zarr" / "0", mode="r")[:], blobs)
 
 
-@pytest.mark.parametrize("stop_after", [None, 150])
-def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(tmp_path, stop_after):
-    # 21 x 20 tiles of 16: several regions, ragged at the far edges, and levels coarser than a region.
+@pytest.mark.parametrize(("stop_after", "version", "shards"), [(None, "0.4", None), (150, "0.4", None), (40, "0.5", 2)])
+def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(tmp_path, stop_after, version, shards):
+    # 21 x 20 tiles of 16: several regions, ragged at the far edges, and levels coarser than a region; with
+    # shards, each task writes a shard of 2 x 2 tiles.
     image = np.random.default_rng(3).integers(0, 60000, (330, 310), dtype=np.uint16)
     write = functools.partial(
         write_ome_zarr, tmp_path / "levels.zarr", ImageToWrite(image, axes=[Axis("y", "space"), Axis("x", "space")], name="l"),
-        tile=16, resumable=True,
+        tile=16, resumable=True, ome_version=version, shards=shards,
     )
     if stop_after is not None:
         def stop(done, total):
@@ -216,7 +217,8 @@ def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(t
         np.testing.assert_array_equal(root[str(level)][:], expected, err_msg=f"level {level}")
         expected = downsample_block(expected, (2, 2))
     assert len(root) == 6 and root["5"].shape == (11, 10)
-    assert seen[-1][0] == seen[-1][1] == 21 * 20 + 11 * 10 + 6 * 5 + 3 * 3 + 2 * 2 + 1
+    units = 21 * 20 + 11 * 10 + 6 * 5 + 3 * 3 + 2 * 2 + 1 if shards is None else 11 * 10 + 6 * 5 + 3 * 3 + 2 * 2 + 1 + 1
+    assert seen[-1][0] == seen[-1][1] == units
     if stop_after is not None:
         assert seen[0][0] >= stop_after  # the resumed write started from the tiles on disk
 
