@@ -14,7 +14,7 @@ from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles._errors import ZarrTilesError
 from napari_zarr_tiles._reader import layer_data
 from napari_zarr_tiles._store import WRITER_MARKER
-from napari_zarr_tiles._writer import written_units
+from napari_zarr_tiles._stream import written_units
 from napari_zarr_tiles.tiles import _filters
 from napari_zarr_tiles.tiles._save import cluster, process
 

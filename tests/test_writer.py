@@ -225,10 +225,10 @@ def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(t
 
 def test_a_write_that_left_tiles_unwritten_is_not_marked_complete(tmp_path, blobs, monkeypatch):
     # as when cluster workers write to a file system this machine does not see: the units never appear here
-    from napari_zarr_tiles import _writer
+    from napari_zarr_tiles import _stream, _writer
 
-    original = _writer._write_tasks
-    monkeypatch.setattr(_writer, "_write_tasks", lambda source, target, region, missing, **kw: original(
+    original = _stream._write_tasks
+    monkeypatch.setattr(_stream, "_write_tasks", lambda source, target, region, missing, **kw: original(
         source, target, region, [], **kw))
     image = ImageToWrite(blobs, axes=[Axis("y", "space"), Axis("x", "space")], name="blobs")
     with pytest.raises(ZarrTilesError, match=r"tiles missing after the write, per array: 0: 16, 1: 4, 2: 1"):
