@@ -3,7 +3,8 @@
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import assert_same_result
+import tifffile
+from conftest import DATA, assert_same_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
@@ -95,15 +96,22 @@ def test_every_registered_filter_is_checked_here():
 
 
 @pytest.mark.parametrize("method", ["otsu", "li", "triangle"])
-def test_threshold_of_a_float_image_uses_the_whole_image_histogram(method, blobs):
+def test_threshold_of_a_float_image_equals_scikit_images(method, blobs):
     image = ndi.gaussian_filter(blobs.astype(np.float32), 1.5)
     result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(37, 51)), "threshold", method=method).compute()
     threshold = getattr(skfilters, f"threshold_{method}")(image)
-    if method == "li":  # scikit-image iterates on the pixels of a float image, this on its 256-bin histogram
-        width = (image.max() - image.min()) / 256
-        np.testing.assert_array_equal(result[np.abs(image - threshold) > width], (image > threshold)[np.abs(image - threshold) > width])
-    else:
-        np.testing.assert_array_equal(result, (image > threshold).astype(np.uint8))
+    np.testing.assert_array_equal(result, (image > threshold).astype(np.uint8))
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+def test_li_of_a_float_image_iterates_on_its_pixels_to_scikit_images_mask(sigma):
+    # Gaussian, then Li: the classic segmentation, on a real image; NaN and infinite pixels left out
+    cells = tifffile.imread(DATA / "hela-cells.tif")
+    image = ndi.gaussian_filter(cells[..., 1].astype(np.float32), sigma)
+    image[0, :3] = [np.nan, np.inf, -np.inf]
+    result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(100, 130)), "threshold", method="li").compute()
+    expected = image > skfilters.threshold_li(image)
+    np.testing.assert_array_equal(result, expected.astype(np.uint8))
 
 
 def test_3d_filters_run_on_the_three_spatial_axes():

@@ -4,9 +4,9 @@ The histogram is scikit-image's (``skimage.exposure.histogram``): one bin per in
 image's minimum to its maximum for integer images, 256 bins over [min, max] for float images, so the
 thresholds equal ``skimage.filters.threshold_*`` on the whole image. Otsu takes that histogram directly;
 Li and the triangle method take only an image in scikit-image, so they are written here on the histogram,
-following scikit-image's own steps (Li's iteration as in its integer-image branch: for a float image
-scikit-image iterates on the pixels themselves, this on the 256-bin histogram, so the two can differ by
-up to a bin's width).
+following scikit-image's own steps. For a float image scikit-image's Li iterates on the pixels themselves:
+so does ``li_threshold_of_pixels``, one pass over the tiles per step, started from the histogram's answer
+(a 256-bin estimate put 0.1-1.4% of the pixels of Gaussian-smoothed sample images on the wrong side).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import numpy as np
 FLOAT_BINS = 256
 # Integer images with a wider range than this are binned like float images: one bin per value would not fit.
 MAX_INTEGER_BINS = 2**20
+# Li's iteration on the pixels of a float image settles in a few passes from the histogram's estimate; a
+# cycle between two masks, if one ever came, ends here.
+LI_MOST_PASSES = 50
 
 
 def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +32,9 @@ def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
     data = da.asarray(data)
     if data.dtype.kind in "iub" and data.dtype.itemsize <= 2:
         return _small_integer_histogram(data)
-    low, high = (value.item() for value in dask.compute(data.min(), data.max()))
+    # NaN and infinite pixels are left out, as scikit-image leaves them out of a threshold
+    finite = da.where(da.isfinite(data), data, np.nan) if data.dtype.kind == "f" else data
+    low, high = (value.item() for value in dask.compute(da.nanmin(finite), da.nanmax(finite)))
     if data.dtype.kind in "iu" and high - low < MAX_INTEGER_BINS:
         low, high = int(low), int(high)
         # one bin per integer, edges half-way between integers: exact for any value in range
@@ -64,7 +69,8 @@ def whole_image_threshold(data: da.Array, method: str) -> float:
 
         return float(threshold_otsu(hist=(counts, centers)))
     if method == "li":
-        return li_threshold(counts, centers)
+        estimate = li_threshold(counts, centers)
+        return li_threshold_of_pixels(data, estimate) if data.dtype.kind == "f" else estimate
     if method == "triangle":
         return triangle_threshold(counts, centers)
     raise ValueError(f"unknown threshold method {method!r}; choose otsu, li or triangle")
@@ -86,6 +92,33 @@ def li_threshold(counts: np.ndarray, centers: np.ndarray) -> float:
             break
         following = (mean_below - mean_above) / (np.log(mean_below) - np.log(mean_above))
     return float(following + offset)
+
+
+def li_threshold_of_pixels(data: da.Array, start: float) -> float:
+    """Li's threshold of a float image iterated on its pixels, as scikit-image does, tile by tile from
+    ``start`` (the histogram's estimate, near the end: two or three passes over the tiles rather than the
+    dozen from the image's mean). Stops when a step no longer moves any pixel across the threshold, so the
+    mask is the one at which Li's iteration rests (scikit-image stops within half the smallest gap between
+    two pixel values of it, and may leave a few pixels on the other side)."""
+    data = da.asarray(data).astype(np.float64)
+    values = da.where(da.isfinite(data), data, np.nan)  # NaN is neither above nor at or below a threshold
+
+    current, count_before = start, None
+    for _ in range(LI_MOST_PASSES):
+        above, below = values > current, values <= current
+        count_above, total_above, count_below, total_below, lowest = dask.compute(
+            da.count_nonzero(above), da.where(above, values, 0).sum(), da.count_nonzero(below),
+            da.where(below, values, 0).sum(), da.nanmin(values),
+        )
+        if count_above in (count_before, 0) or count_below == 0:
+            break
+        # Li takes logarithms of means: of values from the image's minimum up, as scikit-image shifts them
+        mean_above, mean_below = total_above / count_above - lowest, total_below / count_below - lowest
+        if mean_below == 0:
+            break
+        count_before = count_above
+        current = float((mean_below - mean_above) / (np.log(mean_below) - np.log(mean_above)) + lowest)
+    return current
 
 
 def triangle_threshold(counts: np.ndarray, centers: np.ndarray) -> float:
