@@ -201,6 +201,22 @@ def test_window_filters_equal_scipy_for_every_dtype_and_window(dtype, name):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("name", ["minimum", "maximum", "median"])
+def test_window_filters_on_volumes_equal_scipy(dtype, name):
+    # minimum and maximum one axis after another by OpenCV, boxes of different sides included (a coarser
+    # level's); the median of a volume by scipy
+    volume = (np.random.default_rng(5).random((13, 30, 26)) * 1000).astype(dtype)
+    lazy = da.from_array(volume, chunks=(6, 11, 9))
+    whole_volume = {"minimum": ndi.minimum_filter, "maximum": ndi.maximum_filter, "median": ndi.median_filter}[name]
+    for size in (2, 3, 5):
+        result = napari_zarr_tiles.apply_filter(lazy, name, spatial_axes=(0, 1, 2), size=size).compute()
+        np.testing.assert_array_equal(result, whole_volume(volume, size=size), err_msg=f"size {size}")
+    for sizes in ((1, 3, 3), (5, 3, 1), (3, 5, 7)):  # per axis, as on a coarser level: the tile function
+        result = FILTERS[name].function(volume, size=sizes)
+        np.testing.assert_array_equal(result, whole_volume(volume, size=sizes), err_msg=f"sizes {sizes}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64])
 def test_white_tophat_equals_scikit_image_for_every_dtype(dtype):
     # OpenCV's erosion and dilation on its dtypes, scikit-image's on the others: the values never differ.
     image = (np.random.default_rng(4).random((45, 38)) * 1000).astype(dtype)

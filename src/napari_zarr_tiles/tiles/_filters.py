@@ -170,31 +170,45 @@ def _sobel(tile: np.ndarray) -> np.ndarray:
 
 
 def _size_filter(function, opencv_name: str):
-    """A square-window filter: OpenCV's on 2D planes where it gives scipy's exact result, else scipy's.
+    """A box-window filter: OpenCV's where it gives scipy's exact result, else scipy's.
 
     OpenCV's median, erosion and dilation are 10 to 70 times faster than scipy's and return the same
-    values (order statistics: no arithmetic to round). OpenCV takes odd square windows and, for the median
-    of 16-bit and float images, windows of 3 or 5 only; it also has no "reflect" edge of scipy's kind, so the
-    plane is padded here with numpy's "symmetric" mode (scipy's "reflect") and cropped back.
+    values (order statistics: no arithmetic to round). OpenCV takes odd windows and, for the median, square
+    ones on 2D planes, of 3 or 5 only for 16-bit and float images. A box's minimum or maximum is the same
+    taken one axis after another, so on a volume erosion and dilation run on each plane, then along Z over
+    the volume seen as a Z x (Y * X) image (ten times faster than scipy on an 80 x 272 x 272 tile). OpenCV
+    has no "reflect" edge of scipy's kind: the tile is padded here with numpy's "symmetric" mode (scipy's
+    "reflect") and cropped back.
     """
 
     def apply(tile: np.ndarray, *, size) -> np.ndarray:
         sizes = (size,) * tile.ndim if np.isscalar(size) else tuple(size)
-        side = sizes[0]
         usable = (
-            tile.ndim == 2 and len(set(sizes)) == 1 and side % 2 == 1 and side > 1
+            tile.ndim in (2, 3) and all(side % 2 == 1 for side in sizes) and max(sizes) > 1
             and tile.dtype in OPENCV_DTYPES[opencv_name]
-            and (opencv_name != "median" or tile.dtype == np.uint8 or side <= 5)
+            and (opencv_name != "median" or (
+                tile.ndim == 2 and len(set(sizes)) == 1 and (tile.dtype == np.uint8 or sizes[0] <= 5)
+            ))
         )
         if not usable:
             return function(tile, size=size)
         import cv2
 
+        margins = [side // 2 for side in sizes]
         if opencv_name == "median":
-            return _with_reflected_edges(tile, [side // 2] * 2, lambda padded: cv2.medianBlur(padded, side))
-        window = np.ones((side, side), np.uint8)
+            return _with_reflected_edges(tile, margins, lambda padded: cv2.medianBlur(padded, sizes[0]))
         operation = cv2.erode if opencv_name == "minimum" else cv2.dilate
-        return _with_reflected_edges(tile, [side // 2] * 2, lambda padded: operation(padded, window))
+
+        def box(padded: np.ndarray) -> np.ndarray:
+            result = np.empty_like(padded)
+            for index in np.ndindex(padded.shape[:-2]):
+                operation(padded[index], np.ones(sizes[-2:], np.uint8), dst=result[index])
+            if padded.ndim == 3 and sizes[0] > 1:
+                down_z = result.reshape(padded.shape[0], -1)
+                result = operation(down_z, np.ones((sizes[0], 1), np.uint8)).reshape(padded.shape)
+            return result
+
+        return _with_reflected_edges(tile, margins, box)
 
     return apply
 
