@@ -1,6 +1,6 @@
 """The filter registry: name -> tile function, its parameters, its halo as a function of them, its output dtype.
 
-Tile functions are scipy's and scikit-image's own (OpenCV's on 2D planes where it gives their values),
+Tile functions are scipy's and scikit-image's own (OpenCV's where it gives their values, on planes or axis by axis),
 applied to one tile grown by its halo; the halo is what the function reads beyond a pixel (gaussian:
 ``ceil(sigma * truncate)``; size-based: ``size // 2``; an opening: twice the footprint's radius), so the
 tiled result equals the whole-image function.
