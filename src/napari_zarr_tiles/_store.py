@@ -41,7 +41,8 @@ def source_provenance(path: str | PathLike) -> dict:
     to reading one tile of each."""
     root = Path(path)
     if root.is_file():
-        entries = [("", root.stat().st_size, root.stat().st_mtime_ns)]
+        state = root.stat()
+        entries = [("", state.st_size, state.st_mtime_ns)]
     else:
         entries = []
         for folder, _, files in os.walk(root):

@@ -62,6 +62,21 @@ class _BackgroundJob(Container):
         self._progress_bar = None
         self.worker = None
 
+    def _make_write_fields(self) -> None:
+        """The write options every job here offers: tile edge, compressor, OME-Zarr version, pyramid, overwrite."""
+        self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
+        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
+        self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
+        self._pyramid = CheckBox(label="pyramid", value=True)
+        self._overwrite = CheckBox(label="overwrite", value=False)
+
+    def _write_options(self) -> dict:
+        """The write options as chosen, as :func:`napari_zarr_tiles._writer.write_ome_zarr` takes them."""
+        return {
+            "tile": self._chunks.value, "compressor": self._compressor.value, "ome_version": self._version.value,
+            "with_pyramid": self._pyramid.value, "overwrite": self._overwrite.value,
+        }
+
     def _launch(self, function, *args, description: str, cancelled_message: str, **kwargs) -> None:
         """Run ``function(*args, progress=..., **kwargs)`` in a worker thread; its result goes to _returned."""
         from napari.qt.threading import create_worker
@@ -124,11 +139,7 @@ class ConvertWidget(_BackgroundJob):
     def __init__(self, viewer: napari.viewer.Viewer):
         self._source = FileEdit(label="source", mode="r", filter="*.tif *.tiff *.btf")
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
-        self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
-        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
-        self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
-        self._pyramid = CheckBox(label="pyramid", value=True)
-        self._overwrite = CheckBox(label="overwrite", value=False)
+        self._make_write_fields()
         super().__init__(viewer, [self._source, self._target, self._chunks, self._compressor, self._version,
                                   self._pyramid, self._overwrite])
         self._source.changed.connect(self._suggest_target)
@@ -145,9 +156,7 @@ class ConvertWidget(_BackgroundJob):
 
         source, target = Path(self._source.value), Path(self._target.value)
         self._launch(
-            convert, source, target, tile=self._chunks.value, compressor=self._compressor.value,
-            ome_version=self._version.value, with_pyramid=self._pyramid.value, overwrite=self._overwrite.value,
-            description=f"Converting {source.name}",
+            convert, source, target, **self._write_options(), description=f"Converting {source.name}",
             cancelled_message=f"conversion of {source} cancelled; nothing was written",
         )
 
@@ -336,16 +345,12 @@ class SaveResultWidget(_BackgroundJob):
         self._viewer = viewer  # the layer choices below read it
         self._layer = ComboBox(label="result", choices=self._result_layers)
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
-        self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
-        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
-        self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
+        self._make_write_fields()
         self._scheduler = LineEdit(label="dask scheduler", value="", tooltip="optional: tcp://host:8786")
         self._workers = SpinBox(
             label="local workers", value=0, min=0, max=256,
             tooltip="0: threads in this process; N: a local dask.distributed cluster of N processes",
         )
-        self._pyramid = CheckBox(label="pyramid", value=True)
-        self._overwrite = CheckBox(label="overwrite", value=False)
         super().__init__(viewer, [self._layer, self._target, self._chunks, self._compressor, self._version,
                                   self._scheduler, self._workers, self._pyramid, self._overwrite])
         viewer.layers.events.inserted.connect(self._layer.reset_choices)
@@ -366,9 +371,7 @@ class SaveResultWidget(_BackgroundJob):
         target = Path(self._target.value)
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
-            tile=self._chunks.value,
-            compressor=self._compressor.value, ome_version=self._version.value, with_pyramid=self._pyramid.value,
-            overwrite=self._overwrite.value, description=f"Saving {layer.name}",
+            **self._write_options(), description=f"Saving {layer.name}",
             cancelled_message=f"save to {target} cancelled; Save again to resume it",
         )
 

@@ -36,9 +36,7 @@ def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
     data = da.asarray(data)
     if data.dtype.kind in "iub" and data.dtype.itemsize <= 2:
         return _small_integer_histogram(data)
-    # NaN and infinite pixels are left out, as scikit-image leaves them out of a threshold
-    finite = da.where(da.isfinite(data), data, np.nan) if data.dtype.kind == "f" else data
-    low, high = (value.item() for value in dask.compute(da.nanmin(finite), da.nanmax(finite)))
+    low, high = _finite_range(data)
     if data.dtype.kind in "iu" and high - low < MAX_INTEGER_BINS:
         low, high = int(low), int(high)
         # one bin per integer, edges half-way between integers: exact for any value in range
@@ -106,8 +104,7 @@ def li_threshold_of_pixels(data: da.Array) -> float:
     differ by the few pixels in between.
     """
     data = da.asarray(data)
-    finite = da.where(da.isfinite(data), data, np.nan)  # NaN and infinities left out, as scikit-image does
-    lowest, highest = (float(v) for v in dask.compute(da.nanmin(finite), da.nanmax(finite)))
+    lowest, highest = _finite_range(data)
     if lowest == highest:
         return lowest
     counts, sums = np.split(_summed_per_block(data, _binned, lowest, highest), 2)
@@ -124,6 +121,14 @@ def li_threshold_of_pixels(data: da.Array) -> float:
         if low <= threshold <= high:
             return threshold
         estimate, half_width = threshold, 8 * half_width  # it left the window: read a wider one around it
+
+
+def _finite_range(data: da.Array) -> tuple:
+    """The smallest and largest value of ``data``, tile by tile; NaN and infinite pixels are left out, as
+    scikit-image leaves them out of a threshold."""
+    finite = da.where(da.isfinite(data), data, np.nan) if data.dtype.kind == "f" else data
+    low, high = dask.compute(da.nanmin(finite), da.nanmax(finite))
+    return low.item(), high.item()
 
 
 def _finite_values(block: np.ndarray) -> np.ndarray:
