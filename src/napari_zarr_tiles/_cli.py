@@ -58,12 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "convert":
             from ._convert import convert as run_convert
 
+            _freeze_loaded_objects()
             written = run_convert(args.source, args.target, resumable=args.resumable, **_write_options(args))
             print(f"wrote {written}")
         elif args.command == "process":
             from .tiles._save import cluster
             from .tiles._save import process as run_process
 
+            _freeze_loaded_objects()
             with cluster(args.scheduler, args.workers) as client:
                 written = run_process(
                     args.source, args.target, parse_steps(args.steps), client=client, **_write_options(args)
@@ -75,6 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _freeze_loaded_objects() -> None:
+    """Exempt what the imports loaded (a few hundred thousand objects of numpy, dask, zarr, ...) from the
+    garbage collector for the rest of this command: they live until it ends anyway, and each full collection
+    during a write, and the last one at exit, would walk them all (half a second of a 6 s filter save)."""
+    import gc
+
+    gc.freeze()
 
 
 def _add_write_options(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dask
 import dask.array as da
+import dask.threaded
 import numpy as np
 from dask.base import tokenize
 
@@ -138,7 +139,9 @@ class _ThreadedRun:
         self.pool = pool
 
     def __call__(self, tasks: list[da.Array]) -> None:
-        dask.compute(*tasks, scheduler="threads", pool=self.pool)
+        # dask.threaded.get itself rather than the name "threads": a name makes dask look for a
+        # dask.distributed client first, importing distributed (a quarter of a second) when it is installed.
+        dask.compute(*tasks, scheduler=dask.threaded.get, pool=self.pool)
 
 
 class _DistributedRun:
