@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from bench_convert import CLI, measure, size_mb
+from bench_convert import CLI, compile_package, measure, size_mb
 from bench_reader import HERE, SHARED_BENCH, make_inputs
 
 REFERENCES = HERE / "filter_references.py"
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--no-first-frame", action="store_true", help="skip the first-frame runs (they need a display)")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
+    compile_package()
     source = make_inputs(args.out, args.size)["single-scale zarr"]
     for name in args.filters:
         step, references = FILTERS[name]

@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_convert import compile_package
+
 HERE = Path(__file__).resolve().parent
 SHARED_BENCH = HERE.parent.parent / "shared" / "bench"
 READERS = {"this plugin": "napari-zarr-tiles", "napari builtins": "napari", "napari-ome-zarr": "napari-ome-zarr"}
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
+    compile_package()
     inputs = make_inputs(args.out, args.size)
     print(f"first frame, {args.size}x{args.size} uint16, median of {args.repeats} fresh processes, readers interleaved")
     for label, path in inputs.items():

@@ -13,6 +13,7 @@ from skimage import morphology
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
+from napari_zarr_tiles.tiles._apply import map_with_halo
 from napari_zarr_tiles.tiles._cache import TileCache, cached
 
 WHOLE_IMAGE = {
@@ -70,6 +71,22 @@ def test_tiled_result_equals_the_whole_image_function(case):
     # and the same function run on the whole image as one tile (bit for bit for integer results)
     whole = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=-1), name, **params).compute()
     assert_same_result(result, whole, magnitude=float(image.max()))
+
+
+def test_map_with_halo_equals_dask_map_overlap_with_one_task_per_block():
+    rng = np.random.default_rng(3)
+    volume = da.from_array(rng.integers(0, 1000, (3, 23, 31), dtype=np.uint16), chunks=((1, 2), (9, 9, 5), (7, 11, 13)))
+    depth = {0: 0, 1: 2, 2: 5}
+
+    def weighted_sum(block):  # every pixel of the halo counts, unevenly
+        return ndi.correlate(block.astype(np.float64), np.arange(1.0, 12.0 * 5 + 1).reshape(1, 5, 12)[:, :, :11],
+                             mode="nearest")
+
+    ours = map_with_halo(weighted_sum, volume, depth, np.float64, name="weighted-sum-test")
+    theirs = volume.map_overlap(weighted_sum, depth=depth, boundary="none", dtype=np.float64)
+    np.testing.assert_array_equal(ours.compute(), theirs.compute())
+    own_layer = ours.dask.layers[ours.name]
+    assert len(own_layer) == np.prod(volume.numblocks)
 
 
 def test_channel_axis_is_left_alone(blobs):

@@ -58,14 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "convert":
             from ._convert import convert as run_convert
 
-            _freeze_loaded_objects()
+            _prepare_long_run()
             written = run_convert(args.source, args.target, resumable=args.resumable, **_write_options(args))
             print(f"wrote {written}")
         elif args.command == "process":
             from .tiles._save import cluster
             from .tiles._save import process as run_process
 
-            _freeze_loaded_objects()
+            _prepare_long_run()
             with cluster(args.scheduler, args.workers) as client:
                 written = run_process(
                     args.source, args.target, parse_steps(args.steps), client=client, **_write_options(args)
@@ -79,12 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _freeze_loaded_objects() -> None:
-    """Exempt what the imports loaded (a few hundred thousand objects of numpy, dask, zarr, ...) from the
-    garbage collector for the rest of this command: they live until it ends anyway, and each full collection
-    during a write, and the last one at exit, would walk them all (half a second of a 6 s filter save)."""
+def _prepare_long_run() -> None:
+    """Settings for a command that writes a whole image, once its modules are imported.
+
+    The objects the imports made (a few hundred thousand, of numpy, dask, zarr, ...) are exempted from the
+    garbage collector: they live until the command ends anyway, and every full collection during the write,
+    and the last one at exit, would walk them all (half a second of a 6 s filter save). dask is told to
+    rechunk by tasks: ours only merge or split neighbouring tiles, and otherwise dask imports
+    dask.distributed (a quarter of a second) to look for a cluster that would rechunk another way.
+    """
     import gc
 
+    import dask
+
+    dask.config.set({"array.rechunk.method": "tasks"})
     gc.freeze()
 
 
