@@ -65,3 +65,16 @@ def test_big_box_means_are_exact_at_the_extremes_of_the_dtype(dtype, factors):
     count = factors[0] * factors[1]
     expected = ((boxes.sum(axis=(1, 3)) + count // 2) // count).astype(dtype)
     np.testing.assert_array_equal(downsample_block(block, factors), expected)
+
+
+def test_float32_halvings_are_the_mean_to_float32_rounding_even_beyond_its_range():
+    rng = np.random.default_rng(11)
+    block = rng.normal(0, 1000, (64, 96)).astype(np.float32)
+    expected = block.astype(np.float64).reshape(32, 2, 48, 2).mean(axis=(1, 3))
+    result = downsample_block(block, (2, 2))
+    assert result.dtype == np.float32
+    # each float32 addition rounds to the size of its operands: within two float32 steps of the largest value
+    np.testing.assert_allclose(result, expected, rtol=0, atol=2 * np.finfo(np.float32).eps * np.abs(block).max())
+    # sums that overflow float32 (its largest values) still give their finite mean
+    huge = np.full((4, 4), np.finfo(np.float32).max, dtype=np.float32)
+    np.testing.assert_array_equal(downsample_block(huge, (2, 2)), np.full((2, 2), np.finfo(np.float32).max))

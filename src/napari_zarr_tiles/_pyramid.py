@@ -31,15 +31,14 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
         # one axis at a time, outermost first, from strided views: each sum then adds whole contiguous rows,
         # ten times faster than a reshape-mean there; big boxes (an overview) reshape.
         if prod(factors) <= SMALL_BOX:
-            accumulator = _accumulator(block.dtype, prod(factors))
-            total = block
-            for axis, factor in enumerate(factors):
-                if factor == 1:
-                    continue
-                views = [total[(slice(None),) * axis + (slice(offset, None, factor),)] for offset in range(factor)]
-                total = np.add(views[0], views[1], dtype=accumulator)
-                for view in views[2:]:
-                    total += view
+            if block.dtype == np.float32:
+                # Float32 sums of a few values: the mean to float32 rounding, fifteen times faster than summing
+                # in float64 (0.3 ms against 5 ms for a 1024² tile, the halving of every tile of a float result).
+                # A sum beyond float32's range falls back to float64.
+                total = _box_sums(block, factors, np.dtype(np.float32))
+                if not np.isinf(total).any():
+                    return _mean(total, prod(factors), block.dtype)
+            total = _box_sums(block, factors, _accumulator(block.dtype, prod(factors)))
             return _mean(total, prod(factors), block.dtype)
         boxes = [dim for size, factor in zip(block.shape, factors) for dim in (size // factor, factor)]
         total = block.reshape(boxes)
@@ -59,6 +58,19 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
         sizes = np.diff(np.append(starts, block.shape[axis])).astype(np.float64)
         counts = counts * sizes.reshape([-1 if i == axis else 1 for i in range(block.ndim)])
     return _mean(total, counts, block.dtype)
+
+
+def _box_sums(block: np.ndarray, factors: Sequence[int], accumulator: np.dtype) -> np.ndarray:
+    """The sum of each ``factors``-sized box of ``block`` (which they divide), from strided views."""
+    total = block
+    for axis, factor in enumerate(factors):
+        if factor == 1:
+            continue
+        views = [total[(slice(None),) * axis + (slice(offset, None, factor),)] for offset in range(factor)]
+        total = np.add(views[0], views[1], dtype=accumulator)
+        for view in views[2:]:
+            total += view
+    return total
 
 
 def _accumulator(dtype: np.dtype, count: int) -> np.dtype:
