@@ -10,6 +10,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -85,6 +86,7 @@ def stream(images: Sequence[Levels], progress: Progress | None = None, client=No
                 _write_levels(image.level0, image.targets, image.yx, labels=image.labels, run=run,
                               written=written, writing=writing)
     finally:
+        run.close()
         if pool is not None:
             # A failure or a cancel waits for the tasks already running before the caller removes the partial
             # store (with dask's shared pool a straggler could write a chunk after the clean-up).
@@ -133,12 +135,34 @@ def written_units(array) -> set[str]:
 
 
 class _ThreadedRun:
-    """Computes write tasks on the write's own thread pool."""
+    """Computes write tasks on the write's own thread pool, a region while the one before it finishes.
+
+    A region's last tasks (its coarsest tiles, and the stragglers of its rows) leave cores idle; with the
+    next region under way they do not (the 16384² gaussian save with its pyramid: 7% faster, 80 MB more).
+    """
+
+    IN_FLIGHT = 2
 
     def __init__(self, pool):
         self.pool = pool
+        self.regions = ThreadPoolExecutor(max_workers=self.IN_FLIGHT)
+        self.pending: deque = deque()
 
-    def __call__(self, tasks: list[da.Array]) -> None:
+    def submit(self, tasks: list[da.Array]) -> None:
+        if len(self.pending) >= self.IN_FLIGHT:
+            self.pending.popleft().result()
+        self.pending.append(self.regions.submit(self._compute, tasks))
+
+    def wait(self) -> None:
+        """Until every region submitted is written; raises the first failure."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def close(self) -> None:
+        """Cancel the regions not started, wait for the others (a failure leaves nothing running)."""
+        self.regions.shutdown(wait=True, cancel_futures=True)
+
+    def _compute(self, tasks: list[da.Array]) -> None:
         # dask.threaded.get itself rather than the name "threads": a name makes dask look for a
         # dask.distributed client first, importing distributed (a quarter of a second) when it is installed.
         dask.compute(*tasks, scheduler=dask.threaded.get, pool=self.pool)
@@ -153,7 +177,9 @@ class _DistributedRun:
     def __init__(self, client, on_disk: Callable[[], int], report: Callable[[int], None]):
         self.client, self.on_disk, self.report = client, on_disk, report
 
-    def __call__(self, tasks: list[da.Array]) -> None:
+    def submit(self, tasks: list[da.Array]) -> None:
+        """Compute ``tasks`` on the cluster and wait for them, counting units as they reach the disk (one region
+        at a time: two regions polling at once would count the same units twice)."""
         from distributed import wait
 
         futures = self.client.compute(tasks)
@@ -174,6 +200,12 @@ class _DistributedRun:
         except BaseException:
             self.client.cancel(futures)
             raise
+
+    def wait(self) -> None:
+        """Nothing to wait for: ``submit`` returns once its region is written."""
+
+    def close(self) -> None:
+        """Nothing left running: ``submit`` cancels its tasks when it fails."""
 
 
 def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: bool, run, written: dict,
@@ -213,7 +245,8 @@ def _write_levels(level0: da.Array, targets: list, yx: list[int], *, labels: boo
             level = _write_tasks(level, targets[k], regions[k], missing[k], reduce=None if k == depth else factors,
                                  labels=labels)
             writing.update((level.name, *index) for index in missing[k])
-        run([level] if len(missing[depth]) == prod(level.numblocks) else [level.blocks[i] for i in missing[depth]])
+        run.submit([level] if len(missing[depth]) == prod(level.numblocks) else [level.blocks[i] for i in missing[depth]])
+    run.wait()
     if depth + 1 < len(targets):
         _write_levels(to_dask(targets[depth]), targets[depth:], yx, labels=labels, run=run, written=written,
                       writing=writing, first_written=True)
