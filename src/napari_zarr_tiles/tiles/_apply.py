@@ -1,10 +1,10 @@
 """Apply registered filters lazily to a dask array, or to each level of a pyramid, with exact halos.
 
-Each tile is extended by the halo from its neighbours (``map_overlap`` with ``boundary="none"``), and at the
-true image edge the function's own ``mode`` applies, so the result equals the whole-image function for any
-chunking, including chunks that do not divide the shape. A chain of filters runs in one overlap whose halo
-is the sum of the steps' halos: step k is exact on the tile grown by the halos of the steps after it, so the
-last step is exact on the tile itself.
+Each tile is extended by the halo from its neighbours (``map_with_halo``: what dask's ``map_overlap`` with
+``boundary="none"`` does, in one task per tile), and at the true image edge the function's own ``mode``
+applies, so the result equals the whole-image function for any chunking, including chunks that do not divide
+the shape. A chain of filters runs in one overlap whose halo is the sum of the steps' halos: step k is exact
+on the tile grown by the halos of the steps after it, so the last step is exact on the tile itself.
 """
 
 from __future__ import annotations
