@@ -114,18 +114,16 @@ def map_with_halo(function, array: da.Array, depth: dict[int, int], dtype, name:
     is one task that slices its neighbours itself. ``depth`` must not exceed a neighbour's size (the caller
     grows narrower chunks first).
     """
-    offsets = [(-1, 0, 1) if depth.get(axis) else (0,) for axis in range(array.ndim)]
     depths = tuple(depth.get(axis, 0) for axis in range(array.ndim))
+    offsets = [(-1, 0, 1) if d else (0,) for d in depths]
     graph = {}
     for index in np.ndindex(*array.numblocks):
         around = [
             [offset for offset in axis_offsets if 0 <= i + offset < count]
             for i, count, axis_offsets in zip(index, array.numblocks, offsets)
         ]
-        core = tuple(
-            slice(d if -1 in axis_around else 0, (d if -1 in axis_around else 0) + sizes[i])
-            for i, d, sizes, axis_around in zip(index, depths, array.chunks, around)
-        )
+        starts = [d if -1 in axis_around else 0 for d, axis_around in zip(depths, around)]
+        core = tuple(slice(start, start + sizes[i]) for start, i, sizes in zip(starts, index, array.chunks))
         graph[(name, *index)] = (_run_with_halo, function, _nested_keys(array.name, index, around), around, depths, core)
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[array])
     return da.Array(layer, name, chunks=array.chunks, dtype=dtype, meta=np.empty((0,) * array.ndim, dtype))
