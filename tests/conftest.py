@@ -101,3 +101,22 @@ def assert_same_result(actual, expected, magnitude: float = 0.0) -> None:
         np.testing.assert_allclose(actual, expected, rtol=0, atol=8 * np.finfo(np.float32).eps * scale)
     else:
         np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.fixture
+def faults(monkeypatch):
+    """Rules for :class:`faults.FaultyStore`, through which every local store the plugin opens then goes."""
+    from faults import Faults, FaultyStore
+    from zarr.storage import LocalStore
+
+    import napari_zarr_tiles._store
+    import napari_zarr_tiles._writer
+
+    rules = Faults()
+
+    def faulty_local_store(*args, **kwargs):
+        return FaultyStore(LocalStore(*args, **kwargs), rules)
+
+    for module in (napari_zarr_tiles._store, napari_zarr_tiles._writer):
+        monkeypatch.setattr(module, "LocalStore", faulty_local_store)
+    return rules

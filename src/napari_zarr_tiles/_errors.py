@@ -1,13 +1,49 @@
-"""The project's exception types, in one place so that callers can catch them."""
+"""The project's exception types, in one place so that callers can catch them.
+
+One subclass per failure a caller may want to handle on its own; every one is a :class:`ZarrTilesError`,
+and each also derives from the built-in type a caller would otherwise expect (OSError, ValueError, ...).
+"""
 
 
 class ZarrTilesError(Exception):
     """Base class of every error this plugin raises on purpose."""
 
 
+class NotZarrError(ZarrTilesError, ValueError):
+    """A path that holds no zarr store (a plain folder, a TIFF given to the zarr reader)."""
+
+
 class UnreadableStoreError(ZarrTilesError, OSError):
     """A zarr store or array that exists but cannot be opened (bad metadata, unknown codec)."""
 
 
+class UnreadableChunkError(UnreadableStoreError):
+    """A chunk that is on disk but cannot be read or decoded (truncated, corrupt, an I/O error)."""
+
+
+class DamagedStoreError(UnreadableStoreError):
+    """A store this plugin marked complete that has since lost chunks."""
+
+
 class OmeMetadataError(ZarrTilesError, ValueError):
     """OME-NGFF metadata that does not describe the arrays beside it."""
+
+
+class InvalidOptionError(ZarrTilesError, ValueError):
+    """A write option or filter parameter out of its range, named as the interface used calls it."""
+
+
+class TargetExistsError(ZarrTilesError, FileExistsError):
+    """The target of a write exists, and replacing it was not asked for."""
+
+
+class TargetLockedError(ZarrTilesError):
+    """Another write into the same target is under way."""
+
+
+class ResumeMismatchError(ZarrTilesError):
+    """An unfinished write at the target was of another source, other steps or another layout."""
+
+
+class WriteCancelled(ZarrTilesError):
+    """A write stopped because the person asked it to (Cancel, Ctrl-C)."""
