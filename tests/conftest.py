@@ -110,13 +110,13 @@ def faults(monkeypatch):
     from zarr.storage import LocalStore
 
     import napari_zarr_tiles._store
-    import napari_zarr_tiles._writer
+    import napari_zarr_tiles._writing
 
     rules = Faults()
 
     def faulty_local_store(*args, **kwargs):
         return FaultyStore(LocalStore(*args, **kwargs), rules)
 
-    for module in (napari_zarr_tiles._store, napari_zarr_tiles._writer):
+    for module in (napari_zarr_tiles._store, napari_zarr_tiles._writing):
         monkeypatch.setattr(module, "LocalStore", faulty_local_store)
     return rules

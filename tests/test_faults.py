@@ -32,10 +32,10 @@ def test_each_rule_changes_what_is_read(faults, store_path):
 
 
 def test_a_full_disk_refuses_writes_after_the_allowed_ones(faults, tmp_path):
-    from napari_zarr_tiles import _writer
+    from napari_zarr_tiles import _writing
 
     faults.full_disk(after=1)
-    store = _writer.LocalStore(tmp_path / "b.zarr")
+    store = _writing.LocalStore(tmp_path / "b.zarr")
     with pytest.raises(OSError) as raised:
         zarr.create_array(store, shape=(4,), chunks=(2,), dtype="uint8")
     assert raised.value.errno == errno.ENOSPC

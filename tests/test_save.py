@@ -12,11 +12,11 @@ from scipy import ndimage as ndi
 from napari_zarr_tiles import _cli
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles._errors import ZarrTilesError
+from napari_zarr_tiles._jobs import cluster, process
 from napari_zarr_tiles._reader import layer_data
 from napari_zarr_tiles._store import WRITER_MARKER
 from napari_zarr_tiles._stream import written_units
 from napari_zarr_tiles.tiles import _filters
-from napari_zarr_tiles.tiles._save import cluster, process
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import zarr
 from conftest import DATA
 
 from napari_zarr_tiles._errors import ZarrTilesError
+from napari_zarr_tiles._image import ImageToWrite
 from napari_zarr_tiles._ome import Axis
 from napari_zarr_tiles._pyramid import downsample_block
-from napari_zarr_tiles._writer import ImageToWrite, write_ome_zarr
+from napari_zarr_tiles._writing import write_ome_zarr
 
 PLUGIN = "napari-zarr-tiles"
 
@@ -185,7 +186,7 @@ def test_a_killed_conversion_leaves_the_target_name_free(tmp_path):
 
 def test_a_pyramid_of_odd_tiles_is_refused_before_anything_is_written(tmp_path, blobs):
     image = ImageToWrite(blobs, axes=[Axis("y", "space"), Axis("x", "space")], name="blobs")
-    with pytest.raises(ZarrTilesError, match="tiles of 63 pixels"):
+    with pytest.raises(ZarrTilesError, match="tile must be even when a pyramid is written"):
         write_ome_zarr(tmp_path / "odd.zarr", image, tile=63)
     assert list(tmp_path.iterdir()) == []
     write_ome_zarr(tmp_path / "flat.zarr", image, tile=63, with_pyramid=False)
@@ -225,7 +226,7 @@ def test_every_level_equals_the_whole_image_halved_across_regions_and_a_resume(t
 
 def test_a_write_that_left_tiles_unwritten_is_not_marked_complete(tmp_path, blobs, monkeypatch):
     # as when cluster workers write to a file system this machine does not see: the units never appear here
-    from napari_zarr_tiles import _stream, _writer
+    from napari_zarr_tiles import _store, _stream
 
     original = _stream._write_tasks
     monkeypatch.setattr(_stream, "_write_tasks", lambda source, target, region, missing, **kw: original(
@@ -234,4 +235,4 @@ def test_a_write_that_left_tiles_unwritten_is_not_marked_complete(tmp_path, blob
     with pytest.raises(ZarrTilesError, match=r"tiles missing after the write, per array: 0: 16, 1: 4, 2: 1"):
         write_ome_zarr(tmp_path / "lost.zarr", image, tile=64, resumable=True)
     assert not (tmp_path / "lost.zarr").exists()
-    assert zarr.open_group(tmp_path / ".lost.zarr.partial", mode="r").attrs[_writer.WRITER_MARKER]["complete"] is False
+    assert zarr.open_group(tmp_path / ".lost.zarr.partial", mode="r").attrs[_store.WRITER_MARKER]["complete"] is False

@@ -20,7 +20,7 @@ def __getattr__(name: str):
 
         return getattr(tiles, name)
     if name == "process":
-        from .tiles._save import process
+        from ._jobs import process
 
         return process
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

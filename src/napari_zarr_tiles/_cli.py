@@ -7,9 +7,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ._errors import ZarrTilesError
+from ._errors import InvalidOptionError, ZarrTilesError
 from ._store import WRITER_MARKER
-from ._writer import COMPRESSOR_ADVICE, COMPRESSORS
+from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
+
+# The write options as this command's flags name them, for its error messages.
+FLAGS = {
+    "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
+    "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,21 +64,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "convert":
             from ._convert import convert as run_convert
 
+            options = _write_options(args)
             _prepare_long_run()
-            written = run_convert(args.source, args.target, resumable=args.resumable, **_write_options(args))
+            written = run_convert(args.source, args.target, options=options, progress=TextProgress())
             print(f"wrote {written}")
         elif args.command == "process":
-            from .tiles._save import cluster
-            from .tiles._save import process as run_process
+            from ._jobs import cluster
+            from ._jobs import process as run_process
 
+            options = _write_options(args)
             _prepare_long_run()
             with cluster(args.scheduler, args.workers) as client:
                 written = run_process(
-                    args.source, args.target, parse_steps(args.steps), client=client, **_write_options(args)
+                    args.source, args.target, parse_steps(args.steps), client=client, options=options,
+                    progress=TextProgress(),
                 )
             print(f"wrote {written}")
         else:
             run_demo(args.sample, args.screenshot)
+    except InvalidOptionError as error:
+        print(f"napari-zarr-tiles {args.command}: {error.in_words(FLAGS)}", file=sys.stderr)
+        return 2
     except (ZarrTilesError, FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
@@ -106,12 +118,13 @@ def _add_write_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing target")
 
 
-def _write_options(args: argparse.Namespace) -> dict:
-    return {
-        "tile": args.chunks, "compressor": args.compressor, "compression_level": args.level,
-        "ome_version": args.ome_version, "shards": args.shards, "with_pyramid": not args.no_pyramid,
-        "overwrite": args.overwrite, "progress": TextProgress(),
-    }
+def _write_options(args: argparse.Namespace) -> WriteOptions:
+    """The write options of ``convert`` or ``process``, checked before any work (``process`` always resumes)."""
+    return WriteOptions(
+        tile=args.chunks, compressor=args.compressor, compression_level=args.level, ome_version=args.ome_version,
+        shards=args.shards, with_pyramid=not args.no_pyramid, overwrite=args.overwrite,
+        resumable=getattr(args, "resumable", True),
+    )
 
 
 def parse_steps(words: Sequence[str]) -> list[tuple[str, dict]]:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from . import _ome
 from ._errors import ZarrTilesError
+from ._image import ImageToWrite
 from ._store import is_zarr_path, source_provenance, to_dask
-from ._writer import DEFAULT_TILE_2D, ImageToWrite, write_ome_zarr
+from ._writing import DEFAULT_TILE_2D, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
 # OME-NGFF orders axes time, channel, then space; tifffile's letters map onto those kinds.
@@ -23,7 +24,7 @@ TIFF_AXIS_KINDS = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"
 def convert(source: str | PathLike, target: str | PathLike, **options) -> str:
     """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr.
 
-    ``options`` are :func:`napari_zarr_tiles._writer.write_ome_zarr`'s: tile, compressor, compression_level,
+    ``options`` are :func:`napari_zarr_tiles._writing.write_ome_zarr`'s: tile, compressor, compression_level,
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
     """
     image = open_source(source)

@@ -4,6 +4,8 @@ One subclass per failure a caller may want to handle on its own; every one is a 
 and each also derives from the built-in type a caller would otherwise expect (OSError, ValueError, ...).
 """
 
+from collections.abc import Mapping
+
 
 class ZarrTilesError(Exception):
     """Base class of every error this plugin raises on purpose."""
@@ -30,7 +32,26 @@ class OmeMetadataError(ZarrTilesError, ValueError):
 
 
 class InvalidOptionError(ZarrTilesError, ValueError):
-    """A write option or filter parameter out of its range, named as the interface used calls it."""
+    """A write option or filter parameter out of its range, named as the interface used calls it.
+
+    ``option`` is the Python keyword at fault; the message is a template naming options as ``{keyword}``,
+    which :meth:`in_words` fills with an interface's own words (``{"tile": "--chunks"}`` on the command line).
+    """
+
+    def __init__(self, option: str, template: str):
+        self.option, self.template = option, template
+        super().__init__(self.in_words({}))
+
+    def __reduce__(self):  # picklable, as a dask.distributed worker's errors must be
+        return type(self), (self.option, self.template)
+
+    def in_words(self, words: Mapping[str, str]) -> str:
+        return self.template.format_map(_Words(words))
+
+
+class _Words(dict):
+    def __missing__(self, keyword: str) -> str:
+        return keyword
 
 
 class TargetExistsError(ZarrTilesError, FileExistsError):

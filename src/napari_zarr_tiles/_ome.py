@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from ._errors import OmeMetadataError
 
 SUPPORTED_VERSIONS = ("0.4", "0.5")
-SPATIAL_TYPES = ("space",)
+# Names by convention, when a store or a layer gives none: OME-NGFF's order, time, channel, then space.
+CONVENTIONAL_AXES = ("t", "c", "z", "y", "x")
+AXIS_TYPES = {"t": "time", "time": "time", "c": "channel", "ch": "channel", "channel": "channel"}
+SPACE_NAMES = ("z", "y", "x")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,56 @@ class Multiscale:
     translate: tuple[float, ...]
     name: str | None = None
     channels: tuple[Channel, ...] = field(default_factory=tuple)
+
+
+# --- the rules for axes: every module asks here -------------------------------------------------------------
+
+
+def conventional_names(ndim: int) -> list[str]:
+    """Axis names for an array that gives none: the last ``ndim`` of t, c, z, y, x (dim_0... beyond 5)."""
+    return list(CONVENTIONAL_AXES[len(CONVENTIONAL_AXES) - ndim :]) if ndim <= 5 else [f"dim_{i}" for i in range(ndim)]
+
+
+def axis_type(name: str, *, default: str | None = "space") -> str | None:
+    """The OME type an axis name calls for: time, channel, else ``default`` (space for z, y, x)."""
+    lowered = name.lower()
+    if lowered in AXIS_TYPES:
+        return AXIS_TYPES[lowered]
+    return "space" if lowered in SPACE_NAMES else default
+
+
+def space_axes(axes: Sequence[Axis]) -> list[int]:
+    return [index for index, axis in enumerate(axes) if axis.type == "space"]
+
+
+def yx_axes(axes: Sequence[Axis]) -> list[int]:
+    """The two axes a plane (an overview, a pyramid halving) is made of: the last two space axes, else the
+    last two."""
+    space = space_axes(axes)
+    return space[-2:] if len(space) >= 2 else list(range(max(0, len(axes) - 2), len(axes)))
+
+
+def filter_axes(axes: Sequence[Axis]) -> list[int]:
+    """The axes a filter runs over: the last three space axes (a volume), else the last two."""
+    space = space_axes(axes)
+    return space[-3:] if len(space) >= 3 else space[-2:]
+
+
+def channel_axis(axes: Sequence[Axis]) -> int | None:
+    return next((index for index, axis in enumerate(axes) if axis.type == "channel"), None)
+
+
+def zarr_format(version: str) -> int:
+    """The zarr format an OME-NGFF version is stored in: 0.4 on zarr v2, 0.5 on zarr v3."""
+    return 2 if check_version(version, "OME-Zarr") == "0.4" else 3
+
+
+def wrap(block: dict, version: str) -> dict:
+    """Group attributes holding ``block``: 0.4 puts its keys at the top level, 0.5 nests them under "ome"."""
+    return dict(block) if version == "0.4" else {"ome": {"version": version, **block}}
+
+
+# --- metadata in ---------------------------------------------------------------------------------------------
 
 
 def ome_block(attrs: Mapping) -> tuple[str | None, Mapping] | None:
@@ -252,5 +305,17 @@ def image_attributes(
         }
     if version == "0.4":
         multiscale["version"] = version
-        return block
-    return {"ome": {"version": version, **block}}
+    return wrap(block, version)
+
+
+def label_attributes(attributes: dict, colors: dict, version: str) -> dict:
+    """An image's attributes (from :func:`image_attributes`) as a label image's, with its colours
+    (``{value: RGBA in 0..1}``)."""
+    image_label = {
+        "colors": [
+            {"label-value": int(value), "rgba": [round(c * 255) for c in rgba]} for value, rgba in sorted(colors.items())
+        ]
+    }
+    if version == "0.4":
+        return {**attributes, "image-label": {**image_label, "version": "0.4"}}
+    return {"ome": {**attributes["ome"], "image-label": image_label}}

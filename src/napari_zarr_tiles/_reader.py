@@ -65,8 +65,7 @@ class ImageSource:
 
     @property
     def channel_axis(self) -> int | None:
-        kinds = [axis.type for axis in self.axes]
-        return kinds.index("channel") if "channel" in kinds else None
+        return _ome.channel_axis(self.axes)
 
 
 def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
@@ -210,10 +209,7 @@ def _multiscale_source(group: zarr.Group, where: str, name: str, version: str | 
 
 def _plain_source(array: zarr.Array, where: str, name: str, levels: tuple[zarr.Array, ...] = ()) -> ImageSource:
     names = _dimension_names(array)
-    axes = tuple(
-        _ome.Axis(name=axis, type="space" if axis in ("z", "y", "x") else None)
-        for axis in names
-    )
+    axes = tuple(_ome.Axis(name=axis, type="space" if axis in _ome.SPACE_NAMES else None) for axis in names)
     return ImageSource(
         where=where,
         name=name,
@@ -229,10 +225,7 @@ def _dimension_names(array: zarr.Array) -> list[str]:
     names = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
     if names and len(names) == array.ndim and all(isinstance(n, str) for n in names):
         return list(names)
-    conventional = ["t", "c", "z", "y", "x"]
-    if array.ndim <= 3:
-        return ["z", "y", "x"][3 - array.ndim :] if array.ndim >= 1 else []
-    return conventional[-array.ndim :] if array.ndim <= 5 else [f"dim_{i}" for i in range(array.ndim)]
+    return _ome.conventional_names(array.ndim)
 
 
 # --- building layers -----------------------------------------------------------------------------------------
@@ -249,7 +242,7 @@ def display_levels(level0, yx: list[int], *, labels: bool = False, overview_sour
 def _layers(source: ImageSource) -> list[LayerData]:
     _warn_if_mostly_missing(source)
     levels = [to_dask(level) for level in source.levels]
-    yx = _yx_axes(source)
+    yx = _ome.yx_axes(source.axes)
     if len(levels) == 1:
         overview_source = to_dask(source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE)
         levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
@@ -330,12 +323,6 @@ def _squeeze_channel(data, kwargs: dict, source: ImageSource) -> LayerData:
 
 def _drop(values: list, axis: int) -> list:
     return values[:axis] + values[axis + 1 :]
-
-
-def _yx_axes(source: ImageSource) -> list[int]:
-    """The two axes an overview is made of: the last two spatial ones, else the last two."""
-    spatial = [index for index, axis in enumerate(source.axes) if axis.type == "space"]
-    return spatial[-2:] if len(spatial) >= 2 else list(range(max(0, len(source.axes) - 2), len(source.axes)))
 
 
 def _contrast(source: ImageSource, coarsest, channel: int | None) -> tuple[float, float]:

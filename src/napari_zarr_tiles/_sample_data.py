@@ -36,7 +36,8 @@ def cells_ome_zarr_path() -> Path:
     import tifffile
 
     from ._display import contrast_limits
-    from ._writer import ImageToWrite, write_ome_zarr
+    from ._image import ImageToWrite
+    from ._writing import write_ome_zarr
 
     target = sample_dir() / "cells.ome.zarr"
     if not target.exists():

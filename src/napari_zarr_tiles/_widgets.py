@@ -26,14 +26,12 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QObject, Signal
 
-from ._errors import ZarrTilesError
-from ._writer import COMPRESSOR_ADVICE, COMPRESSORS, ImageToWrite, image_from_layer
+from ._errors import InvalidOptionError, WriteCancelled
+from ._image import ImageToWrite
+from ._writer import image_from_layer
+from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
 RECIPE = "napari-zarr-tiles"  # the layer.metadata key of a filter result's recipe
-
-
-class ConversionCancelled(ZarrTilesError):
-    """Raised inside a background job when the person pressed Cancel."""
 
 
 class _ProgressRelay(QObject):
@@ -70,12 +68,17 @@ class _BackgroundJob(Container):
         self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
 
-    def _write_options(self) -> dict:
-        """The write options as chosen, as :func:`napari_zarr_tiles._writer.write_ome_zarr` takes them."""
-        return {
-            "tile": self._chunks.value, "compressor": self._compressor.value, "ome_version": self._version.value,
-            "with_pyramid": self._pyramid.value, "overwrite": self._overwrite.value,
-        }
+    def _write_options(self, **fixed) -> WriteOptions | None:
+        """The write options as chosen (and ``fixed``); None, with the reason shown, where one is wrong."""
+        try:
+            return WriteOptions(
+                tile=self._chunks.value, compressor=self._compressor.value, ome_version=self._version.value,
+                with_pyramid=self._pyramid.value, overwrite=self._overwrite.value, **fixed,
+            )
+        except InvalidOptionError as error:
+            words = {"tile": "tile edge", "ome_version": "OME-Zarr", "with_pyramid": "untick 'pyramid'"}
+            self._status.value = error.in_words(words)
+            return None
 
     def _launch(self, function, *args, description: str, cancelled_message: str, **kwargs) -> None:
         """Run ``function(*args, progress=..., **kwargs)`` in a worker thread; its result goes to _returned."""
@@ -87,7 +90,7 @@ class _BackgroundJob(Container):
 
         def report(done: int, total: int) -> None:
             if self._cancelled.is_set():
-                raise ConversionCancelled(cancelled_message)
+                raise WriteCancelled(cancelled_message)
             self._relay.advanced.emit(done, total)
 
         self._run.enabled, self._cancel.enabled = False, True
@@ -118,8 +121,8 @@ class _BackgroundJob(Container):
         self._status.value = f"{done}/{total} tiles"
 
     def _failed(self, error: Exception) -> None:
-        self._status.value = str(error) if isinstance(error, ConversionCancelled) else f"failed: {error}"
-        if not isinstance(error, ConversionCancelled):
+        self._status.value = str(error) if isinstance(error, WriteCancelled) else f"failed: {error}"
+        if not isinstance(error, WriteCancelled):
             from napari.utils.notifications import show_error
 
             show_error(f"{self.run_text}: {error}")
@@ -155,8 +158,11 @@ class ConvertWidget(_BackgroundJob):
         from ._convert import convert
 
         source, target = Path(self._source.value), Path(self._target.value)
+        options = self._write_options()
+        if options is None:
+            return
         self._launch(
-            convert, source, target, **self._write_options(), description=f"Converting {source.name}",
+            convert, source, target, options=options, description=f"Converting {source.name}",
             cancelled_message=f"conversion of {source} cancelled; nothing was written",
         )
 
@@ -326,7 +332,7 @@ def _lazy_result(recipe: Recipe, cache) -> tuple:
     """The result layer's lazy levels (each block cached once computed), and its contrast limits."""
     from ._display import contrast_limits, sample
     from .tiles._cache import cached
-    from .tiles._save import filtered
+    from .tiles._result import filtered
 
     image = filtered(recipe.source, recipe.steps, preview=True)
     levels = image.data if isinstance(image.data, list) else [image.data]
@@ -369,9 +375,12 @@ class SaveResultWidget(_BackgroundJob):
         self._saving = layer
         recipe = layer.metadata[RECIPE]
         target = Path(self._target.value)
+        options = self._write_options()
+        if options is None:
+            return
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
-            **self._write_options(), description=f"Saving {layer.name}",
+            options=options, description=f"Saving {layer.name}",
             cancelled_message=f"save to {target} cancelled; Save again to resume it",
         )
 
@@ -395,8 +404,8 @@ class SaveResultWidget(_BackgroundJob):
 
 
 def _save(recipe: Recipe, target: Path, scheduler: str | None, workers: int | None, **options) -> str:
+    from ._jobs import cluster, save_filtered
     from ._store import source_provenance
-    from .tiles._save import cluster, save_filtered
 
     source = source_provenance(recipe.origin) if recipe.origin else None
     with cluster(scheduler=scheduler, workers=None if scheduler else workers) as client:

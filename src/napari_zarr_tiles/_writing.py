@@ -1,0 +1,341 @@
+"""The writing core: what is written and where, for every write (convert, napari's Save, filter saves).
+
+An :class:`ImageToWrite` and its :class:`WriteOptions` become a layout (tiles, pyramid shapes, codecs),
+arrays in a temporary sibling of the target, OME metadata, and a store moved into place when complete; a
+failure removes the sibling unless the write is resumable. ``_stream`` writes the pixels. No napari here:
+``_writer`` adapts napari's layers to this module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from os import PathLike
+from pathlib import Path
+
+import dask.array as da
+import zarr
+from zarr.storage import LocalStore
+
+from . import _ome
+from ._display import contrast_limits, sample
+from ._errors import InvalidOptionError, ResumeMismatchError, TargetExistsError, ZarrTilesError
+from ._image import ImageToWrite
+from ._store import WRITER_MARKER, codec_names
+from ._stream import Levels, Progress, stream
+
+__all__ = ["COMPRESSORS", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
+
+DEFAULT_TILE_2D = 1024
+DEFAULT_TILE_3D = (64, 256, 256)
+MIN_TILE = 16
+COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
+# Each codec's compression levels (inclusive) and its default: the notebook's blosc-zstd 3, zlib's usual 6.
+LEVELS = {"blosc-zstd": (0, 9, 3), "blosc-lz4": (0, 9, 3), "zstd": (1, 22, 3), "gzip": (0, 9, 6)}
+# Measured on filter results (benchmarks/README.md): what a user weighs in choosing.
+COMPRESSOR_ADVICE = (
+    "blosc-zstd (default) makes the smallest files; blosc-lz4 writes float results, such as a Gaussian's, "
+    "about three times faster and reads them faster, in files 1 to 8 percent bigger (up to 3 times on sparse images)"
+)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a store is written; checked when made, so that a bad option fails before any work.
+
+    Field names are the Python keywords of :func:`write_ome_zarr`, ``convert`` and ``process``; an
+    :class:`InvalidOptionError` says which option is at fault, and each interface names it in its own words
+    (``InvalidOptionError.in_words``: ``--chunks`` on the command line, "tile edge" in a widget).
+    """
+
+    tile: int | None = None
+    compressor: str = "blosc-zstd"
+    compression_level: int | None = None
+    ome_version: str = "0.4"
+    shards: int | None = None
+    with_pyramid: bool = True
+    overwrite: bool = False
+    resumable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tile is not None and (not _is_whole(self.tile) or self.tile < MIN_TILE):
+            raise InvalidOptionError("tile", f"{{tile}} must be a whole number of at least {MIN_TILE} pixels, not {self.tile!r}")
+        if self.tile is not None and self.with_pyramid and self.tile % 2:
+            # Each pyramid task halves one tile: with an odd edge a 2 x 2 box would straddle two tiles.
+            raise InvalidOptionError(
+                "tile", f"{{tile}} must be even when a pyramid is written (each level halves a tile), not {self.tile} "
+                "(or turn the pyramid off: {with_pyramid})"
+            )
+        if self.compressor not in COMPRESSORS:
+            raise InvalidOptionError("compressor", f"{{compressor}} {self.compressor!r} is not one of {', '.join(COMPRESSORS)}")
+        if self.compression_level is not None:
+            if self.compressor == "none":
+                raise InvalidOptionError("compression_level", "{compression_level} has no meaning without a compressor")
+            low, high, _ = LEVELS[self.compressor]
+            if not _is_whole(self.compression_level) or not low <= self.compression_level <= high:
+                raise InvalidOptionError(
+                    "compression_level",
+                    f"{{compression_level}} of {self.compressor} runs from {low} to {high}, not {self.compression_level!r}",
+                )
+        if str(self.ome_version) not in _ome.SUPPORTED_VERSIONS:
+            raise InvalidOptionError(
+                "ome_version", f"{{ome_version}} {self.ome_version!r} is not one of {', '.join(_ome.SUPPORTED_VERSIONS)}"
+            )
+        if self.shards is not None:
+            if not _is_whole(self.shards) or self.shards < 1:
+                raise InvalidOptionError("shards", f"{{shards}} must be a whole number of tiles, at least 1, not {self.shards!r}")
+            if self.ome_version == "0.4":
+                raise InvalidOptionError(
+                    "shards", "{shards} needs {ome_version} 0.5 (zarr v3): OME-Zarr 0.4 is stored as zarr v2, which has no shards"
+                )
+
+    @classmethod
+    def of(cls, options: WriteOptions | None = None, **values) -> WriteOptions:
+        """``options`` with ``values`` replacing some of its fields (keywords left None keep the default)."""
+        unknown = set(values) - {field.name for field in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown write option(s): {', '.join(sorted(unknown))}")
+        return replace(options or cls(), **values)
+
+    @property
+    def zarr_format(self) -> int:
+        return _ome.zarr_format(self.ome_version)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def make_compressor(name: str, zarr_format: int, level: int | None = None):
+    """A compressor by name for the zarr format; the default, blosc-zstd level 3 with bit shuffle, is the
+    notebook's own choice."""
+    if name == "none":
+        return None
+    level = LEVELS[name][2] if level is None else level
+    if zarr_format == 2:
+        import numcodecs
+
+        if name.startswith("blosc"):
+            return numcodecs.Blosc(cname=name.split("-")[1], clevel=level, shuffle=numcodecs.Blosc.BITSHUFFLE)
+        return numcodecs.Zstd(level=level) if name == "zstd" else numcodecs.GZip(level=level)
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    if name.startswith("blosc"):
+        return BloscCodec(cname=name.split("-")[1], clevel=level, shuffle="bitshuffle")
+    return ZstdCodec(level=level) if name == "zstd" else GzipCodec(level=level)
+
+
+def default_chunks(axes: Sequence[_ome.Axis], shape: Sequence[int], tile: int | None = None) -> tuple[int, ...]:
+    """Tiles of ``tile`` (default 1024) over Y and X in 2D; 64 x 256 x 256 over Z, Y, X in 3D; 1 elsewhere."""
+    spatial = _ome.space_axes(axes)
+    if tile is not None:
+        edges = {axis: tile for axis in spatial[-2:]} | ({spatial[-3]: min(tile, 64)} if len(spatial) > 2 else {})
+    elif len(spatial) >= 3:
+        edges = dict(zip(spatial[-3:], DEFAULT_TILE_3D))
+    else:
+        edges = {axis: DEFAULT_TILE_2D for axis in spatial}
+    return tuple(min(edges.get(axis, 1), size) for axis, size in enumerate(shape))
+
+
+def level_shapes(shape: Sequence[int], yx: Sequence[int], chunks: Sequence[int]) -> list[tuple[int, ...]]:
+    """Level 0's shape, then halvings of the ``yx`` axes (rounded up) until one tile holds the level."""
+    shapes = [tuple(shape)]
+    while any(shapes[-1][axis] > chunks[axis] for axis in yx):
+        shapes.append(tuple(-(-size // 2) if axis in yx else size for axis, size in enumerate(shapes[-1])))
+    return shapes
+
+
+def write_ome_zarr(
+    path: str | PathLike,
+    image: ImageToWrite,
+    *,
+    labels: Sequence[ImageToWrite] = (),
+    options: WriteOptions | None = None,
+    progress: Progress | None = None,
+    provenance: dict | None = None,
+    client=None,
+    **option_values,
+) -> str:
+    """Write ``image`` (and ``labels`` under its ``labels/`` group) as OME-Zarr at ``path``; return the path.
+
+    ``options`` (or its fields as keywords: tile, compressor, compression_level, ome_version, shards,
+    with_pyramid, overwrite, resumable) say how. ``progress(done, total)`` is called as output chunks are
+    written; an exception raised from it cancels the write. The store is written under a hidden sibling name
+    and moved to ``path`` only when complete, marked complete in its attributes
+    (``napari-zarr-tiles.complete``) with ``provenance``.
+
+    A failed or cancelled write leaves nothing, unless ``resumable``: then its unfinished store stays beside
+    the target (``.NAME.partial``), and the next resumable write of the same plan to the same path continues
+    it, computing only the chunks not yet on disk. ``client``, a dask.distributed Client, runs the write on
+    its cluster: each worker writes its own chunks straight into the store, which must be on a file system
+    the workers share.
+    """
+    options = WriteOptions.of(options, **option_values)
+    target = Path(path)
+    if target.exists() and not options.overwrite:
+        raise TargetExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+    layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
+    partial = target.with_name(f".{target.name}.partial" + ("" if options.resumable else f"-{uuid.uuid4().hex[:8]}"))
+    resuming = options.resumable and partial.exists()
+    try:
+        root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=options.zarr_format)
+        groups = [root]
+        if labels:
+            labels_group = root["labels"] if resuming else root.create_group("labels")
+            groups += [labels_group[label.name] if resuming else labels_group.create_group(label.name) for label in labels]
+            labels_group.attrs.update(_ome.wrap({"labels": [label.name for label in labels]}, options.ome_version))
+        plans = [_Plan(group, layout, _arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
+        recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
+        if resuming and root.attrs.get(WRITER_MARKER) != recipe:
+            raise ResumeMismatchError(
+                f"the unfinished write at {partial} was of something else "
+                f"({_what_differs(root.attrs.get(WRITER_MARKER) or {}, recipe)}); remove it to start over"
+            )
+        root.attrs[WRITER_MARKER] = recipe
+        stream([Levels(plan.layout.level0, plan.targets, plan.layout.yx, plan.layout.image.is_label) for plan in plans],
+               progress, client)
+        for plan in plans:
+            plan.write_metadata(options.ome_version)
+        root.attrs[WRITER_MARKER] = {"complete": True, "provenance": provenance or {}}
+        _move_into_place(partial, target, overwrite=options.overwrite)
+    except BaseException:
+        if not options.resumable:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return str(target)
+
+
+def _what_differs(unfinished: dict, recipe: dict) -> str:
+    before, now = unfinished.get("provenance") or {}, recipe["provenance"]
+    if before.get("source") != now.get("source"):
+        return f"another source: {before.get('source')}"
+    if before.get("source_state") != now.get("source_state"):
+        return f"the files of {now.get('source')} have changed since"
+    if before.get("steps") != now.get("steps"):
+        return f"other filter steps: {before.get('steps')}"
+    return "another layout: tiles, shards, compressor or levels"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One image's level 0 cut into its output tiles, the shapes of its levels, and where each level lies."""
+
+    image: ImageToWrite
+    level0: da.Array
+    yx: list[int]
+    shapes: list[tuple[int, ...]]
+    # (path, scale, translation) per level, in physical units
+    datasets: list[tuple[str, list[float], list[float]]]
+
+
+def _layout(image: ImageToWrite, options: WriteOptions) -> _Layout:
+    """Check ``image`` against ``options`` and lay it out; nothing is written yet."""
+    array = da.asarray(image.data)
+    if len(image.axes) != array.ndim:
+        raise ZarrTilesError(f"{image.name}: {len(image.axes)} axes given for an array of {array.ndim} dimensions")
+    chunks = default_chunks(image.axes, array.shape, options.tile)
+    array = array.rechunk(chunks)
+    yx = _ome.yx_axes(image.axes)
+    shapes = level_shapes(array.shape, yx, chunks) if options.with_pyramid else [array.shape]
+    return _Layout(image, array, yx, shapes, _datasets(image, array.shape, shapes))
+
+
+def _datasets(image: ImageToWrite, shape, shapes) -> list[tuple[str, list[float], list[float]]]:
+    """Each level's path, scale and translation: a coarse pixel's centre sits half a box in from the fine
+    pixels it covers."""
+    ndim = len(shape)
+    scale = list(image.scale or [1.0] * ndim)
+    translate = list(image.translate or [0.0] * ndim)
+    datasets = []
+    for index, level_shape in enumerate(shapes):
+        factor = [shape[axis] / level_shape[axis] for axis in range(ndim)]
+        datasets.append(
+            (str(index), [s * f for s, f in zip(scale, factor)], [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor)])
+        )
+    return datasets
+
+
+def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> list:
+    """The arrays of the levels of ``layout`` in ``group``: created, or opened where a resume finds them."""
+    chunks = layout.level0.chunksize
+    zarr_format = options.zarr_format
+    arrays = []
+    for index, level_shape in enumerate(layout.shapes):
+        if resuming and str(index) in group:
+            arrays.append(group[str(index)])
+            continue
+        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
+        # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
+        shard_shape = tuple(c * options.shards if c > 1 else c for c in level_chunks) if options.shards else None
+        arrays.append(
+            group.create_array(
+                str(index),
+                shape=level_shape,
+                dtype=layout.level0.dtype,
+                chunks=level_chunks,
+                shards=shard_shape,
+                compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
+                fill_value=0,
+                # Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
+                config={"write_empty_chunks": True},
+                dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
+                **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
+            )
+        )
+    return arrays
+
+
+def _describe(plans: list[_Plan]) -> list[dict]:
+    """What a resumed write must match: every array's path, shape, dtype, chunks, shards and codecs."""
+    return [
+        {
+            "path": target.path, "shape": list(target.shape), "dtype": str(target.dtype),
+            "chunks": list(target.chunks), "shards": list(target.shards or []), "codecs": codec_names(target),
+        }
+        for plan in plans
+        for target in plan.targets
+    ]
+
+
+@dataclass
+class _Plan:
+    """One image's layout, the group it goes to and the arrays of its levels."""
+
+    group: object
+    layout: _Layout
+    targets: list
+
+    def write_metadata(self, ome_version: str) -> None:
+        """Set the OME metadata; channels with no window get one from the coarsest level just written."""
+        image = self.layout.image
+        channels = list(image.channels)
+        channel_axis = _ome.channel_axis(image.axes)
+        for index, channel in enumerate(channels):
+            if channel.window is None:
+                fixed = {channel_axis: index} if channel_axis is not None else {}
+                channels[index] = replace(channel, window=contrast_limits(sample(self.targets[-1], fixed)))
+        attributes = _ome.image_attributes(
+            version=ome_version, axes=image.axes, datasets=self.layout.datasets, name=image.name, channels=channels,
+        )
+        if image.is_label:
+            attributes = _ome.label_attributes(attributes, image.label_colors, ome_version)
+        self.group.attrs.update(attributes)
+
+
+def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
+    if target.exists():
+        if not overwrite:
+            raise TargetExistsError(f"{target} appeared while writing; the result is left at {partial}")
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+        os.replace(partial, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(partial, target)
+
