@@ -28,9 +28,9 @@ from .tiles._filters import FILTERS, Filter, Parameter
 
 # Annotations are text, as in every module of the package (``from __future__ import annotations``), so that the
 # signatures and the stub say the same thing.
-DATA = "ArrayLike | Sequence[ArrayLike]"
-RESULT = "Array | list[Array]"
-STUB_HEADER = '''\
+_DATA = "ArrayLike | Sequence[ArrayLike]"
+_RESULT = "Array | list[Array]"
+_STUB_HEADER = '''\
 # Generated from the filter registry (tiles/_filters.py) by `python -m napari_zarr_tiles.filters`: do not edit.
 # It declares the functions napari_zarr_tiles.filters makes at import time, for editors and type checkers.
 from collections.abc import Sequence
@@ -50,7 +50,7 @@ def _annotation(parameter: Parameter) -> str:
 def _signature(flt: Filter) -> inspect.Signature:
     return inspect.Signature(
         [
-            Arg("data", Arg.POSITIONAL_OR_KEYWORD, annotation=DATA),
+            Arg("data", Arg.POSITIONAL_OR_KEYWORD, annotation=_DATA),
             *(
                 Arg(p.name, Arg.POSITIONAL_OR_KEYWORD, default=p.default, annotation=_annotation(p))
                 for p in flt.parameters
@@ -58,7 +58,7 @@ def _signature(flt: Filter) -> inspect.Signature:
             Arg("spatial_axes", Arg.KEYWORD_ONLY, default=None, annotation="Sequence[int] | None"),
             Arg("preview", Arg.KEYWORD_ONLY, default=False, annotation="bool"),
         ],
-        return_annotation=RESULT,
+        return_annotation=_RESULT,
     )
 
 
@@ -164,7 +164,7 @@ def _function(flt: Filter) -> Callable:
 
 def _stub() -> str:
     """The text of ``filters.pyi``: each function's signature and docstring, as made from the registry."""
-    parts = [STUB_HEADER, "__all__ = [\n" + "".join(f'    "{name}",\n' for name in sorted(__all__)) + "]\n"]
+    parts = [_STUB_HEADER, "__all__ = [\n" + "".join(f'    "{name}",\n' for name in sorted(__all__)) + "]\n"]
     for name in __all__:
         function = globals()[name]
         signature = inspect.signature(function)
