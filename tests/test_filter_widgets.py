@@ -87,10 +87,19 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     tile_filter._cache_mb.value = 256
     assert tile_filter.cache.budget == 256 * 2**20
 
+    # Two quick changes: the layer follows the last one, even when the earlier change's result arrives last.
+    # The workers' results are held as they reach the GUI thread, then handed to the widget newest first.
+    arrived = []
+    show = tile_filter._show
+    tile_filter._show = arrived.append
     tile_filter._parameters.sigma.value = 9.0
-    tile_filter._parameters.sigma.value = 2.0  # the layer follows the last change, whichever is built first
-    wait_for(qtbot, tile_filter)
-    qtbot.wait(200)  # let a late result of the earlier change arrive, to be dropped
+    tile_filter._parameters.sigma.value = 2.0
+    qtbot.waitUntil(lambda: len(arrived) == 2, timeout=60_000)
+    tile_filter._show = show
+    newer, earlier = sorted(arrived, key=lambda made: made[0] is not tile_filter._latest)
+    assert earlier[0].steps[-1][1]["sigma"] == 9.0
+    show(newer)
+    show(earlier)  # late: dropped
     assert result.name == "blobs gaussian(sigma=2.0)" and tile_filter.result_layer is result
     assert_same_result(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 2))
 

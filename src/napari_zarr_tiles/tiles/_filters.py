@@ -51,6 +51,7 @@ class Parameter:
     length: bool = False  # a length in pixels: scaled per axis on coarser levels
     choices: tuple[str, ...] = ()
     used_when: tuple[str, str] | None = None  # (parameter, value): only then does this one matter
+    doc: str = ""  # what it is, in a phrase: the typed functions' docstrings (napari_zarr_tiles.filters) show it
 
     def used(self, values: dict) -> bool:
         return self.used_when is None or values.get(self.used_when[0]) == self.used_when[1]
@@ -71,6 +72,7 @@ class Filter:
     output_dtype: Callable[[np.dtype], np.dtype]
     statistic: Callable[..., dict] | None = None
     labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
+    doc: str = ""  # what it does, in a sentence: the first line of its typed function's docstring
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -272,39 +274,64 @@ def _threshold_statistic(data, values: dict) -> dict:
     return {"threshold": whole_image_threshold(data, values["method"])}
 
 
-SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True),)
-SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True),)
+SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True, doc="side of the box, in pixels"),)
+SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian, in pixels"),)
 
 FILTERS: dict[str, Filter] = {
-    "gaussian": Filter("gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32),
-    "mean": Filter("mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32),
+    "gaussian": Filter(
+        "gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32,
+        doc="Gaussian smoothing: scipy.ndimage.gaussian_filter (kernel truncated at 4 sigma, edges reflected).",
+    ),
+    "mean": Filter(
+        "mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32,
+        doc="The mean over a box of side ``size``: scipy.ndimage.uniform_filter.",
+    ),
     "median": Filter(
-        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The median over a box of side ``size``: scipy.ndimage.median_filter.",
     ),
     "minimum": Filter(
-        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The minimum over a box of side ``size`` (a grey erosion): scipy.ndimage.minimum_filter.",
     ),
     "maximum": Filter(
-        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The maximum over a box of side ``size`` (a grey dilation): scipy.ndimage.maximum_filter.",
     ),
     "white_tophat": Filter(
-        "white_tophat", _white_tophat, (Parameter("radius", 10, 1, 100, integer=True, length=True),),
+        "white_tophat", _white_tophat,
+        (Parameter("radius", 10, 1, 100, integer=True, length=True, doc="radius of the disk (a ball in 3D), in pixels"),),
         # an opening is an erosion then a dilation, each reading ``radius`` beyond a pixel
         halo=lambda radius: 2 * radius, output_dtype=_same,
+        doc="Background removal: the image minus its opening by a disk (a ball in 3D): skimage.morphology.white_tophat.",
     ),
     "difference_of_gaussians": Filter(
         "difference_of_gaussians", _difference_of_gaussians,
-        (Parameter("sigma_low", 1.0, 0.1, 100.0, length=True), Parameter("sigma_high", 3.0, 0.1, 100.0, length=True)),
+        (
+            Parameter("sigma_low", 1.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian kept, in pixels"),
+            Parameter("sigma_high", 3.0, 0.1, 100.0, length=True,
+                      doc="standard deviation of the Gaussian subtracted, in pixels"),
+        ),
         halo=lambda sigma_low, sigma_high: max(sigma_low, sigma_high) * TRUNCATE, output_dtype=_float32,
+        doc="Band-pass: the Gaussian of ``sigma_low`` minus the Gaussian of ``sigma_high``.",
     ),
     "laplace_of_gaussian": Filter(
         "laplace_of_gaussian", _laplace_of_gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32,
+        doc="The Laplacian of the Gaussian, for blobs and edges: scipy.ndimage.gaussian_laplace.",
     ),
-    "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
+    "sobel": Filter(
+        "sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32,
+        doc="Gradient magnitude: the Sobel derivatives along each spatial axis (scipy.ndimage.sobel), combined.",
+    ),
     "threshold": Filter(
         "threshold", _threshold,
-        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0, used_when=("method", "value"))),
+        (
+            Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value"),
+                      doc="how the threshold is found: by scikit-image's method on the whole image, or given as value"),
+            Parameter("value", 0.0, used_when=("method", "value"), doc="the threshold itself"),
+        ),
         halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
+        doc="A mask, 1 where the image is above a threshold taken from the whole image (never from one tile).",
     ),
 }
 
