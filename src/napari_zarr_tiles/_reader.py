@@ -8,6 +8,7 @@ and contrast limits, so the first frame looks right.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -481,8 +482,13 @@ class _BadChunksTeller:
 
     def _tell(self, array: str) -> None:
         with self._lock:
-            bad = replace(self._first[array], keys=tuple(self._keys[array]))
+            bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
         _warn(f"{bad.describe()}: shown as the fill value")
+
+
+def _grid_order(key: str) -> tuple[int, ...]:
+    """``"c/10/2"`` -> ``(10, 2)``: chunk keys in the order of their grid, not of their text."""
+    return tuple(int(part) for part in re.findall(r"\d+", key))
 
 
 def _notify(message: str) -> None:

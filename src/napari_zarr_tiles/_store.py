@@ -320,11 +320,11 @@ class NamedReads:
         values, bad = _read_chunk_by_chunk(self.array, selection, stop_at_first=self.bad_chunks == "raise")
         if not bad:  # the failure was not one chunk's (the store went away, say): zarr's error, with its place
             raise UnreadableStoreError(
-                f"{self.array.store}: array {self.array.path or '/'!r} cannot be read: "
+                f"{store_name(self.array)}: array {self.array.path or '/'!r} cannot be read: "
                 f"{type(first_error).__name__}: {first_error}"
             ) from first_error
         report = BadChunks(
-            str(self.array.store), self.array.path or "/", tuple(bad),
+            store_name(self.array), self.array.path or "/", tuple(bad),
             f"{type(first_error).__name__}: {first_error}",
         )
         if self.bad_chunks == "raise":
@@ -333,6 +333,12 @@ class NamedReads:
         if self.on_bad_chunks is not None:
             self.on_bad_chunks(report)
         return values
+
+
+def store_name(array: zarr.Array) -> str:
+    """The store of ``array`` as people name it: a local folder's path, else zarr's name for the store."""
+    root = getattr(array.store, "root", None)
+    return str(root) if root is not None else str(array.store)
 
 
 def fill_value(array: zarr.Array):
