@@ -10,11 +10,11 @@ import numpy as np
 import psutil
 import pytest
 import zarr
-from conftest import CYX, NOTEBOOK_BLOSC, YX, coarsen, ome_group, write_ome_image
+from conftest import CYX, DATA, NOTEBOOK_BLOSC, YX, coarsen, ome_group, write_ome_image
 from napari.utils import notifications
 
 from napari_zarr_tiles import _reader
-from napari_zarr_tiles._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from napari_zarr_tiles._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from napari_zarr_tiles._pyramid import downsample_block
 from napari_zarr_tiles._reader import napari_get_reader
 
@@ -38,6 +38,27 @@ def test_non_zarr_paths_are_declined_quietly(tmp_path):
         for name in ["folder", "image.tif", "missing.zarr"]:
             assert napari_get_reader(str(tmp_path / name)) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_tiff_given_to_this_plugin_by_name_points_to_convert(tmp_path):
+    from napari.components import ViewerModel
+
+    viewer = ViewerModel()
+    with pytest.raises(NotZarrError, match="is a TIFF, not a zarr store") as info:
+        viewer.open(DATA / "blobs.tif", plugin=PLUGIN)
+    assert "Plugins > Convert to zarr tiles" in str(info.value)
+    assert f"napari-zarr-tiles convert {DATA / 'blobs.tif'} OUT.zarr" in str(info.value)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(NotZarrError, match="not a zarr store: .*plain"):
+        viewer.open(tmp_path / "plain", plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+
+
+def test_a_tiff_read_without_naming_a_plugin_is_left_to_other_readers_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        layers, reader = npe2.io_utils.read_get_reader([str(DATA / "blobs.tif")], stack=False)
+    assert reader.plugin_name != PLUGIN and np.asarray(layers[0][0]).shape == (254, 256)
 
 
 @pytest.mark.parametrize("separator", [".", "/"])

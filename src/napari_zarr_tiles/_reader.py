@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ import numpy as np
 import zarr
 
 from . import _display, _ome
-from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._pyramid import lazy_levels
 from ._store import (
     WRITER_MARKER,
@@ -49,6 +50,8 @@ OVERVIEW_TASK_EDGE = 2048
 MAX_GROUP_DEPTH = 3
 
 LayerData = tuple
+# The name napari knows this plugin by (napari.yaml).
+PLUGIN_NAME = "napari-zarr-tiles"
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,51 @@ class ImageSource:
 
 
 def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
-    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing)."""
+    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing).
+
+    Where this plugin was chosen by name for something else (``viewer.open("x.tif", plugin=...)``, the
+    reader dialog), a reader that explains the refusal instead: napari would otherwise only say that the
+    plugin "refused the file".
+    """
     paths = path if isinstance(path, list | tuple) else [path]
     if paths and all(is_zarr_path(item) for item in paths):
         return read_zarr
+    if paths and _chosen_by_name():
+        return _explain_refusal
     return None
+
+
+def _chosen_by_name() -> bool:
+    """Whether napari asked for this plugin by name rather than trying every reader on a path.
+
+    npe2 gives get_reader no such flag; its reading function holds the name asked for as ``plugin_name``.
+    When trying every reader, a refusal must stay quiet (the next reader takes the file).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "npe2.io_utils" and "plugin_name" in frame.f_locals:
+            return str(frame.f_locals["plugin_name"] or "").split(".")[0] == PLUGIN_NAME
+        frame = frame.f_back
+    return False
+
+
+def _explain_refusal(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
+    """Raise :class:`NotZarrError` saying why ``path`` is not for this reader and what to do instead."""
+    from ._convert import TIFF_SUFFIXES
+
+    paths = path if isinstance(path, list | tuple) else [path]
+    [where] = [fspath(item) for item in paths if not is_zarr_path(item)][:1]
+    convert = f"Plugins > Convert to zarr tiles, or on a command line: napari-zarr-tiles convert {where} OUT.zarr"
+    if Path(where).is_file() and where.lower().endswith(TIFF_SUFFIXES):
+        raise NotZarrError(f"{where} is a TIFF, not a zarr store: to view it as zarr tiles, convert it first ({convert})")
+    if Path(where).is_file():
+        raise NotZarrError(
+            f"{where} is not a zarr store: Zarr Tiles opens zarr folders, and converts TIFF files ({convert}); "
+            "open this file with another reader"
+        )
+    if Path(where).is_dir():
+        raise NotZarrError(f"not a zarr store: {where} (no zarr.json, .zarray or .zgroup in it)")
+    raise NotZarrError(f"no such file or folder: {where}")
 
 
 def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
