@@ -175,6 +175,32 @@ def test_ome_zarr_written_by_ome_zarr_py(tmp_path, version):
     np.testing.assert_array_equal(data[0], image)
 
 
+def test_a_broken_label_image_never_hides_the_image_or_the_other_labels(tmp_path, blobs, told):
+    """Written by ome-zarr-py, then damaged: a listed label image that is gone, one whose level is unreadable."""
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_labels
+
+    root = zarr.open_group(tmp_path / "labelled.zarr", mode="w", zarr_format=2)
+    write_image(blobs, root, axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    write_labels((blobs > 128).astype(np.uint8), root, name="cells", axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    write_labels((blobs > 64).astype(np.uint8), root, name="broken", axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    shutil.rmtree(tmp_path / "labelled.zarr" / "labels" / "broken" / "s1")
+    (tmp_path / "labelled.zarr" / "labels" / "broken" / "s1").mkdir()
+    metadata = {"zarr_format": 2, "shape": [4], "chunks": [4], "order": "C", "compressor": None, "filters": None}
+    (tmp_path / "labelled.zarr" / "labels" / "broken" / "s1" / ".zarray").write_text(
+        json.dumps({**metadata, "dtype": "|S8", "fill_value": 0})
+    )
+    labels = zarr.open_group(tmp_path / "labelled.zarr" / "labels", mode="r+")
+    labels.attrs["labels"] = [*labels.attrs["labels"], "gone"]
+    layers = read(tmp_path / "labelled.zarr")
+    assert [(kwargs["name"], kind) for _, kwargs, kind in layers] == [("image", "image"), ("cells", "labels")]
+    np.testing.assert_array_equal(layers[1][0][0], blobs > 128)
+    [(severity, message)] = told
+    assert severity == "warning" and "2 not opened" in message
+    assert "cannot open zarr at labels/broken/s1: a fixed-length bytes array" in message
+    assert "labels: metadata names 'gone' but there is no such group" in message
+
+
 def test_bioformats2raw_layout_opens_the_first_series_and_names_the_others(tmp_path, blobs, monkeypatch):
     messages = []
     monkeypatch.setattr(notifications, "show_info", messages.append)
@@ -288,9 +314,10 @@ def test_one_bad_array_never_spoils_the_rest_of_a_group(tmp_path, blobs, told, c
     np.testing.assert_array_equal(layers[0][0], blobs)
     [(severity, message)] = told
     assert severity == "warning" and "3 not opened" in message
-    assert "mixed.zarr/bytes: a fixed-length bytes array" in message
-    assert "mixed.zarr/objects: an array of Python objects" in message
-    assert "mixed.zarr/names: its data type StringDType() is not pixels" in message
+    assert "mixed.zarr: 3 not opened: " in message
+    assert "bytes: a fixed-length bytes array" in message
+    assert "objects: an array of Python objects" in message
+    assert "names: its data type StringDType() is not pixels" in message
     assert not [record for record in caplog.records if "never retrieved" in record.getMessage()]
 
 
@@ -300,7 +327,7 @@ def test_a_group_of_nothing_readable_says_why_for_each_array(tmp_path, blobs):
     with pytest.raises(UnreadableStoreError, match="mixed.zarr: nothing can be shown: ") as info:
         read(tmp_path / "mixed.zarr")
     for name in ("bytes", "objects", "names"):
-        assert f"mixed.zarr/{name}: " in str(info.value)
+        assert f"; {name}: " in str(info.value) or f"shown: {name}: " in str(info.value)
 
 
 @pytest.mark.parametrize(

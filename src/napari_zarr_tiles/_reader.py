@@ -151,11 +151,12 @@ def layer_data(path: str | PathLike) -> list[LayerData]:
 
 @dataclass
 class FoundImages:
-    """What a store holds to show: its images, the arrays or images skipped (where, why), and whether this
+    """What a store holds to show: its images, the arrays or images skipped (a line each, naming it and
+    saying why), and whether this
     plugin marked the store complete (so that a missing chunk means damage)."""
 
     sources: list[ImageSource]
-    skipped: list[tuple[str, str]]
+    skipped: list[str]
     complete: bool = False
 
 
@@ -190,7 +191,7 @@ def find_images(path: str | PathLike) -> FoundImages:
             f"{where} is an unfinished write (napari-zarr-tiles marks it incomplete): tiles not yet written "
             "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
         )
-    skipped: list[tuple[str, str]] = []
+    skipped: list[str] = []
     sources = _group_sources(node, where, name, depth=0, skipped=skipped)
     if not sources:
         if skipped:
@@ -199,9 +200,10 @@ def find_images(path: str | PathLike) -> FoundImages:
     return FoundImages(sources, skipped, complete=isinstance(marker, dict) and marker.get("complete") is True)
 
 
-def _skipped_message(where: str, skipped: list[tuple[str, str]], nothing_else: bool = False) -> str:
+def _skipped_message(where: str, skipped: list[str], nothing_else: bool = False) -> str:
+    """One message for everything skipped in the store at ``where``, its places named inside the store."""
     what = "nothing can be shown" if nothing_else else f"{len(skipped)} not opened"
-    return f"{where}: {what}: " + "; ".join(f"{place}: {why}" for place, why in skipped)
+    return f"{where}: {what}: " + "; ".join(line.replace(f"{where}/", "") for line in skipped)
 
 
 def _not_pixels(array: zarr.Array) -> str | None:
@@ -222,18 +224,18 @@ def _display_name(where: str) -> str:
 
 
 def _group_sources(
-    group: zarr.Group, where: str, name: str, depth: int, skipped: list[tuple[str, str]]
+    group: zarr.Group, where: str, name: str, depth: int, skipped: list[str]
 ) -> list[ImageSource]:
     found = _ome.ome_block(group.attrs.asdict())
     if found is not None:
-        return _ome_sources(group, where, name, *found)
+        return _ome_sources(group, where, name, *found, skipped)
     members = group_members(group)
-    skipped += [(f"{where}/{key}", why) for key, why in members.unreadable]
+    skipped += [f"{where}/{key}: {why}" for key, why in members.unreadable]
     arrays = []
     for key, array in members.arrays:
         reason = _not_pixels(array)
         if reason:
-            skipped.append((f"{where}/{key}", reason))
+            skipped.append(f"{where}/{key}: {reason}")
         else:
             arrays.append((key, array))
     sources = []
@@ -246,7 +248,7 @@ def _group_sources(
             try:
                 sources += _group_sources(subgroup, f"{where}/{key}", key, depth + 1, skipped)
             except ZarrTilesError as error:  # one bad image in a group of several: the others still open
-                skipped.append((f"{where}/{key}", str(error).removeprefix(f"{where}/{key}: ")))
+                skipped.append(str(error))
     return sources
 
 
@@ -261,7 +263,9 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
     )
 
 
-def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> list[ImageSource]:
+def _ome_sources(
+    group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
+) -> list[ImageSource]:
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
@@ -273,32 +277,43 @@ def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, 
         found = _ome.ome_block(subgroup.attrs.asdict())
         if found is None:
             raise OmeMetadataError(f"{where}/{first}: bioformats2raw series has no OME multiscales metadata")
-        return _ome_sources(subgroup, f"{where}/{first}", name, *found)
+        return _ome_sources(subgroup, f"{where}/{first}", name, *found, skipped)
     if "plate" in block or "well" in block:
         raise OmeMetadataError(f"{where}: OME-Zarr plates and wells (HCS) are not supported yet; open one image")
     if "multiscales" not in block and "labels" in block:
-        return _label_sources(group, where, version)
+        return _label_sources(group, where, version, skipped)
     sources = [_multiscale_source(group, where, name, version, block)]
     labels_group = _member(group, "labels", where)
     if isinstance(labels_group, zarr.Group):
         labels_found = _ome.ome_block(labels_group.attrs.asdict())
         if labels_found is not None:
-            sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version)
+            sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version, skipped)
     return sources
 
 
-def _label_sources(labels_group: zarr.Group, where: str, version: str | None) -> list[ImageSource]:
+def _label_sources(
+    labels_group: zarr.Group, where: str, version: str | None, skipped: list[str]
+) -> list[ImageSource]:
+    """The label images a ``labels`` group lists; one that cannot be read is skipped (the image and the
+    other label images still open)."""
     found = _ome.ome_block(labels_group.attrs.asdict())
     block = found[1] if found else {}
     sources = []
     for label in _ome.label_names(block):
-        group = _child(labels_group, label, where)
-        found = _ome.ome_block(group.attrs.asdict())
-        if found is None:
-            raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
-        source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
-        sources.append(replace(source, name=label))  # the key is what names a label image to people
+        try:
+            sources.append(_label_source(labels_group, where, label, version))
+        except ZarrTilesError as error:
+            skipped.append(str(error))
     return sources
+
+
+def _label_source(labels_group: zarr.Group, where: str, label: str, version: str | None) -> ImageSource:
+    group = _child(labels_group, label, where)
+    found = _ome.ome_block(group.attrs.asdict())
+    if found is None:
+        raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
+    source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
+    return replace(source, name=label)  # the key is what names a label image to people
 
 
 def _child(group: zarr.Group, key: str, where: str) -> zarr.Group:

@@ -256,10 +256,10 @@ class BadChunks:
     keys: tuple[str, ...]
     reason: str
 
-    def describe(self) -> str:
-        return (
-            f"{self.store}: array {self.array!r}: chunk(s) {', '.join(self.keys)} cannot be read ({self.reason})"
-        )
+    def describe(self, most: int = 8) -> str:
+        """One line naming the store, the array and the first ``most`` keys."""
+        keys = ", ".join(self.keys[:most]) + (f" and {len(self.keys) - most} more" if len(self.keys) > most else "")
+        return f"{self.store}: array {self.array!r}: chunk(s) {keys} cannot be read ({self.reason})"
 
 
 # What a lazy view does with a chunk it cannot read: raise UnreadableChunkError, or show the fill value.
