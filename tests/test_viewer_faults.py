@@ -49,3 +49,18 @@ def test_truncated_chunks_met_while_drawing_show_the_fill_value_and_are_named_on
     qtbot.wait(50)
     assert len(warnings_shown) == 1
     viewer.close()
+
+
+def test_a_group_with_arrays_zarr_cannot_open_shows_the_others_and_names_them_once(
+    make_napari_viewer, tmp_path, qtbot, blobs, warnings_shown
+):
+    from test_reader import mixed_group
+
+    mixed_group(tmp_path / "mixed.zarr", blobs)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(tmp_path / "mixed.zarr", plugin=PLUGIN)
+    assert [layer.name for layer in viewer.layers] == ["good"]
+    np.testing.assert_array_equal(viewer.layers["good"].data, blobs)
+    [message] = warnings_shown
+    assert message.startswith(f"{tmp_path / 'mixed.zarr'}: 3 not opened: ")
+    viewer.close()
