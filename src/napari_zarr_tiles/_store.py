@@ -110,14 +110,16 @@ def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
 def unreadable_reason(error: BaseException) -> str:
     """Why zarr could not open an array, in a person's words (zarr's are written for its developers)."""
     if isinstance(error, UnknownCodecError):
-        return f"its codec {str(error.codec_id).strip(chr(39))!r} is not available here (install the package that provides it)"
+        # numcodecs quotes the codec's name in its message, and again in codec_id.
+        codec = str(error.codec_id).strip("'")
+        return f"its codec {codec!r} is not available here (install the package that provides it)"
     text = str(error)
     if "Expected a base64-encoded string" in text:
         # zarr-python 2 wrote fixed-length bytes arrays with an integer fill value, which zarr 3 refuses.
         return f"a fixed-length bytes array with a fill value zarr 3 does not accept ({text})"
     if "object_codec_id" in text or "'|O'" in text:
         return f"an array of Python objects (zarr-python 2's object arrays), not pixels ({text})"
-    return f"{type(error).__name__}: {text}" if not isinstance(error, ValueError | UnreadableStoreError) else text
+    return text if isinstance(error, ValueError) else f"{type(error).__name__}: {text}"
 
 
 def read_chunks(array: zarr.Array) -> tuple[int, ...]:
