@@ -410,3 +410,17 @@ def test_a_corrupt_chunk_shows_the_fill_value_and_is_named_once(tmp_path, told):
     assert severity == "warning" and "corrupt.zarr: array '/': chunk(s) " in message
     assert "0.5" in message or "1.5" in message
     assert "shown as the fill value" in message
+
+
+def test_layer_data_with_its_bad_chunk_teller_goes_to_cluster_workers(tmp_path, told):
+    """A save on a dask.distributed cluster pickles the layer's graph, the teller of bad chunks with it."""
+    import cloudpickle
+
+    path = tmp_path / "corrupt.zarr"
+    zarr.create_array(path, shape=(600, 600), chunks=(300, 300), dtype="u1", fill_value=0, zarr_format=2)[...] = 5
+    (path / "1.1").write_bytes(b"")
+    [(data, _, _)] = read(path)
+    copy = cloudpickle.loads(cloudpickle.dumps(data))
+    values = np.asarray(copy)
+    assert (values[300:, 300:] == 0).all() and (values[:300] == 5).all()
+    assert any("chunk(s) 1.1 cannot be read" in message for _, message in told)

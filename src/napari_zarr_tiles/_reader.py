@@ -538,6 +538,13 @@ class _BadChunksTeller:
         if first:
             _on_main_thread(self._tell, bad.array)
 
+    def __getstate__(self) -> dict:
+        # A layer's data goes to dask.distributed's workers when it is saved on a cluster: they tell their log.
+        return {key: value for key, value in vars(self).items() if key != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _lock=threading.Lock())
+
     def _tell(self, array: str) -> None:
         with self._lock:
             bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))

@@ -290,8 +290,9 @@ def to_dask(
         reads it as the array's fill value and reports it to ``on_bad_chunks``.
     on_bad_chunks
         With ``"fill"``: called with a :class:`BadChunks` for every read that met bad chunks (from dask's
-        worker threads; the same key may come again when a region is read again). A viewer tells the person
-        once per array; a writer records that its output is not a clean copy.
+        worker threads; the same key may come again when a region is read again), in the process that reads:
+        on a dask.distributed cluster, on the workers, so it must pickle. A viewer tells the person once per
+        array; a writer records that its output is not a clean copy.
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
