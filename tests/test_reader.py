@@ -10,11 +10,11 @@ import numpy as np
 import psutil
 import pytest
 import zarr
-from conftest import CYX, NOTEBOOK_BLOSC, YX, coarsen, ome_group, write_ome_image
+from conftest import CYX, DATA, NOTEBOOK_BLOSC, YX, coarsen, ome_group, write_ome_image
 from napari.utils import notifications
 
 from napari_zarr_tiles import _reader
-from napari_zarr_tiles._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from napari_zarr_tiles._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from napari_zarr_tiles._pyramid import downsample_block
 from napari_zarr_tiles._reader import napari_get_reader
 
@@ -38,6 +38,27 @@ def test_non_zarr_paths_are_declined_quietly(tmp_path):
         for name in ["folder", "image.tif", "missing.zarr"]:
             assert napari_get_reader(str(tmp_path / name)) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_tiff_given_to_this_plugin_by_name_points_to_convert(tmp_path):
+    from napari.components import ViewerModel
+
+    viewer = ViewerModel()
+    with pytest.raises(NotZarrError, match="is a TIFF, not a zarr store") as info:
+        viewer.open(DATA / "blobs.tif", plugin=PLUGIN)
+    assert "Plugins > Convert to zarr tiles" in str(info.value)
+    assert f"napari-zarr-tiles convert {DATA / 'blobs.tif'} OUT.zarr" in str(info.value)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(NotZarrError, match="not a zarr store: .*plain"):
+        viewer.open(tmp_path / "plain", plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+
+
+def test_a_tiff_read_without_naming_a_plugin_is_left_to_other_readers_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        layers, reader = npe2.io_utils.read_get_reader([str(DATA / "blobs.tif")], stack=False)
+    assert reader.plugin_name != PLUGIN and np.asarray(layers[0][0]).shape == (254, 256)
 
 
 @pytest.mark.parametrize("separator", [".", "/"])
@@ -154,6 +175,32 @@ def test_ome_zarr_written_by_ome_zarr_py(tmp_path, version):
     np.testing.assert_array_equal(data[0], image)
 
 
+def test_a_broken_label_image_never_hides_the_image_or_the_other_labels(tmp_path, blobs, told):
+    """Written by ome-zarr-py, then damaged: a listed label image that is gone, one whose level is unreadable."""
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_labels
+
+    root = zarr.open_group(tmp_path / "labelled.zarr", mode="w", zarr_format=2)
+    write_image(blobs, root, axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    write_labels((blobs > 128).astype(np.uint8), root, name="cells", axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    write_labels((blobs > 64).astype(np.uint8), root, name="broken", axes="yx", fmt=FormatV04(), scale_factors=(2,))
+    shutil.rmtree(tmp_path / "labelled.zarr" / "labels" / "broken" / "s1")
+    (tmp_path / "labelled.zarr" / "labels" / "broken" / "s1").mkdir()
+    metadata = {"zarr_format": 2, "shape": [4], "chunks": [4], "order": "C", "compressor": None, "filters": None}
+    (tmp_path / "labelled.zarr" / "labels" / "broken" / "s1" / ".zarray").write_text(
+        json.dumps({**metadata, "dtype": "|S8", "fill_value": 0})
+    )
+    labels = zarr.open_group(tmp_path / "labelled.zarr" / "labels", mode="r+")
+    labels.attrs["labels"] = [*labels.attrs["labels"], "gone"]
+    layers = read(tmp_path / "labelled.zarr")
+    assert [(kwargs["name"], kind) for _, kwargs, kind in layers] == [("image", "image"), ("cells", "labels")]
+    np.testing.assert_array_equal(layers[1][0][0], blobs > 128)
+    [(severity, message)] = told
+    assert severity == "warning" and "2 not opened" in message
+    assert "cannot open zarr at labels/broken/s1: a fixed-length bytes array" in message
+    assert "labels: metadata names 'gone' but there is no such group" in message
+
+
 def test_bioformats2raw_layout_opens_the_first_series_and_names_the_others(tmp_path, blobs, monkeypatch):
     messages = []
     monkeypatch.setattr(notifications, "show_info", messages.append)
@@ -213,6 +260,15 @@ def told(monkeypatch):
     return messages
 
 
+def deliver_queued_notifications():
+    """Notifications from dask's threads wait for the main thread where a Qt application exists (one does
+    once an earlier test of the session made a viewer); run them."""
+    from qtpy.QtWidgets import QApplication
+
+    if QApplication.instance() is not None:
+        QApplication.processEvents()
+
+
 def test_missing_chunks_are_told_at_open_with_the_count_and_first_keys(tmp_path, told):
     array = zarr.create_array(tmp_path / "empty", shape=(1000, 1000), chunks=(100, 100), dtype="u2", fill_value=3)
     array[:100, :200] = 5
@@ -258,9 +314,10 @@ def test_one_bad_array_never_spoils_the_rest_of_a_group(tmp_path, blobs, told, c
     np.testing.assert_array_equal(layers[0][0], blobs)
     [(severity, message)] = told
     assert severity == "warning" and "3 not opened" in message
-    assert "mixed.zarr/bytes: a fixed-length bytes array" in message
-    assert "mixed.zarr/objects: an array of Python objects" in message
-    assert "mixed.zarr/names: its data type StringDType() is not pixels" in message
+    assert "mixed.zarr: 3 not opened: " in message
+    assert "bytes: a fixed-length bytes array" in message
+    assert "objects: an array of Python objects" in message
+    assert "names: its data type StringDType() is not pixels" in message
     assert not [record for record in caplog.records if "never retrieved" in record.getMessage()]
 
 
@@ -270,7 +327,7 @@ def test_a_group_of_nothing_readable_says_why_for_each_array(tmp_path, blobs):
     with pytest.raises(UnreadableStoreError, match="mixed.zarr: nothing can be shown: ") as info:
         read(tmp_path / "mixed.zarr")
     for name in ("bytes", "objects", "names"):
-        assert f"mixed.zarr/{name}: " in str(info.value)
+        assert f"; {name}: " in str(info.value) or f"shown: {name}: " in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -347,8 +404,23 @@ def test_a_corrupt_chunk_shows_the_fill_value_and_is_named_once(tmp_path, told):
     corner = np.asarray(data[:1100, 2400:])
     assert (corner[:1000, 100:] == 0).all() and (corner[:, :100] == 7).all() and (corner[1000:] == 7).all()
     np.asarray(data[:600, 2400:])  # read again: no second notification
+    deliver_queued_notifications()
     [(severity, message)] = [item for item in told if "cannot be read" in item[1]]
     # Without a viewer, the keys found by the first read that met one (a viewer gathers a whole draw's).
     assert severity == "warning" and "corrupt.zarr: array '/': chunk(s) " in message
     assert "0.5" in message or "1.5" in message
     assert "shown as the fill value" in message
+
+
+def test_layer_data_with_its_bad_chunk_teller_goes_to_cluster_workers(tmp_path, told):
+    """A save on a dask.distributed cluster pickles the layer's graph, the teller of bad chunks with it."""
+    import cloudpickle
+
+    path = tmp_path / "corrupt.zarr"
+    zarr.create_array(path, shape=(600, 600), chunks=(300, 300), dtype="u1", fill_value=0, zarr_format=2)[...] = 5
+    (path / "1.1").write_bytes(b"")
+    [(data, _, _)] = read(path)
+    copy = cloudpickle.loads(cloudpickle.dumps(data))
+    values = np.asarray(copy)
+    assert (values[300:, 300:] == 0).all() and (values[:300] == 5).all()
+    assert any("chunk(s) 1.1 cannot be read" in message for _, message in told)

@@ -8,6 +8,8 @@ and contrast limits, so the first frame looks right.
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -20,7 +22,7 @@ import numpy as np
 import zarr
 
 from . import _display, _ome
-from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._pyramid import lazy_levels
 from ._store import (
     WRITER_MARKER,
@@ -48,6 +50,8 @@ OVERVIEW_TASK_EDGE = 2048
 MAX_GROUP_DEPTH = 3
 
 LayerData = tuple
+# The name napari knows this plugin by (napari.yaml).
+PLUGIN_NAME = "napari-zarr-tiles"
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,51 @@ class ImageSource:
 
 
 def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
-    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing)."""
+    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing).
+
+    Where this plugin was chosen by name for something else (``viewer.open("x.tif", plugin=...)``, the
+    reader dialog), a reader that explains the refusal instead: napari would otherwise only say that the
+    plugin "refused the file".
+    """
     paths = path if isinstance(path, list | tuple) else [path]
     if paths and all(is_zarr_path(item) for item in paths):
         return read_zarr
+    if paths and _chosen_by_name():
+        return _explain_refusal
     return None
+
+
+def _chosen_by_name() -> bool:
+    """Whether napari asked for this plugin by name rather than trying every reader on a path.
+
+    npe2 gives get_reader no such flag; its reading function holds the name asked for as ``plugin_name``.
+    When trying every reader, a refusal must stay quiet (the next reader takes the file).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "npe2.io_utils" and "plugin_name" in frame.f_locals:
+            return str(frame.f_locals["plugin_name"] or "").split(".")[0] == PLUGIN_NAME
+        frame = frame.f_back
+    return False
+
+
+def _explain_refusal(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
+    """Raise :class:`NotZarrError` saying why ``path`` is not for this reader and what to do instead."""
+    from ._convert import TIFF_SUFFIXES
+
+    paths = path if isinstance(path, list | tuple) else [path]
+    [where] = [fspath(item) for item in paths if not is_zarr_path(item)][:1]
+    convert = f"Plugins > Convert to zarr tiles, or on a command line: napari-zarr-tiles convert {where} OUT.zarr"
+    if Path(where).is_file() and where.lower().endswith(TIFF_SUFFIXES):
+        raise NotZarrError(f"{where} is a TIFF, not a zarr store: to view it as zarr tiles, convert it first ({convert})")
+    if Path(where).is_file():
+        raise NotZarrError(
+            f"{where} is not a zarr store: Zarr Tiles opens zarr folders, and converts TIFF files ({convert}); "
+            "open this file with another reader"
+        )
+    if Path(where).is_dir():
+        raise NotZarrError(f"not a zarr store: {where} (no zarr.json, .zarray or .zgroup in it)")
+    raise NotZarrError(f"no such file or folder: {where}")
 
 
 def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
@@ -106,11 +150,12 @@ def layer_data(path: str | PathLike) -> list[LayerData]:
 
 @dataclass
 class FoundImages:
-    """What a store holds to show: its images, the arrays or images skipped (where, why), and whether this
+    """What a store holds to show: its images, the arrays or images skipped (a line each, naming it and
+    saying why), and whether this
     plugin marked the store complete (so that a missing chunk means damage)."""
 
     sources: list[ImageSource]
-    skipped: list[tuple[str, str]]
+    skipped: list[str]
     complete: bool = False
 
 
@@ -145,7 +190,7 @@ def find_images(path: str | PathLike) -> FoundImages:
             f"{where} is an unfinished write (napari-zarr-tiles marks it incomplete): tiles not yet written "
             "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
         )
-    skipped: list[tuple[str, str]] = []
+    skipped: list[str] = []
     sources = _group_sources(node, where, name, depth=0, skipped=skipped)
     if not sources:
         if skipped:
@@ -154,9 +199,10 @@ def find_images(path: str | PathLike) -> FoundImages:
     return FoundImages(sources, skipped, complete=isinstance(marker, dict) and marker.get("complete") is True)
 
 
-def _skipped_message(where: str, skipped: list[tuple[str, str]], nothing_else: bool = False) -> str:
+def _skipped_message(where: str, skipped: list[str], nothing_else: bool = False) -> str:
+    """One message for everything skipped in the store at ``where``, its places named inside the store."""
     what = "nothing can be shown" if nothing_else else f"{len(skipped)} not opened"
-    return f"{where}: {what}: " + "; ".join(f"{place}: {why}" for place, why in skipped)
+    return f"{where}: {what}: " + "; ".join(line.replace(f"{where}/", "") for line in skipped)
 
 
 def _not_pixels(array: zarr.Array) -> str | None:
@@ -177,18 +223,18 @@ def _display_name(where: str) -> str:
 
 
 def _group_sources(
-    group: zarr.Group, where: str, name: str, depth: int, skipped: list[tuple[str, str]]
+    group: zarr.Group, where: str, name: str, depth: int, skipped: list[str]
 ) -> list[ImageSource]:
     found = _ome.ome_block(group.attrs.asdict())
     if found is not None:
-        return _ome_sources(group, where, name, *found)
+        return _ome_sources(group, where, name, *found, skipped)
     members = group_members(group)
-    skipped += [(f"{where}/{key}", why) for key, why in members.unreadable]
+    skipped += [f"{where}/{key}: {why}" for key, why in members.unreadable]
     arrays = []
     for key, array in members.arrays:
         reason = _not_pixels(array)
         if reason:
-            skipped.append((f"{where}/{key}", reason))
+            skipped.append(f"{where}/{key}: {reason}")
         else:
             arrays.append((key, array))
     sources = []
@@ -201,7 +247,7 @@ def _group_sources(
             try:
                 sources += _group_sources(subgroup, f"{where}/{key}", key, depth + 1, skipped)
             except ZarrTilesError as error:  # one bad image in a group of several: the others still open
-                skipped.append((f"{where}/{key}", str(error).removeprefix(f"{where}/{key}: ")))
+                skipped.append(str(error))
     return sources
 
 
@@ -216,7 +262,9 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
     )
 
 
-def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> list[ImageSource]:
+def _ome_sources(
+    group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
+) -> list[ImageSource]:
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
@@ -228,32 +276,43 @@ def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, 
         found = _ome.ome_block(subgroup.attrs.asdict())
         if found is None:
             raise OmeMetadataError(f"{where}/{first}: bioformats2raw series has no OME multiscales metadata")
-        return _ome_sources(subgroup, f"{where}/{first}", name, *found)
+        return _ome_sources(subgroup, f"{where}/{first}", name, *found, skipped)
     if "plate" in block or "well" in block:
         raise OmeMetadataError(f"{where}: OME-Zarr plates and wells (HCS) are not supported yet; open one image")
     if "multiscales" not in block and "labels" in block:
-        return _label_sources(group, where, version)
+        return _label_sources(group, where, version, skipped)
     sources = [_multiscale_source(group, where, name, version, block)]
     labels_group = _member(group, "labels", where)
     if isinstance(labels_group, zarr.Group):
         labels_found = _ome.ome_block(labels_group.attrs.asdict())
         if labels_found is not None:
-            sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version)
+            sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version, skipped)
     return sources
 
 
-def _label_sources(labels_group: zarr.Group, where: str, version: str | None) -> list[ImageSource]:
+def _label_sources(
+    labels_group: zarr.Group, where: str, version: str | None, skipped: list[str]
+) -> list[ImageSource]:
+    """The label images a ``labels`` group lists; one that cannot be read is skipped (the image and the
+    other label images still open)."""
     found = _ome.ome_block(labels_group.attrs.asdict())
     block = found[1] if found else {}
     sources = []
     for label in _ome.label_names(block):
-        group = _child(labels_group, label, where)
-        found = _ome.ome_block(group.attrs.asdict())
-        if found is None:
-            raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
-        source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
-        sources.append(replace(source, name=label))  # the key is what names a label image to people
+        try:
+            sources.append(_label_source(labels_group, where, label, version))
+        except ZarrTilesError as error:
+            skipped.append(str(error))
     return sources
+
+
+def _label_source(labels_group: zarr.Group, where: str, label: str, version: str | None) -> ImageSource:
+    group = _child(labels_group, label, where)
+    found = _ome.ome_block(group.attrs.asdict())
+    if found is None:
+        raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
+    source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
+    return replace(source, name=label)  # the key is what names a label image to people
 
 
 def _child(group: zarr.Group, key: str, where: str) -> zarr.Group:
@@ -466,10 +525,22 @@ class _BadChunksTeller:
         if first:
             _on_main_thread(self._tell, bad.array)
 
+    def __getstate__(self) -> dict:
+        # A layer's data goes to dask.distributed's workers when it is saved on a cluster: they tell their log.
+        return {key: value for key, value in vars(self).items() if key != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _lock=threading.Lock())
+
     def _tell(self, array: str) -> None:
         with self._lock:
-            bad = replace(self._first[array], keys=tuple(self._keys[array]))
+            bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
         _warn(f"{bad.describe()}: shown as the fill value")
+
+
+def _grid_order(key: str) -> tuple[int, ...]:
+    """``"c/10/2"`` -> ``(10, 2)``: chunk keys in the order of their grid, not of their text."""
+    return tuple(int(part) for part in re.findall(r"\d+", key))
 
 
 def _notify(message: str) -> None:

@@ -110,14 +110,16 @@ def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
 def unreadable_reason(error: BaseException) -> str:
     """Why zarr could not open an array, in a person's words (zarr's are written for its developers)."""
     if isinstance(error, UnknownCodecError):
-        return f"its codec {str(error.codec_id).strip(chr(39))!r} is not available here (install the package that provides it)"
+        # numcodecs quotes the codec's name in its message, and again in codec_id.
+        codec = str(error.codec_id).strip("'")
+        return f"its codec {codec!r} is not available here (install the package that provides it)"
     text = str(error)
     if "Expected a base64-encoded string" in text:
         # zarr-python 2 wrote fixed-length bytes arrays with an integer fill value, which zarr 3 refuses.
         return f"a fixed-length bytes array with a fill value zarr 3 does not accept ({text})"
     if "object_codec_id" in text or "'|O'" in text:
         return f"an array of Python objects (zarr-python 2's object arrays), not pixels ({text})"
-    return f"{type(error).__name__}: {text}" if not isinstance(error, ValueError | UnreadableStoreError) else text
+    return text if isinstance(error, ValueError) else f"{type(error).__name__}: {text}"
 
 
 def read_chunks(array: zarr.Array) -> tuple[int, ...]:
@@ -171,6 +173,14 @@ def missing_chunks(array: zarr.Array, most: int = 5) -> MissingChunks:
 
 def _listed_keys(array: zarr.Array) -> list[str]:
     """The keys stored under ``array``, relative to it."""
+    if isinstance(array.store, zarr.storage.LocalStore):
+        # os.walk: 0.1 s for 100000 chunk files, where zarr's own listing takes 4.5 s.
+        base = os.path.join(array.store.root, array.path)
+        keys = []
+        for folder, _, names in os.walk(base):
+            inside = os.path.relpath(folder, base).replace(os.sep, "/")
+            keys += names if inside == "." else [f"{inside}/{name}" for name in names]
+        return keys
     prefix = f"{array.path}/" if array.path else ""
 
     async def listing() -> list[str]:
@@ -248,10 +258,10 @@ class BadChunks:
     keys: tuple[str, ...]
     reason: str
 
-    def describe(self) -> str:
-        return (
-            f"{self.store}: array {self.array!r}: chunk(s) {', '.join(self.keys)} cannot be read ({self.reason})"
-        )
+    def describe(self, most: int = 8) -> str:
+        """One line naming the store, the array and the first ``most`` keys."""
+        keys = ", ".join(self.keys[:most]) + (f" and {len(self.keys) - most} more" if len(self.keys) > most else "")
+        return f"{self.store}: array {self.array!r}: chunk(s) {keys} cannot be read ({self.reason})"
 
 
 # What a lazy view does with a chunk it cannot read: raise UnreadableChunkError, or show the fill value.
@@ -280,8 +290,9 @@ def to_dask(
         reads it as the array's fill value and reports it to ``on_bad_chunks``.
     on_bad_chunks
         With ``"fill"``: called with a :class:`BadChunks` for every read that met bad chunks (from dask's
-        worker threads; the same key may come again when a region is read again). A viewer tells the person
-        once per array; a writer records that its output is not a clean copy.
+        worker threads; the same key may come again when a region is read again), in the process that reads:
+        on a dask.distributed cluster, on the workers, so it must pickle. A viewer tells the person once per
+        array; a writer records that its output is not a clean copy.
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
@@ -320,11 +331,11 @@ class NamedReads:
         values, bad = _read_chunk_by_chunk(self.array, selection, stop_at_first=self.bad_chunks == "raise")
         if not bad:  # the failure was not one chunk's (the store went away, say): zarr's error, with its place
             raise UnreadableStoreError(
-                f"{self.array.store}: array {self.array.path or '/'!r} cannot be read: "
+                f"{store_name(self.array)}: array {self.array.path or '/'!r} cannot be read: "
                 f"{type(first_error).__name__}: {first_error}"
             ) from first_error
         report = BadChunks(
-            str(self.array.store), self.array.path or "/", tuple(bad),
+            store_name(self.array), self.array.path or "/", tuple(bad),
             f"{type(first_error).__name__}: {first_error}",
         )
         if self.bad_chunks == "raise":
@@ -333,6 +344,12 @@ class NamedReads:
         if self.on_bad_chunks is not None:
             self.on_bad_chunks(report)
         return values
+
+
+def store_name(array: zarr.Array) -> str:
+    """The store of ``array`` as people name it: a local folder's path, else zarr's name for the store."""
+    root = getattr(array.store, "root", None)
+    return str(root) if root is not None else str(array.store)
 
 
 def fill_value(array: zarr.Array):
