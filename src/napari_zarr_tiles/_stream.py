@@ -10,6 +10,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ import dask.threaded
 import numpy as np
 from dask.base import tokenize
 
-from ._errors import ZarrTilesError
+from ._errors import WriteCancelled, ZarrTilesError
 from ._pyramid import downsample_block
 from ._store import to_dask
 
@@ -64,10 +65,15 @@ def stream(images: Sequence[Levels], progress: Progress | None = None, client=No
             progress(min(done, total), total)
 
     writing: set = set()  # the keys of the tasks that write a unit (the others only reduce one already written)
+    stopping = threading.Event()
 
     def count(key, result, dsk, state, worker_id):
         if key in writing:
             report(1)
+
+    def halt(key, dsk, state):
+        if stopping.is_set():
+            raise WriteCancelled("the write was stopped")
 
     report(0)
     if client is None:
@@ -80,17 +86,22 @@ def stream(images: Sequence[Levels], progress: Progress | None = None, client=No
             return sum(len(written_units(target)) for target in targets)
 
         pool, run = None, _DistributedRun(client, on_disk, report)
-    try:
-        with Callback(posttask=count) if pool is not None else nullcontext():
+    # The callbacks stay registered until the pool is shut down: a region still running when the write fails
+    # or is interrupted (Ctrl-C) then stops before its next task instead of running to its end.
+    with Callback(pretask=halt, posttask=count) if pool is not None else nullcontext():
+        try:
             for image in images:
                 _write_levels(image.level0, image.targets, image.yx, labels=image.labels, run=run,
                               written=written, writing=writing)
-    finally:
-        run.close()
-        if pool is not None:
-            # A failure or a cancel waits for the tasks already running before the caller removes the partial
-            # store (with dask's shared pool a straggler could write a chunk after the clean-up).
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            stopping.set()
+            raise
+        finally:
+            run.close()
+            if pool is not None:
+                # A failure or a cancel waits for the tasks already running before the caller removes the
+                # partial store (with dask's shared pool a straggler could write a chunk after the clean-up).
+                pool.shutdown(wait=True, cancel_futures=True)
     missing = {target.path: prod(_unit_grid(target)) - len(written_units(target)) for target in targets}
     unwritten = [f"{path}: {count}" for path, count in missing.items() if count]
     if unwritten:  # e.g. cluster workers writing to a file system this machine does not see
