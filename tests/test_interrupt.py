@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,50 @@ def test_a_second_write_into_the_same_target_is_refused_while_the_first_runs_on(
     written = zarr.open_group(target, mode="r")["0"]
     assert written.chunks == (256, 256)
     np.testing.assert_array_equal(written[...], zarr.open_array(noise_store, mode="r")[...])
+
+
+
+def test_ctrl_c_stops_the_regions_under_way_at_their_next_tile(tmp_path):
+    from napari_zarr_tiles._image import ImageToWrite
+    from napari_zarr_tiles._ome import Axis
+    from napari_zarr_tiles._writing import write_ome_zarr
+
+    data = np.random.default_rng(2).integers(0, 2**16, size=(2048, 2048), dtype=np.uint16)
+    image = ImageToWrite(data, axes=[Axis("y", "space"), Axis("x", "space")], name="noise")
+    level0 = tmp_path / ".out.zarr.partial" / "0"
+
+    def tiles() -> int:
+        return sum(1 for path in level0.rglob("*") if path.is_file() and path.name != ".zarray")
+
+    at_interrupt = []
+
+    def press_ctrl_c_once_writing():
+        while not (level0.exists() and tiles() >= 3):
+            time.sleep(0.01)
+        at_interrupt.append(tiles())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=press_ctrl_c_once_writing)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        write_ome_zarr(tmp_path / "out.zarr", image, tile=128, compressor="gzip", compression_level=9, resumable=True)
+    watcher.join()
+    # The write's pools are gone (their threads are not daemons; zarr's event loop's are, and stay).
+    assert [thread for thread in threading.enumerate() if not thread.daemon] == [threading.main_thread()]
+    # Two regions of 8 x 8 tiles were under way: each thread finished its tile and took no other.
+    assert tiles() - at_interrupt[0] <= 2 * (os.cpu_count() or 1) + 2
+
+
+def test_progress_counts_every_tile_of_both_regions_in_flight(tmp_path):
+    from napari_zarr_tiles._image import ImageToWrite
+    from napari_zarr_tiles._ome import Axis
+    from napari_zarr_tiles._writing import write_ome_zarr
+
+    data = np.random.default_rng(3).integers(0, 2**16, size=(1024, 2048), dtype=np.uint16)
+    image = ImageToWrite(data, axes=[Axis("y", "space"), Axis("x", "space")], name="noise")
+    reported = []
+    write_ome_zarr(tmp_path / "out.zarr", image, tile=64, progress=lambda done, total: reported.append(done))
+    # 16 x 32 tiles at level 0, then 8 x 16, 4 x 8, 2 x 4, 1 x 2 and 1: one step per tile of the first three
+    # levels (dask fuses some tasks of the last few, counted at the end).
+    assert reported[: 512 + 128 + 32 + 1] == list(range(512 + 128 + 32 + 1))
+    assert reported[-1] == 512 + 128 + 32 + 8 + 2 + 1
