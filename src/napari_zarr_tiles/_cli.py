@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._errors import InvalidOptionError, ZarrTilesError
@@ -61,25 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "filters":
             for line in describe_filters():
                 print(line)
-        elif args.command == "convert":
-            from ._convert import convert as run_convert
-
-            options = _write_options(args)
-            _prepare_long_run()
-            written = run_convert(args.source, args.target, options=options, progress=TextProgress())
-            print(f"wrote {written}")
-        elif args.command == "process":
-            from ._jobs import cluster
-            from ._jobs import process as run_process
-
-            options = _write_options(args)
-            _prepare_long_run()
-            with cluster(args.scheduler, args.workers) as client:
-                written = run_process(
-                    args.source, args.target, parse_steps(args.steps), client=client, options=options,
-                    progress=TextProgress(),
-                )
-            print(f"wrote {written}")
+        elif args.command in ("convert", "process"):
+            return _write(args)
         else:
             run_demo(args.sample, args.screenshot)
     except InvalidOptionError as error:
@@ -89,6 +74,63 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write(args: argparse.Namespace) -> int:
+    """Run ``convert`` or ``process``; Ctrl-C or SIGTERM stops it with one line saying what is left (130)."""
+    options = _write_options(args)
+    progress = TextProgress()
+    try:
+        with _signals_interrupt():
+            _prepare_long_run()
+            if args.command == "convert":
+                from ._convert import convert
+
+                written = convert(args.source, args.target, options=options, progress=progress)
+            else:
+                from ._jobs import cluster, process
+
+                with cluster(args.scheduler, args.workers) as client:
+                    written = process(
+                        args.source, args.target, parse_steps(args.steps), client=client, options=options,
+                        progress=progress,
+                    )
+    except KeyboardInterrupt:
+        progress.end_line()
+        print(f"napari-zarr-tiles {args.command}: stopped {progress.how_far()}; {_what_is_left(args, options)}",
+              file=sys.stderr)
+        return 130
+    print(f"wrote {written}")
+    return 0
+
+
+def _what_is_left(args: argparse.Namespace, options: WriteOptions) -> str:
+    from ._writing import partial_path
+
+    partial = partial_path(args.target)
+    if options.resumable and partial.exists():
+        return f"the unfinished store is kept at {partial}: run the same command again to resume"
+    advice = "" if options.resumable else " (--resumable keeps an unfinished conversion to continue it)"
+    return f"nothing was written to {args.target}{advice}"
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM, like Ctrl-C, raises KeyboardInterrupt in the main thread; a second signal is ignored, so that
+    the clean-up the first one started (threads stopped, a temporary store removed) runs to its end."""
+
+    def interrupt(signum, frame):
+        for each in handled:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    before = {each: signal.signal(each, interrupt) for each in handled}
+    try:
+        yield
+    finally:
+        for each, handler in before.items():
+            signal.signal(each, handler)
 
 
 def _prepare_long_run() -> None:
@@ -149,15 +191,30 @@ class TextProgress:
     def __init__(self, width: int = 40) -> None:
         self.width = width
         self.shown = -1
+        self.done = self.total = None
+        self.line_open = False
 
     def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         percent = 100 * done // max(total, 1)
         if percent == self.shown:  # redraw once a percent, not once a tile
             return
         self.shown = percent
         filled = self.width * done // max(total, 1)
-        end = "\n" if done >= total else ""
+        self.line_open = done < total
+        end = "" if self.line_open else "\n"
         print(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} tiles", end=end, file=sys.stderr)
+
+    def end_line(self) -> None:
+        """Close a bar left half drawn, so that what is printed next starts a line of its own."""
+        if self.line_open:
+            print(file=sys.stderr)
+            self.line_open = False
+
+    def how_far(self) -> str:
+        if self.done is None:
+            return "before writing any tile"
+        return f"after {self.done} of {self.total} tiles"
 
 
 def describe_filters() -> Iterator[str]:

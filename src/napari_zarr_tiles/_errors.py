@@ -68,3 +68,7 @@ class ResumeMismatchError(ZarrTilesError):
 
 class WriteCancelled(ZarrTilesError):
     """A write stopped because the person asked it to (Cancel, Ctrl-C)."""
+
+
+class TargetNotWritableError(ZarrTilesError, OSError):
+    """The target's folder or disk refuses the write: read-only, no permission, or full."""

@@ -10,10 +10,11 @@ resumes where it stopped.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from itertools import product
 from math import prod
@@ -25,7 +26,7 @@ import dask.threaded
 import numpy as np
 from dask.base import tokenize
 
-from ._errors import ZarrTilesError
+from ._errors import WriteCancelled, ZarrTilesError
 from ._pyramid import downsample_block
 from ._store import to_dask
 
@@ -50,8 +51,6 @@ def stream(images: Sequence[Levels], progress: Progress | None = None, client=No
     On this machine's threads, or on the cluster of ``client`` (a dask.distributed Client): each worker then
     writes its own units straight into the store, which must be on a file system the workers share.
     """
-    from dask.callbacks import Callback
-
     targets = [target for image in images for target in image.targets]
     written = {id(target): written_units(target) for target in targets}
     total = sum(prod(_unit_grid(target)) for target in targets)
@@ -64,27 +63,36 @@ def stream(images: Sequence[Levels], progress: Progress | None = None, client=No
             progress(min(done, total), total)
 
     writing: set = set()  # the keys of the tasks that write a unit (the others only reduce one already written)
+    stopping = threading.Event()
 
     def count(key, result, dsk, state, worker_id):
         if key in writing:
             report(1)
+
+    def halt(key, dsk, state):
+        if stopping.is_set():
+            raise WriteCancelled("the write was stopped")
 
     report(0)
     if client is None:
         # More threads than cores: zarr's synchronous API blocks the calling thread while its own event loop
         # reads, writes and (de)compresses, so one thread per core left a core idle a third of the time.
         pool = ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1))
-        run = _ThreadedRun(pool)
+        # dask's (start, start_state, pretask, posttask, finish) hooks, given to each computation: a region still
+        # running when the write fails or is interrupted (Ctrl-C) then stops before its next task.
+        run = _ThreadedRun(pool, (None, None, halt, count, None))
     else:
         def on_disk() -> int:
             return sum(len(written_units(target)) for target in targets)
 
         pool, run = None, _DistributedRun(client, on_disk, report)
     try:
-        with Callback(posttask=count) if pool is not None else nullcontext():
-            for image in images:
-                _write_levels(image.level0, image.targets, image.yx, labels=image.labels, run=run,
-                              written=written, writing=writing)
+        for image in images:
+            _write_levels(image.level0, image.targets, image.yx, labels=image.labels, run=run,
+                          written=written, writing=writing)
+    except BaseException:
+        stopping.set()
+        raise
     finally:
         run.close()
         if pool is not None:
@@ -143,20 +151,20 @@ class _ThreadedRun:
 
     IN_FLIGHT = 2
 
-    def __init__(self, pool):
-        self.pool = pool
+    def __init__(self, pool, callbacks: tuple):
+        self.pool, self.callbacks = pool, callbacks
         self.regions = ThreadPoolExecutor(max_workers=self.IN_FLIGHT)
         self.pending: deque = deque()
 
     def submit(self, tasks: list[da.Array]) -> None:
         if len(self.pending) >= self.IN_FLIGHT:
-            self.pending.popleft().result()
+            _result(self.pending.popleft())
         self.pending.append(self.regions.submit(self._compute, tasks))
 
     def wait(self) -> None:
         """Until every region submitted is written; raises the first failure."""
         while self.pending:
-            self.pending.popleft().result()
+            _result(self.pending.popleft())
 
     def close(self) -> None:
         """Cancel the regions not started, wait for the others (a failure leaves nothing running)."""
@@ -165,7 +173,17 @@ class _ThreadedRun:
     def _compute(self, tasks: list[da.Array]) -> None:
         # dask.threaded.get itself rather than the name "threads": a name makes dask look for a
         # dask.distributed client first, importing distributed (a quarter of a second) when it is installed.
-        dask.compute(*tasks, scheduler=dask.threaded.get, pool=self.pool)
+        # The callbacks given to each computation, not registered globally: dask takes the global ones away
+        # while a computation runs, so the other region in flight would run without them.
+        dask.compute(*tasks, scheduler=dask.threaded.get, pool=self.pool, callbacks=[self.callbacks])
+
+
+def _result(future: Future, poll_seconds: float = 0.1):
+    """``future.result()``, waking every ``poll_seconds``: Ctrl-C is then raised at once in this (the main)
+    thread, even when the system delivered the signal to another thread and left this one blocked."""
+    while not future.done():
+        wait_for([future], timeout=poll_seconds)
+    return future.result()
 
 
 class _DistributedRun:

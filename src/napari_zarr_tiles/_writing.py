@@ -8,10 +8,12 @@ failure removes the sibling unless the write is resumable. ``_stream`` writes th
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from os import PathLike
 from pathlib import Path
@@ -22,7 +24,14 @@ from zarr.storage import LocalStore
 
 from . import _ome
 from ._display import contrast_limits, sample
-from ._errors import InvalidOptionError, ResumeMismatchError, TargetExistsError, ZarrTilesError
+from ._errors import (
+    InvalidOptionError,
+    ResumeMismatchError,
+    TargetExistsError,
+    TargetLockedError,
+    TargetNotWritableError,
+    ZarrTilesError,
+)
 from ._image import ImageToWrite
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
@@ -178,37 +187,130 @@ def write_ome_zarr(
     """
     options = WriteOptions.of(options, **option_values)
     target = Path(path)
+    _refuse_existing(target, options)
+    layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
+    partial = partial_path(target) if options.resumable else target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    with _target_lock(target):
+        _refuse_existing(target, options)  # again, under the lock: the write that held it may just have finished
+        resuming = options.resumable and _resumable(partial)
+        try:
+            root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=options.zarr_format)
+            groups = [root]
+            if labels:
+                labels_group = root["labels"] if resuming else root.create_group("labels")
+                groups += [labels_group[label.name] if resuming else labels_group.create_group(label.name) for label in labels]
+                labels_group.attrs.update(_ome.wrap({"labels": [label.name for label in labels]}, options.ome_version))
+            plans = [_Plan(group, layout, _arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
+            recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
+            if resuming and root.attrs.get(WRITER_MARKER) != recipe:
+                raise ResumeMismatchError(
+                    f"the unfinished write at {partial} was of something else "
+                    f"({_what_differs(root.attrs.get(WRITER_MARKER) or {}, recipe)}); remove it to start over"
+                )
+            root.attrs[WRITER_MARKER] = recipe
+            stream([Levels(plan.layout.level0, plan.targets, plan.layout.yx, plan.layout.image.is_label) for plan in plans],
+                   progress, client)
+            for plan in plans:
+                plan.write_metadata(options.ome_version)
+            root.attrs[WRITER_MARKER] = {"complete": True, "provenance": provenance or {}}
+            _move_into_place(partial, target, overwrite=options.overwrite)
+        except BaseException as error:
+            if not options.resumable:
+                shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(error, OSError) and _refused(error, partial):
+                left = (f"the unfinished store is kept at {partial}: write again to the same target to resume"
+                        if options.resumable and partial.exists() else "the temporary store was removed")
+                raise TargetNotWritableError(f"cannot write {target}: {error.strerror}; {left}") from error
+            raise
+    return str(target)
+
+
+def _resumable(partial: Path) -> bool:
+    """Whether ``partial`` holds a write to continue. A write stopped before it recorded what it writes (its
+    first step, before any tile) left nothing worth keeping: that is removed, to start again."""
+    try:
+        marker = zarr.open_group(LocalStore(partial, read_only=True), mode="r").attrs.get(WRITER_MARKER)
+    except FileNotFoundError:  # zarr: no group there (GroupNotFoundError is one)
+        marker = None
+    if marker is None:
+        shutil.rmtree(partial, ignore_errors=True)
+    return marker is not None
+
+
+def _refuse_existing(target: Path, options: WriteOptions) -> None:
     if target.exists() and not options.overwrite:
         raise TargetExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
-    partial = target.with_name(f".{target.name}.partial" + ("" if options.resumable else f"-{uuid.uuid4().hex[:8]}"))
-    resuming = options.resumable and partial.exists()
+
+
+# What a full or read-only disk, or a folder without permission, raises on writing.
+REFUSED_WRITES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _refused(error: OSError, partial: Path) -> bool:
+    """Whether ``error`` is the target's disk or folder refusing the write (not, say, the source failing a read)."""
+    if error.errno in REFUSED_WRITES:
+        return True
+    return error.errno in (errno.EACCES, errno.EPERM) and str(error.filename or "").startswith(str(partial))
+
+
+@contextmanager
+def _target_lock(target: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``target`` while writing it: a second write into the same target, from this
+    process or another, is refused with :class:`TargetLockedError`. The lock is the operating system's
+    (``flock``): it dies with its process, so a killed write leaves no lock behind that blocks the next."""
+    lock = target.with_name(f".{target.name}.lock")
+    while True:
+        try:
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise TargetNotWritableError(
+                f"cannot write in {target.parent}: {error.strerror}; choose a target in a folder you can write to"
+            ) from error
+        try:
+            _lock_now(descriptor)
+        except OSError:
+            try:
+                holder = os.read(descriptor, 32).decode(errors="replace").strip()
+            except OSError:  # Windows: a locked byte cannot be read
+                holder = ""
+            os.close(descriptor)
+            raise TargetLockedError(
+                f"{target} is being written by another write (process {holder or 'unknown'}, lock {lock}); "
+                "wait for it to finish, or choose another target"
+            ) from None
+        # The writer before may have removed the file between our open and our lock: a lock on a removed
+        # file guards nothing, so take the one now at that name.
+        try:
+            if os.path.samestat(os.fstat(descriptor), os.stat(lock)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(descriptor)
     try:
-        root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=options.zarr_format)
-        groups = [root]
-        if labels:
-            labels_group = root["labels"] if resuming else root.create_group("labels")
-            groups += [labels_group[label.name] if resuming else labels_group.create_group(label.name) for label in labels]
-            labels_group.attrs.update(_ome.wrap({"labels": [label.name for label in labels]}, options.ome_version))
-        plans = [_Plan(group, layout, _arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
-        recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
-        if resuming and root.attrs.get(WRITER_MARKER) != recipe:
-            raise ResumeMismatchError(
-                f"the unfinished write at {partial} was of something else "
-                f"({_what_differs(root.attrs.get(WRITER_MARKER) or {}, recipe)}); remove it to start over"
-            )
-        root.attrs[WRITER_MARKER] = recipe
-        stream([Levels(plan.layout.level0, plan.targets, plan.layout.yx, plan.layout.image.is_label) for plan in plans],
-               progress, client)
-        for plan in plans:
-            plan.write_metadata(options.ome_version)
-        root.attrs[WRITER_MARKER] = {"complete": True, "provenance": provenance or {}}
-        _move_into_place(partial, target, overwrite=options.overwrite)
-    except BaseException:
-        if not options.resumable:
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return str(target)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held, so that no one locks the file on its way out
+        os.close(descriptor)
+
+
+def _lock_now(descriptor: int) -> None:
+    """Lock the open file ``descriptor`` for this process, or raise OSError at once if another holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def partial_path(target: str | PathLike) -> Path:
+    """Where a resumable write into ``target`` keeps its unfinished store: ``.NAME.partial`` beside it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.partial")
 
 
 def _what_differs(unfinished: dict, recipe: dict) -> str:
