@@ -1,5 +1,6 @@
 """The "Tile filter" and "Save result to zarr" widgets in a real, shown napari viewer."""
 
+import re
 import numpy as np
 import pytest
 import tifffile
@@ -106,7 +107,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     assert stored.attrs[WRITER_MARKER]["complete"] is True
     assert stored.attrs[WRITER_MARKER]["provenance"]["source"] == str(path)  # the file the layer came from
     assert_same_result(stored["0"][:], ndi.gaussian_filter(image.astype(np.float32), 2))
-    assert result.metadata[RECIPE] == str(tmp_path / "blurred.zarr")  # now backed by the store
+    assert result.metadata[RECIPE].saved == str(tmp_path / "blurred.zarr")  # now backed by the store
     assert "from-zarr" in result.data[0].name
     viewer.open(tmp_path / "blurred.zarr", plugin="napari-zarr-tiles")
     np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data[0]), stored["0"][:])
@@ -126,11 +127,13 @@ def test_a_threshold_on_a_result_chains_and_shows_labels(make_napari_viewer, qtb
     viewer.open(path, plugin="napari-zarr-tiles")
     median = run_filter(viewer, qtbot, "median", size=3)
     mask = run_filter(viewer, qtbot, "threshold", source=median)
-    assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu)"
     smoothed = ndi.median_filter(image, size=3)
-    # the preview's threshold comes from the coarsest level of the chain
-    coarsest = np.asarray(median.data[-1])
-    np.testing.assert_array_equal(np.asarray(mask.data[0]), (smoothed > threshold_otsu(coarsest)).astype(np.uint8))
+    # the preview's threshold comes from the coarsest level of the chain, and is shown
+    value = threshold_otsu(np.asarray(median.data[-1]))
+    assert type(mask).__name__ == "Labels"
+    named = re.fullmatch(r"blobs median\(size=3\) threshold\(method=otsu, value=(.+), polarity=brighter\)", mask.name)
+    assert named and float(named[1]) == pytest.approx(value, rel=1e-5), mask.name
+    np.testing.assert_array_equal(np.asarray(mask.data[0]), (smoothed > value).astype(np.uint8))
 
 
 def test_cancel_keeps_the_unfinished_save_and_save_again_resumes_it(make_napari_viewer, qtbot, tmp_path, pyramid):
@@ -174,7 +177,7 @@ def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_
     wait_for(qtbot, save)
     assert save._status.value.startswith("wrote"), save._status.value
     saved = viewer.layers[-1]  # single-scale now: a new layer reads the store, where the result was
-    assert not saved.multiscale and saved.metadata[RECIPE] == str(tmp_path / "tophat.zarr")
+    assert not saved.multiscale and saved.metadata[RECIPE].saved == str(tmp_path / "tophat.zarr")
     assert sorted(zarr.open_group(tmp_path / "tophat.zarr", mode="r").array_keys()) == ["0"]
     np.testing.assert_array_equal(
         zarr.open_array(tmp_path / "tophat.zarr" / "0", mode="r")[:], white_tophat(image, disk(4))

@@ -13,8 +13,9 @@ from skimage import morphology
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
-from napari_zarr_tiles.tiles._apply import map_with_halo
+from napari_zarr_tiles.tiles._apply import map_with_halo, run_chain
 from napari_zarr_tiles.tiles._cache import TileCache, cached
+from napari_zarr_tiles.tiles._result import result_name
 
 WHOLE_IMAGE = {
     "gaussian": lambda image, sigma: ndi.gaussian_filter(image.astype(np.float32), sigma),
@@ -28,10 +29,16 @@ WHOLE_IMAGE = {
     ),
     "sobel": lambda image: np.sqrt(ndi.sobel(image.astype(np.float32), 0) ** 2 + ndi.sobel(image.astype(np.float32), 1) ** 2),
     "white_tophat": lambda image, radius: morphology.white_tophat(image, morphology.disk(radius)),
-    "threshold": lambda image, method, value=0.0: (
-        image > (value if method == "value" else getattr(skfilters, f"threshold_{method}")(image))
-    ).astype(np.uint8),
+    "threshold": lambda image, method, value=0.0, polarity="brighter": _mask(
+        image, value if method == "value" else getattr(skfilters, f"threshold_{method}")(image), polarity
+    ),
 }
+
+
+def _mask(image, threshold, polarity):
+    """scikit-image's mask ``image > threshold``, or its complement for objects darker than their background."""
+    brighter = image > threshold
+    return (brighter if polarity == "brighter" else ~brighter).astype(np.uint8)
 
 
 @st.composite
@@ -51,6 +58,7 @@ def cases(draw):
         params = {"method": draw(st.sampled_from(["otsu", "li", "triangle", "value"]))}
         if params["method"] == "value":
             params["value"] = draw(st.floats(0, 4000))
+        params["polarity"] = draw(st.sampled_from(["brighter", "darker"]))
     else:
         params = {"size": draw(st.integers(1, 9))}
     seed = draw(st.integers(0, 2**16))
@@ -128,6 +136,28 @@ def test_li_of_a_float_image_iterates_on_its_pixels_to_scikit_images_mask(sigma)
     result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(100, 130)), "threshold", method="li").compute()
     expected = image > skfilters.threshold_li(image)
     np.testing.assert_array_equal(result, expected.astype(np.uint8))
+
+
+def test_napari_multiscale_data_and_any_sequence_of_levels_are_taken_as_levels(blobs):
+    from napari.layers._multiscale_data import MultiScaleData
+
+    levels = [da.from_array(blobs, chunks=64), da.from_array(blobs[::2, ::2], chunks=64)]
+    for data in (MultiScaleData(levels), tuple(levels)):
+        result = napari_zarr_tiles.apply_filter(data, "gaussian", sigma=2.0)
+        assert isinstance(result, list) and [level.shape for level in result] == [blobs.shape, blobs[::2, ::2].shape]
+        assert_same_result(result[1].compute(), ndi.gaussian_filter(blobs[::2, ::2].astype(np.float32), 1.0))
+
+
+def test_a_chain_run_reports_its_computed_threshold_which_runs_again_to_the_same_mask():
+    cells = tifffile.imread(DATA / "hela-cells.tif")[..., 1]
+    lazy = da.from_array(cells, chunks=(100, 130))
+    steps = [("threshold", {"method": "li", "polarity": "darker"})]
+    data, run = run_chain(lazy, steps)
+    expected = skfilters.threshold_li(cells)
+    assert run == [("threshold", {"method": "li", "value": pytest.approx(expected), "polarity": "darker"})]
+    assert result_name("hela", run) == f"hela threshold(method=li, value={expected:.6g}, polarity=darker)"
+    np.testing.assert_array_equal(data.compute(), (cells <= expected).astype(np.uint8))
+    np.testing.assert_array_equal(napari_zarr_tiles.apply_chain(lazy, run).compute(), data.compute())
 
 
 def test_3d_filters_run_on_the_three_spatial_axes():

@@ -43,7 +43,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     image = replace(image, data=level0.rechunk(default_chunks(image.axes, level0.shape, options.tile)))
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
-    result = filtered(image, steps)
+    result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
         return write_ome_zarr(target, result, options=options, provenance=provenance, progress=progress, client=client)

@@ -61,7 +61,8 @@ class Filter:
     """One filter: how to run it on a tile, how far it reads beyond the tile, what it returns.
 
     ``statistic``, where given, computes values from the whole image before any tile runs (a threshold from
-    the whole image's histogram): ``statistic(data, values) -> extra keyword arguments of function``.
+    the whole image's histogram): ``statistic(data, values) -> {parameter: value}``, parameters of the
+    filter (named in ``computed``) that replace the given ones, so that the steps as run can be run again.
     """
 
     name: str
@@ -71,6 +72,7 @@ class Filter:
     output_dtype: Callable[[np.dtype], np.dtype]
     statistic: Callable[..., dict] | None = None
     labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
+    computed: tuple[str, ...] = ()  # parameters that ``statistic`` may compute (a threshold's value), always shown
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -260,16 +262,20 @@ def _white_tophat(tile: np.ndarray, *, radius) -> np.ndarray:
     return tile - opened
 
 
-def _threshold(tile: np.ndarray, *, method: str, value: float, threshold: float) -> np.ndarray:
-    return (tile > threshold).astype(np.uint8)
+def _threshold(tile: np.ndarray, *, method: str, value: float, polarity: str) -> np.ndarray:
+    """1 where the pixel is above ``value`` ("brighter", scikit-image's ``image > threshold``), or at or below
+    it ("darker": objects darker than their background); the two masks are complements, NaN in neither."""
+    mask = tile > value if polarity == "brighter" else tile <= value
+    return mask.astype(np.uint8)
 
 
 def _threshold_statistic(data, values: dict) -> dict:
+    """The threshold ``value`` computed by the chosen method from the whole image (none for "value")."""
     if values["method"] == "value":
-        return {"threshold": values["value"]}
+        return {}
     from ._threshold import whole_image_threshold
 
-    return {"threshold": whole_image_threshold(data, values["method"])}
+    return {"value": whole_image_threshold(data, values["method"])}
 
 
 SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True),)
@@ -303,8 +309,12 @@ FILTERS: dict[str, Filter] = {
     "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
     "threshold": Filter(
         "threshold", _threshold,
-        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0, used_when=("method", "value"))),
-        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
+        (
+            Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")),
+            Parameter("value", 0.0, used_when=("method", "value")),
+            Parameter("polarity", "brighter", choices=("brighter", "darker")),
+        ),
+        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True, computed=("value",),
     ),
 }
 
