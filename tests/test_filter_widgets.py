@@ -1,6 +1,7 @@
 """The "Tile filter" and "Save result to zarr" widgets in a real, shown napari viewer."""
 
 import re
+
 import numpy as np
 import pytest
 import tifffile

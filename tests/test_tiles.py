@@ -160,6 +160,46 @@ def test_a_chain_run_reports_its_computed_threshold_which_runs_again_to_the_same
     np.testing.assert_array_equal(napari_zarr_tiles.apply_chain(lazy, run).compute(), data.compute())
 
 
+def test_every_filter_says_what_it_does_with_nan_and_the_command_shows_it():
+    from napari_zarr_tiles._cli import describe_filters
+    from napari_zarr_tiles.tiles._filters import NAN_BEHAVIOUR
+
+    assert set(NAN_BEHAVIOUR) == set(FILTERS)
+    assert sum(line.strip().startswith("NaN: ") for line in describe_filters()) == len(FILTERS)
+
+
+def test_a_nan_or_infinity_spoils_only_the_windows_of_a_mean_that_hold_it_whatever_the_tiling(blobs):
+    image = blobs.astype(np.float32)
+    image[100, 60], image[30, 200] = np.nan, np.inf
+    tiled = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(37, 41)), "mean", size=5).compute()
+    whole = napari_zarr_tiles.apply_filter(image, "mean", size=5).compute()
+    np.testing.assert_array_equal(tiled, whole)
+    spoiled = np.zeros(image.shape, bool)
+    spoiled[98:103, 58:63] = spoiled[28:33, 198:203] = True
+    np.testing.assert_array_equal(np.isnan(tiled), spoiled)  # scipy's running sum carried it to the row's end
+    clean = image.copy()
+    clean[~np.isfinite(clean)] = 0
+    np.testing.assert_allclose(tiled[~spoiled], ndi.uniform_filter(clean, 5)[~spoiled], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("method", ["otsu", "li", "triangle"])
+def test_a_threshold_of_a_constant_image_is_its_value_as_in_scikit_image(method, dtype):
+    image = np.full((50, 60), 7, dtype)
+    lazy = da.from_array(image, chunks=16)
+    _, [(_, run)] = run_chain(lazy, [("threshold", {"method": method})])
+    assert run["value"] == getattr(skfilters, f"threshold_{method}")(image) == 7
+    darker = napari_zarr_tiles.apply_filter(lazy, "threshold", method=method, polarity="darker")
+    assert darker.compute().all()
+
+
+def test_a_threshold_of_an_image_with_no_finite_pixel_says_so():
+    image = np.full((40, 40), np.nan, np.float32)
+    image[0, 0] = np.inf
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        napari_zarr_tiles.apply_filter(da.from_array(image, chunks=16), "threshold", method="otsu")
+
+
 def test_3d_filters_run_on_the_three_spatial_axes():
     volume = np.random.default_rng(1).integers(0, 255, (12, 30, 26), dtype=np.uint8)
     lazy = da.from_array(volume, chunks=(5, 11, 9))

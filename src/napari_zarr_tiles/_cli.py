@@ -69,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = run_convert(args.source, args.target, options=options, progress=TextProgress())
             print(f"wrote {written}")
         elif args.command == "process":
-            from ._jobs import cluster
+            from ._jobs import cluster, recorded_steps
             from ._jobs import process as run_process
+            from .tiles._result import describe_steps
 
             options = _write_options(args)
             _prepare_long_run()
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.source, args.target, parse_steps(args.steps), client=client, options=options,
                     progress=TextProgress(),
                 )
-            print(f"wrote {written}")
+            print(f"wrote {written}: {describe_steps(recorded_steps(written))}")
         else:
             run_demo(args.sample, args.screenshot)
     except InvalidOptionError as error:
@@ -161,12 +162,14 @@ class TextProgress:
 
 
 def describe_filters() -> Iterator[str]:
-    """One line per registered filter: its name and each parameter's default and range."""
-    from .tiles._filters import FILTERS
+    """Two lines per registered filter: its name and each parameter's default and range, then what it does
+    with NaN and infinite pixels."""
+    from .tiles._filters import FILTERS, NAN_BEHAVIOUR
 
     for flt in FILTERS.values():
         params = [_describe_parameter(parameter) for parameter in flt.parameters]
         yield f"{flt.name:24s} {' '.join(params) or '(no parameters)'}"
+        yield f"{'':24s} NaN: {NAN_BEHAVIOUR[flt.name]}"
 
 
 def _describe_parameter(parameter) -> str:

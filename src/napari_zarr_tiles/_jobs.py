@@ -49,8 +49,17 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
         return write_ome_zarr(target, result, options=options, provenance=provenance, progress=progress, client=client)
 
 
+def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
+    """The steps a store written by :func:`save_filtered` records, as run (a threshold's computed value)."""
+    from ._store import WRITER_MARKER, open_readonly
+
+    provenance = open_readonly(target).attrs.get(WRITER_MARKER, {}).get("provenance", {})
+    return [(name, params) for name, params in provenance.get("steps", [])]
+
+
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, **options) -> str:
-    """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``."""
+    """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``; the steps as
+    run, with a threshold's computed value, are recorded there (:func:`recorded_steps`)."""
     from ._convert import open_source
     from ._store import source_provenance
 

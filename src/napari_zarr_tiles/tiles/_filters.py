@@ -153,7 +153,19 @@ def _gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
 
 
 def _mean(tile: np.ndarray, *, size) -> np.ndarray:
-    return ndi.uniform_filter(tile.astype(np.float32, copy=False), size=size)
+    """scipy's uniform filter; a window holding a NaN or an infinity gives NaN.
+
+    scipy sums a running window, which carries a NaN (or inf - inf) on to the end of its row: of the tile,
+    here, so the result would depend on the tiling. Non-finite pixels are counted as 0 and their windows
+    marked NaN instead, as a Gaussian's would be.
+    """
+    tile = tile.astype(np.float32, copy=False)
+    finite = np.isfinite(tile)
+    if finite.all():
+        return ndi.uniform_filter(tile, size=size)
+    result = ndi.uniform_filter(np.where(finite, tile, np.float32(0)), size=size)
+    result[ndi.maximum_filter(~finite, size=size)] = np.nan
+    return result
 
 
 def _laplace_of_gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
@@ -316,6 +328,22 @@ FILTERS: dict[str, Filter] = {
         ),
         halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True, computed=("value",),
     ),
+}
+
+
+# What each filter does with NaN and infinite pixels (``napari-zarr-tiles filters`` shows it). Integer images
+# have neither. Each is what the tile function does on the whole image, so tiling never changes it.
+NAN_BEHAVIOUR: dict[str, str] = {
+    "gaussian": "NaN or inf makes every pixel within 4 sigma NaN or infinite",
+    "mean": "a window holding NaN or inf is NaN",
+    "median": "NaN has no order: pixels within size/2 of a NaN are undefined (differ between float32 and float64)",
+    "minimum": "NaN has no order: pixels within size/2 of a NaN are undefined; -inf spreads over its window",
+    "maximum": "NaN has no order: pixels within size/2 of a NaN are undefined; inf spreads over its window",
+    "white_tophat": "NaN has no order: pixels within 2 radius of a NaN are undefined",
+    "difference_of_gaussians": "NaN or inf makes every pixel within 4 sigma_high NaN or infinite",
+    "laplace_of_gaussian": "NaN or inf makes every pixel within 4 sigma NaN or infinite",
+    "sobel": "NaN or inf makes its 3 x 3 neighbourhood NaN or infinite",
+    "threshold": "NaN is in neither mask (0); the threshold is taken from the finite pixels; all NaN is an error",
 }
 
 
