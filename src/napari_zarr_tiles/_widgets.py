@@ -54,6 +54,20 @@ def ask_to_replace(target: Path) -> bool:
     return answer == buttons.Yes
 
 
+def ask_to_replace_in_window(target: Path) -> bool | None:
+    """:func:`ask_to_replace`'s answer where a person can be asked (napari's window shown, and this its
+    thread); None where nobody can be (a script, a test's hidden viewer, a worker thread)."""
+    from qtpy.QtCore import QThread
+    from qtpy.QtWidgets import QApplication
+
+    application = QApplication.instance()
+    if application is None or QThread.currentThread() != application.thread():
+        return None
+    if not any(window.isVisible() for window in application.topLevelWidgets()):
+        return None
+    return ask_to_replace(target)
+
+
 class _ProgressRelay(QObject):
     """Carries (done, total) from the worker's dask threads to the GUI thread (a queued Qt connection)."""
 
@@ -115,11 +129,11 @@ class _BackgroundJob(Container):
 
             show_info(f"{self.run_text}: one is under way; wait for it, or Cancel it first")
             return
-        self._running = True
+        self._running, self.worker = True, None
         try:
             self._start()
         finally:
-            self._running = self.worker is not None and self.worker.is_running
+            self._running = self.worker is not None  # launched: until _done, which runs after this returns
 
     def _start(self) -> None:
         raise NotImplementedError
