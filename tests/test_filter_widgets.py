@@ -197,3 +197,74 @@ def test_a_big_single_scale_layer_is_filtered_level_by_level(make_napari_viewer,
     crop = np.asarray(big[1000:1200, 3000:3200])
     expected = ndi.gaussian_filter(crop.astype(np.float32), 2.0)[20:-20, 20:-20]  # the halo is 8
     assert_same_result(np.asarray(result.data[0][1020:1180, 3020:3180]), expected)
+
+
+def test_a_result_chosen_as_input_chains_into_a_new_layer_and_a_saved_result_saves_again_and_chains(
+    make_napari_viewer, qtbot, tmp_path, pyramid
+):
+    path, image = pyramid
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("gaussian", sigma=2.0)
+    tile_filter.apply()
+    smooth = tile_filter.wait(timeout=60)
+    save = SaveResultWidget(viewer)
+    save._target.value = tmp_path / "smooth.zarr"
+    save._chunks.value = 128  # a pyramid: the layer stays, reading the store
+    save.start()
+    wait_for(qtbot, save)
+    assert smooth.metadata[RECIPE].saved == str(tmp_path / "smooth.zarr"), save._status.value
+    assert save._layer.choices == (smooth,)
+
+    # the saved result, chosen as input: a new layer next to it with both steps; the input stays as it was
+    tile_filter.choose("threshold", layer=smooth, method="li", polarity="darker")
+    tile_filter.apply()
+    mask = tile_filter.wait(timeout=60)
+    assert [layer.name for layer in viewer.layers][1:] == ["blobs gaussian(sigma=2.0)", mask.name]
+    assert mask.name.startswith("blobs gaussian(sigma=2.0) threshold(method=li, value=")
+    assert "(from the coarsest level; Save computes it at full resolution)" in tile_filter._status.value
+    assert smooth.metadata[RECIPE].steps == [("gaussian", {"sigma": 2.0})] and "from-zarr" in smooth.data[0].name
+    tile_filter._parameters.method.value = "otsu"  # the chained result follows its parameters; the input stays
+    mask_otsu = tile_filter.wait(timeout=60)
+    assert mask_otsu is mask and len(viewer.layers) == 3 and "method=otsu" in mask.name
+    assert smooth.name == "blobs gaussian(sigma=2.0)"
+
+    # the chain saved: both steps and the threshold computed at full resolution, in the provenance
+    save._layer.value = mask
+    save._target.value = tmp_path / "mask.zarr"
+    save.start()
+    wait_for(qtbot, save)
+    smoothed = ndi.gaussian_filter(image.astype(np.float32), 2.0)
+    value = threshold_otsu(smoothed)
+    steps = zarr.open_group(tmp_path / "mask.zarr", mode="r").attrs[WRITER_MARKER]["provenance"]["steps"]
+    assert steps[0] == ["gaussian", {"sigma": 2.0}] and steps[1][0] == "threshold"
+    assert steps[1][1] == {"method": "otsu", "value": pytest.approx(value, rel=1e-4), "polarity": "darker"}
+    stored = zarr.open_array(tmp_path / "mask.zarr" / "0", mode="r")[:]
+    assert np.mean(stored != (smoothed <= value)) < 1e-4  # float32 rounding may move a pixel at the threshold
+
+
+def test_the_tile_filter_warns_once_of_an_input_with_nothing_to_show(make_napari_viewer, qtbot):
+    from napari.utils.notifications import notification_manager
+
+    said = []
+    notification_manager.notification_ready.connect(said.append)
+    try:
+        viewer = make_napari_viewer()
+        viewer.add_image(np.full((300, 300), np.nan, np.float32), name="empty", contrast_limits=(0, 1))
+        tile_filter = TileFilterWidget(viewer)
+        tile_filter.choose("gaussian", sigma=1.0)
+        tile_filter.apply()
+        tile_filter.wait(timeout=60)
+        nothing = "every pixel read is NaN: there is nothing to show"
+        assert tile_filter._status.value.splitlines()[1:] == [
+            f"input empty: {nothing}", f"result empty gaussian(sigma=1.0): {nothing}"
+        ]
+        assert [str(note.message) for note in said] == [
+            f"Tile filter: input empty: {nothing}", f"Tile filter: result empty gaussian(sigma=1.0): {nothing}"
+        ]
+        tile_filter._parameters.sigma.value = 1.5  # the same input again: said once only
+        tile_filter.wait(timeout=60)
+        assert len(said) == 2 and tile_filter._status.value == "updated empty gaussian(sigma=1.5)"
+    finally:
+        notification_manager.notification_ready.disconnect(said.append)

@@ -272,7 +272,7 @@ class TileFilterWidget(Container):
         self._latest = None  # the recipe of the newest request; older ones arriving late are dropped
         self._requested_from = None  # the newest request's input layer
         self._error = None  # why the newest request failed
-        self._warned: set[str] = set()  # input and result problems already said (each is said once)
+        self._warned: set[tuple] = set()  # input and result problems already said (each is said once)
         self.worker = None
         self._show_parameters()
         self._filter.changed.connect(self._show_parameters)
@@ -435,15 +435,17 @@ class TileFilterWidget(Container):
         self._status.value = "\n".join(lines)
         self.settled.emit()
 
-    def _warn_once(self, problems: list[str]) -> list[str]:
-        """Each problem of an input or result, in a napari notification the first time it comes."""
+    def _warn_once(self, problems: list[tuple[tuple, str]]) -> list[str]:
+        """Each problem of an input or its result, said in a napari notification the first time it comes."""
         from napari.utils.notifications import show_warning
 
-        new = [problem for problem in problems if problem not in self._warned]
-        for problem in new:
-            self._warned.add(problem)
-            show_warning(f"Tile filter: {problem}")
-        return new
+        said = []
+        for key, message in problems:
+            if key not in self._warned:
+                self._warned.add(key)
+                show_warning(f"Tile filter: {message}")
+                said.append(message)
+        return said
 
     def _failed(self, error: Exception) -> None:
         from napari.utils.notifications import show_error
@@ -489,8 +491,9 @@ def _lazy_result(recipe: Recipe, cache) -> tuple:
     contrast = None if image.is_label else contrast_limits(result_sample)
     data = levels if isinstance(image.data, list) else levels[0]
     source = recipe.source.data[-1] if isinstance(recipe.source.data, list) else recipe.source.data
+    # each said once per input: a result's name changes with every parameter, its problem rarely does
     problems = [
-        f"{which} {name}: {problem}"
+        ((which, recipe.source.name, problem), f"{which} {name}: {problem}")
         for which, name, values in (("input", recipe.source.name, sample(source)), ("result", image.name, result_sample))
         if (problem := sample_problem(values)) is not None
     ]
