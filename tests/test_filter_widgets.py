@@ -223,7 +223,7 @@ def test_a_result_chosen_as_input_chains_into_a_new_layer_and_a_saved_result_sav
     mask = tile_filter.wait(timeout=60)
     assert [layer.name for layer in viewer.layers][1:] == ["blobs gaussian(sigma=2.0)", mask.name]
     assert mask.name.startswith("blobs gaussian(sigma=2.0) threshold(method=li, value=")
-    assert "(from the coarsest level; Save computes it at full resolution)" in tile_filter._status.value
+    assert "(the preview's, from the coarsest level; Save computes it at full resolution)" in tile_filter._status.value
     assert smooth.metadata[RECIPE].steps == [("gaussian", {"sigma": 2.0})] and "from-zarr" in smooth.data[0].name
     tile_filter._parameters.method.value = "otsu"  # the chained result follows its parameters; the input stays
     mask_otsu = tile_filter.wait(timeout=60)
@@ -268,3 +268,30 @@ def test_the_tile_filter_warns_once_of_an_input_with_nothing_to_show(make_napari
         assert len(said) == 2 and tile_filter._status.value == "updated empty gaussian(sigma=1.5)"
     finally:
         notification_manager.notification_ready.disconnect(said.append)
+
+
+def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_viewer, qtbot, monkeypatch, blobs):
+    import threading
+
+    from napari_zarr_tiles import _widgets
+
+    release = threading.Event()
+    build = _widgets._lazy_result
+
+    def held_back(*args):
+        release.wait(30)
+        return build(*args)
+
+    monkeypatch.setattr(_widgets, "_lazy_result", held_back)
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs, name="blobs")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("minimum", size=3)
+    tile_filter.apply()
+    with pytest.raises(TimeoutError, match="no result of minimum after 0.3 s"):
+        tile_filter.wait(timeout=0.3)
+    release.set()
+    result = tile_filter.wait(timeout=30)
+    np.testing.assert_array_equal(np.asarray(result.data), ndi.minimum_filter(blobs, size=3))
+    with pytest.raises(ValueError, match="has no parameter"):
+        tile_filter.choose("minimum", sigma=3)

@@ -68,6 +68,13 @@ def ask_to_replace_in_window(target: Path) -> bool | None:
     return ask_to_replace(target)
 
 
+def _status_label() -> Label:
+    """A widget's status line: wrapped, so that a long message grows it downwards instead of widening the dock."""
+    label = Label(value="")
+    label.native.setWordWrap(True)
+    return label
+
+
 class _ProgressRelay(QObject):
     """Carries (done, total) from the worker's dask threads to the GUI thread (a queued Qt connection)."""
 
@@ -84,7 +91,7 @@ class _BackgroundJob(Container):
         self._viewer = viewer
         self._run = PushButton(text=self.run_text)
         self._cancel = PushButton(text="Cancel", enabled=False)
-        self._status = Label(value="")
+        self._status = _status_label()
         super().__init__(widgets=[*fields, self._run, self._cancel, self._status])
         self._run.clicked.connect(self.start)
         self._cancel.clicked.connect(self.cancel)
@@ -263,7 +270,7 @@ class TileFilterWidget(Container):
         self._cache_mb = SpinBox(label="cache (MB)", value=DEFAULT_BUDGET // 2**20, min=0, max=1_000_000, step=128,
                                  tooltip="memory kept for computed tiles, so that panning back does not recompute")
         self._run = PushButton(text="Apply")
-        self._status = Label(value="")
+        self._status = _status_label()
         super().__init__(widgets=[self._layer, self._filter, self._parameters, self._cache_mb, self._run, self._status])
         self.cache = TileCache()
         self._cache_mb.changed.connect(lambda megabytes: setattr(self.cache, "budget", megabytes * 2**20))
@@ -387,7 +394,7 @@ class TileFilterWidget(Container):
             loop = QEventLoop()
             timer = QTimer(singleShot=True)
             timer.timeout.connect(loop.quit)
-            self.settled.connect(loop.quit)
+            self.settled.connect(loop.quit, check_nargs=False)
             timer.start(int(timeout * 1000))
             try:
                 loop.exec()
@@ -510,8 +517,8 @@ def _computed_values(steps) -> list[str]:
         for parameter in flt.parameters:
             if parameter.name in flt.computed and not parameter.used(params):
                 lines.append(
-                    f"{filter_name} {parameter.name} {params[parameter.name]:.6g} (from the coarsest level; "
-                    "Save computes it at full resolution)"
+                    f"{filter_name} {parameter.name} {params[parameter.name]:.6g} (the preview's, from the "
+                    "coarsest level; Save computes it at full resolution)"
                 )
     return lines
 
