@@ -295,3 +295,15 @@ def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_
     np.testing.assert_array_equal(np.asarray(result.data), ndi.minimum_filter(blobs, size=3))
     with pytest.raises(ValueError, match="has no parameter"):
         tile_filter.choose("minimum", sigma=3)
+
+
+def test_a_threshold_of_an_all_nan_layer_fails_in_words_and_wait_raises_it(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((64, 64), np.nan, np.float32), name="empty", contrast_limits=(0, 1))
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("threshold", method="li")
+    tile_filter.apply()
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        tile_filter.wait(timeout=60)
+    assert tile_filter._status.value.startswith("failed: threshold: every pixel is NaN or infinite")
+    assert len(viewer.layers) == 1

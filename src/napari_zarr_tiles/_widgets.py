@@ -14,6 +14,7 @@ Save through this plugin's writer does.
 
 import threading
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import napari
@@ -373,7 +374,7 @@ class TileFilterWidget(Container):
         self._latest, self._requested_from, self._error = recipe, layer, None
         self.worker = create_worker(
             _lazy_result, recipe, self.cache,
-            _connect={"returned": self._show, "errored": self._failed},
+            _connect={"returned": self._show, "errored": partial(self._failed, recipe)},
             # napari's busy bar: a threshold reads every tile of its level for the histogram first
             _progress={"total": 0, "desc": f"Tile filter: {self._filter.value}"},
         )
@@ -454,9 +455,11 @@ class TileFilterWidget(Container):
                 said.append(message)
         return said
 
-    def _failed(self, error: Exception) -> None:
+    def _failed(self, recipe: Recipe, error: Exception) -> None:
         from napari.utils.notifications import show_error
 
+        if recipe is not self._latest:  # a request superseded by a newer one: that one's outcome is said
+            return
         self._latest, self._error = None, error
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
