@@ -100,7 +100,14 @@ def _write(args: argparse.Namespace) -> int:
         print(f"napari-zarr-tiles {args.command}: stopped {progress.how_far()}; {_what_is_left(args, options)}",
               file=sys.stderr)
         return 130
-    print(f"wrote {written}")
+    if args.command == "process":
+        from ._jobs import recorded_steps
+        from .tiles._result import describe_steps
+
+        # the steps as run: a threshold's computed value among them
+        print(f"wrote {written}: {describe_steps(recorded_steps(written))}")
+    else:
+        print(f"wrote {written}")
     return 0
 
 
@@ -218,12 +225,14 @@ class TextProgress:
 
 
 def describe_filters() -> Iterator[str]:
-    """One line per registered filter: its name and each parameter's default and range."""
-    from .tiles._filters import FILTERS
+    """Two lines per registered filter: its name and each parameter's default and range, then what it does
+    with NaN and infinite pixels."""
+    from .tiles._filters import FILTERS, NAN_BEHAVIOUR
 
     for flt in FILTERS.values():
         params = [_describe_parameter(parameter) for parameter in flt.parameters]
         yield f"{flt.name:24s} {' '.join(params) or '(no parameters)'}"
+        yield f"{'':24s} NaN: {NAN_BEHAVIOUR[flt.name]}"
 
 
 def _describe_parameter(parameter) -> str:
@@ -340,39 +349,51 @@ def _short(value) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def run_demo(sample: str, screenshot: Path | None) -> None:
-    """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit."""
+DEMO_TIMEOUT = 120.0  # seconds the filter demo waits for its result (the coarsest level's Li threshold)
+
+
+def run_demo(sample: str, screenshot: Path | None, *, timeout: float = DEMO_TIMEOUT) -> None:
+    """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit.
+
+    The "filter" sample drives the Tile filter widget through its public methods, as a person would, and
+    waits at most ``timeout`` seconds for its result.
+    """
     import napari
     from qtpy.QtWidgets import QApplication
 
     from ._sample_data import big_synthetic, cells_ome_zarr_path
 
     viewer = napari.Viewer(show=True, title="napari-zarr-tiles demo")
-    if sample == "cells":
-        viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
-        viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
-    else:
-        for data, kwargs, _ in big_synthetic():
-            viewer.add_image(data, **kwargs)
-    if sample == "filter":
-        _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
-        tile_filter._filter.value = "threshold"
-        tile_filter._parameters.method.value = "li"
-        tile_filter.apply()
-        while tile_filter.result_layer is None and not tile_filter._status.value.startswith("failed"):
-            QApplication.processEvents()
-        if tile_filter.result_layer is not None:
-            tile_filter.result_layer.opacity = 0.5
-
-    viewer.window.resize(1400, 850)
-    QApplication.processEvents()  # lay out the dock widget first, so the view fits the canvas left to it
-    viewer.reset_view()
-    if screenshot is None:
-        napari.run()
-        return
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(screenshot), canvas_only=False)
-    print(f"saved {screenshot}")
+    try:
+        if sample == "cells":
+            viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
+            viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
+        else:
+            for data, kwargs, _ in big_synthetic():
+                viewer.add_image(data, **kwargs)
+        if sample == "filter":
+            _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
+            tile_filter.choose("threshold", method="li")
+            tile_filter.apply()
+            try:
+                tile_filter.wait(timeout=timeout).opacity = 0.5
+            except TimeoutError as error:
+                raise ZarrTilesError(f"demo: {error}; the machine may be busy, try again") from None
+        viewer.window.resize(1400, 850)
+        # lay out the window and the dock widget (its status line grown to its text) first, so that the view
+        # fits the canvas left to it: the posted layout requests, then the events they raise
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+        viewer.reset_view()
+        if screenshot is None:
+            napari.run()
+            return
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        viewer.screenshot(str(screenshot), canvas_only=False)
+        print(f"saved {screenshot}")
+    except BaseException:
+        viewer.close()  # a failed demo leaves no window behind
+        raise
     viewer.close()
 
 

@@ -449,11 +449,12 @@ def threshold(
     data: ArrayLike | Sequence[ArrayLike],
     method: Literal['otsu', 'li', 'triangle', 'value'] = 'otsu',
     value: float = 0.0,
+    polarity: Literal['brighter', 'darker'] = 'brighter',
     *,
     spatial_axes: Sequence[int] | None = None,
     preview: bool = False,
 ) -> Array | list[Array]:
-    """A mask, 1 where the image is above a threshold taken from the whole image (never from one tile).
+    """A mask, 1 where an object is: above (brighter) or below (darker) a threshold taken from the whole image.
 
     Lazy, tile by tile: each tile is read with the margin the filter needs from its neighbours, so the
     result equals the whole-image function for any chunking. Channel and time axes are filtered plane by
@@ -466,7 +467,10 @@ def threshold(
     method : {'otsu', 'li', 'triangle', 'value'}, default 'otsu'
         How the threshold is found: by scikit-image's method on the whole image, or given as value.
     value : float, default 0.0
-        The threshold itself. Used only when ``method='value'``.
+        The threshold itself (with a method, the value it computed, as the result records it). Used only
+        when ``method='value'``.
+    polarity : {'brighter', 'darker'}, default 'brighter'
+        Whether objects are brighter than the threshold (above it) or darker (at or below it).
     spatial_axes : sequence of int, optional
         The axes filtered: by default the last two; ``(0, 1, 2)`` filters a volume in 3D.
     preview : bool, default False
@@ -491,5 +495,5 @@ def threshold(
     Examples
     --------
     >>> from napari_zarr_tiles.filters import threshold
-    >>> result = threshold(image, method='otsu')
+    >>> result = threshold(image, method='otsu', polarity='brighter')
     """
