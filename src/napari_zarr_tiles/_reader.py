@@ -141,7 +141,7 @@ def layer_data(path: str | PathLike) -> list[LayerData]:
     if missing and found.complete:
         _warn(
             f"{fspath(path)} is DAMAGED: it was written complete by napari-zarr-tiles and has since lost chunks; "
-            "they show the fill value. " + "; ".join(missing)
+            "they show the fill value (restore them from a copy, or write the store again). " + "; ".join(missing)
         )
     elif missing:
         _notify(f"{fspath(path)}: chunks not stored, shown as the fill value: " + "; ".join(missing))
@@ -535,7 +535,7 @@ class _BadChunksTeller:
     def _tell(self, array: str) -> None:
         with self._lock:
             bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
-        _warn(f"{bad.describe()}: shown as the fill value")
+        _warn(f"{bad.describe()}: shown as the fill value (restore those files from a copy to see them)")
 
 
 def _grid_order(key: str) -> tuple[int, ...]:
