@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import tifffile
 import zarr
 from conftest import DATA
 from scipy import ndimage as ndi
@@ -143,3 +144,22 @@ def test_napari_save_over_a_store_asks_in_the_window_and_is_refused_without_one(
     assert viewer.layers.save(target, plugin="napari-zarr-tiles") == [target]
     assert not (tmp_path / "saved.zarr" / "precious.txt").exists()
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "saved.zarr" / "0", mode="r")[:], blobs)
+
+
+def test_a_result_is_never_saved_over_the_image_it_is_made_from(make_napari_viewer, tmp_path, blobs, answer):
+    from napari_zarr_tiles._convert import convert
+
+    tifffile.imwrite(tmp_path / "blobs.tif", blobs)
+    source = convert(tmp_path / "blobs.tif", tmp_path / "blobs.zarr", tile=64)
+    viewer = make_napari_viewer()
+    viewer.open(source, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("median", size=3)
+    tile_filter.apply()
+    tile_filter.wait(timeout=60)
+    save = SaveResultWidget(viewer)
+    save._target.value = source
+    save.start()
+    assert save.worker is None and answer.asked == []
+    assert save._status.value == "blobs.zarr is the image this result is made from: choose another target"
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "blobs.zarr" / "0", mode="r")[:], blobs)

@@ -161,9 +161,10 @@ def _mean(tile: np.ndarray, *, size) -> np.ndarray:
     here, so the result would depend on the tiling. Non-finite pixels are counted as 0 and their windows
     marked NaN instead, as a Gaussian's would be.
     """
+    may_hold_non_finite = tile.dtype.kind == "f"  # integers have none: no pass to look for them
     tile = tile.astype(np.float32, copy=False)
-    finite = np.isfinite(tile)
-    if finite.all():
+    finite = np.isfinite(tile) if may_hold_non_finite else None
+    if finite is None or finite.all():
         return ndi.uniform_filter(tile, size=size)
     result = ndi.uniform_filter(np.where(finite, tile, np.float32(0)), size=size)
     result[ndi.maximum_filter(~finite, size=size)] = np.nan
