@@ -424,3 +424,16 @@ def test_layer_data_with_its_bad_chunk_teller_goes_to_cluster_workers(tmp_path, 
     values = np.asarray(copy)
     assert (values[300:, 300:] == 0).all() and (values[:300] == 5).all()
     assert any("chunk(s) 1.1 cannot be read" in message for _, message in told)
+
+
+@pytest.mark.parametrize("multiscales", [{"axes": [], "datasets": []}, "0", 7, []])
+def test_malformed_multiscales_metadata_is_named_not_a_traceback(tmp_path, blobs, capsys, multiscales):
+    from napari_zarr_tiles._cli import main
+
+    root = zarr.open_group(tmp_path / "bad.zarr", mode="w", zarr_format=2)
+    root.create_array("0", data=blobs, chunks=(128, 128))
+    root.attrs["multiscales"] = multiscales
+    with pytest.raises(OmeMetadataError, match="'multiscales' must be a non-empty list of objects"):
+        _reader.layer_data(tmp_path / "bad.zarr")
+    assert main(["info", str(tmp_path / "bad.zarr")]) == 0
+    assert "multiscales: MALFORMED, not a list of objects" in capsys.readouterr().out

@@ -291,11 +291,13 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
         ome = f"OME-NGFF {version}" if version else "OME-NGFF (no version given)"
         if version and str(version) not in _ome.SUPPORTED_VERSIONS:
             ome += " (not supported for opening)"
-        multiscales = block.get("multiscales") or []
-        if multiscales and isinstance(multiscales[0], dict):
+        multiscales = block.get("multiscales")
+        if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
             axes = [_describe_axis(axis) for axis in multiscales[0].get("axes") or ()]
             levels = len(multiscales[0].get("datasets") or ())
             yield f"{indent}{ome} image, {f'axes {chr(32).join(axes)}, ' if axes else ''}{levels} pyramid level(s)"
+        elif "multiscales" in block:
+            yield f"{indent}{ome} multiscales: MALFORMED, not a list of objects: {_short(multiscales)}"
         for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
             if key in block:
                 yield f"{indent}{ome} {key}: {_short(block[key])}"

@@ -111,9 +111,12 @@ def ome_block(attrs: Mapping) -> tuple[str | None, Mapping] | None:
         return block.get("version"), block
     ome_keys = ("multiscales", "image-label", "labels", "bioformats2raw.layout", "plate", "well")
     if any(key in attrs for key in ome_keys):
-        multiscales = attrs.get("multiscales") or [{}]
-        version = multiscales[0].get("version") if isinstance(multiscales[0], Mapping) else None
-        if version is None and "image-label" in attrs:
+        # Malformed blocks (a multiscales object instead of a list) get no version here: parsing them says what
+        # is wrong, naming the field.
+        multiscales = attrs.get("multiscales")
+        first = multiscales[0] if isinstance(multiscales, Sequence) and multiscales else None
+        version = first.get("version") if isinstance(first, Mapping) else None
+        if version is None and isinstance(attrs.get("image-label"), Mapping):
             version = attrs["image-label"].get("version")
         return version, attrs
     return None
