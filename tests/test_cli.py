@@ -1,3 +1,6 @@
+import json
+
+import numpy as np
 import pytest
 import zarr
 from conftest import YX, ome_group, write_ome_image
@@ -17,7 +20,59 @@ def test_info_describes_the_tree(tmp_path, blobs, capsys):
     assert "1: shape (127, 128)" in out and "zarr v2" in out
     assert main(["info", str(tmp_path / "sharded")]) == 0
     out = capsys.readouterr().out
-    assert "shards (200, 200)" in out and "4/16 chunks present" in out and "zarr v3" in out
+    assert "shards (200, 200)" in out and "zarr v3" in out
+    # zarr counted 4 inner chunks per stored shard against 16 in all; a shard holds 4 and 1 of 4 is stored
+    assert "1/4 shards present (4 chunks per shard, 16 chunks in all), missing: c/0/1, c/1/0, c/1/1" in out
+
+
+def test_info_lists_unreadable_arrays_and_exits_0(tmp_path, blobs, capfd):
+    from test_reader import mixed_group
+
+    mixed_group(tmp_path / "mixed.zarr", blobs)
+    assert main(["info", str(tmp_path / "mixed.zarr")]) == 0
+    out, err = capfd.readouterr()
+    assert "good: shape (254, 256) uint8" in out
+    assert "bytes: UNREADABLE: a fixed-length bytes array" in out
+    assert "objects: UNREADABLE: an array of Python objects" in out
+    assert "names: shape (4,) StringDType()" in out
+    assert err == ""  # no traceback, no asyncio or zarr noise
+
+
+def test_info_names_what_it_cannot_open_in_one_line(tmp_path, capsys):
+    (tmp_path / "plain").mkdir()
+    assert main(["info", str(tmp_path / "plain")]) == 1
+    assert capsys.readouterr().err == f"napari-zarr-tiles: not a zarr store: {tmp_path / 'plain'} (no zarr.json, .zarray or .zgroup in it)\n"
+    path = tmp_path / "zfp"
+    zarr.create_array(path, shape=(4, 4), dtype="f4", zarr_format=2)
+    metadata = json.loads((path / ".zarray").read_text())
+    (path / ".zarray").write_text(json.dumps({**metadata, "compressor": {"id": "zfpy", "mode": 4}}))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "/: UNREADABLE: its codec 'zfpy' is not available here" in out
+
+
+def test_info_says_the_ome_version_as_written_and_no_empty_fields(tmp_path, capsys):
+    root = zarr.open_group(tmp_path / "old.zarr", mode="w", zarr_format=2)
+    root.create_array("0", data=np.ones((10, 10), "u1"))
+    root.attrs["multiscales"] = [{"version": "0.3", "axes": ["y", "x"], "datasets": [{"path": "0"}]}]
+    root.attrs["napari-zarr-tiles"] = {"complete": True}
+    assert main(["info", str(tmp_path / "old.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "OME-NGFF 0.3 (not supported for opening) image, axes y x, 1 pyramid level(s)" in out
+    assert "written by napari-zarr-tiles: complete\n" in out
+    assert "None" not in out and "axes ," not in out and "{}" not in out
+
+
+def test_info_calls_a_complete_store_that_lost_chunks_damaged(tmp_path, blobs, capsys):
+    root = ome_group(tmp_path / "done.zarr", "0.4")
+    write_ome_image(root, [blobs, blobs[::2, ::2]], YX, version="0.4", chunks=(100, 100))
+    root.attrs["napari-zarr-tiles"] = {"complete": True, "provenance": {"source": "x.tif"}}
+    (tmp_path / "done.zarr" / "0" / "2" / "1").unlink()
+    assert main(["info", str(tmp_path / "done.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "0: shape (254, 256) uint8 chunks (100, 100)" in out
+    assert "8/9 chunks present, missing: 2/1 (DAMAGED)" in out
+    assert out.rstrip().splitlines()[-1].startswith("DAMAGED: marked complete by napari-zarr-tiles, but 1 array(s)")
 
 
 def test_info_on_a_missing_path_fails_clearly(tmp_path, capsys):
@@ -30,7 +85,7 @@ def test_filters_lists_every_filter_with_its_parameters(capsys):
 
     assert main(["filters"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in out] == list(FILTERS)
+    assert [line.split()[0] for line in out if not line.startswith(" ")] == list(FILTERS)  # NaN lines indented
     assert any(line.startswith("gaussian") and "sigma=2 [0.1..100]" in line for line in out)
 
 

@@ -1,5 +1,7 @@
 """The "Tile filter" and "Save result to zarr" widgets in a real, shown napari viewer."""
 
+import re
+
 import numpy as np
 import pytest
 import tifffile
@@ -87,10 +89,19 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     tile_filter._cache_mb.value = 256
     assert tile_filter.cache.budget == 256 * 2**20
 
+    # Two quick changes: the layer follows the last one, even when the earlier change's result arrives last.
+    # The workers' results are held as they reach the GUI thread, then handed to the widget newest first.
+    arrived = []
+    show = tile_filter._show
+    tile_filter._show = arrived.append
     tile_filter._parameters.sigma.value = 9.0
-    tile_filter._parameters.sigma.value = 2.0  # the layer follows the last change, whichever is built first
-    wait_for(qtbot, tile_filter)
-    qtbot.wait(200)  # let a late result of the earlier change arrive, to be dropped
+    tile_filter._parameters.sigma.value = 2.0
+    qtbot.waitUntil(lambda: len(arrived) == 2, timeout=60_000)
+    tile_filter._show = show
+    newer, earlier = sorted(arrived, key=lambda made: made[0] is not tile_filter._latest)
+    assert earlier[0].steps[-1][1]["sigma"] == 9.0
+    show(newer)
+    show(earlier)  # late: dropped
     assert result.name == "blobs gaussian(sigma=2.0)" and tile_filter.result_layer is result
     assert_same_result(np.asarray(result.data[0]), ndi.gaussian_filter(image.astype(np.float32), 2))
 
@@ -106,7 +117,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     assert stored.attrs[WRITER_MARKER]["complete"] is True
     assert stored.attrs[WRITER_MARKER]["provenance"]["source"] == str(path)  # the file the layer came from
     assert_same_result(stored["0"][:], ndi.gaussian_filter(image.astype(np.float32), 2))
-    assert result.metadata[RECIPE] == str(tmp_path / "blurred.zarr")  # now backed by the store
+    assert result.metadata[RECIPE].saved == str(tmp_path / "blurred.zarr")  # now backed by the store
     assert "from-zarr" in result.data[0].name
     viewer.open(tmp_path / "blurred.zarr", plugin="napari-zarr-tiles")
     np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data[0]), stored["0"][:])
@@ -126,11 +137,13 @@ def test_a_threshold_on_a_result_chains_and_shows_labels(make_napari_viewer, qtb
     viewer.open(path, plugin="napari-zarr-tiles")
     median = run_filter(viewer, qtbot, "median", size=3)
     mask = run_filter(viewer, qtbot, "threshold", source=median)
-    assert type(mask).__name__ == "Labels" and mask.name == "blobs median(size=3) threshold(method=otsu)"
     smoothed = ndi.median_filter(image, size=3)
-    # the preview's threshold comes from the coarsest level of the chain
-    coarsest = np.asarray(median.data[-1])
-    np.testing.assert_array_equal(np.asarray(mask.data[0]), (smoothed > threshold_otsu(coarsest)).astype(np.uint8))
+    # the preview's threshold comes from the coarsest level of the chain, and is shown
+    value = threshold_otsu(np.asarray(median.data[-1]))
+    assert type(mask).__name__ == "Labels"
+    named = re.fullmatch(r"blobs median\(size=3\) threshold\(method=otsu, value=(.+), polarity=brighter\)", mask.name)
+    assert named and float(named[1]) == pytest.approx(value, rel=1e-5), mask.name
+    np.testing.assert_array_equal(np.asarray(mask.data[0]), (smoothed > value).astype(np.uint8))
 
 
 def test_cancel_keeps_the_unfinished_save_and_save_again_resumes_it(make_napari_viewer, qtbot, tmp_path, pyramid):
@@ -174,7 +187,7 @@ def test_save_on_a_local_cluster_from_the_widget(make_napari_viewer, qtbot, tmp_
     wait_for(qtbot, save)
     assert save._status.value.startswith("wrote"), save._status.value
     saved = viewer.layers[-1]  # single-scale now: a new layer reads the store, where the result was
-    assert not saved.multiscale and saved.metadata[RECIPE] == str(tmp_path / "tophat.zarr")
+    assert not saved.multiscale and saved.metadata[RECIPE].saved == str(tmp_path / "tophat.zarr")
     assert sorted(zarr.open_group(tmp_path / "tophat.zarr", mode="r").array_keys()) == ["0"]
     np.testing.assert_array_equal(
         zarr.open_array(tmp_path / "tophat.zarr" / "0", mode="r")[:], white_tophat(image, disk(4))
@@ -193,3 +206,113 @@ def test_a_big_single_scale_layer_is_filtered_level_by_level(make_napari_viewer,
     crop = np.asarray(big[1000:1200, 3000:3200])
     expected = ndi.gaussian_filter(crop.astype(np.float32), 2.0)[20:-20, 20:-20]  # the halo is 8
     assert_same_result(np.asarray(result.data[0][1020:1180, 3020:3180]), expected)
+
+
+def test_a_result_chosen_as_input_chains_into_a_new_layer_and_a_saved_result_saves_again_and_chains(
+    make_napari_viewer, qtbot, tmp_path, pyramid
+):
+    path, image = pyramid
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("gaussian", sigma=2.0)
+    tile_filter.apply()
+    smooth = tile_filter.wait(timeout=60)
+    save = SaveResultWidget(viewer)
+    save._target.value = tmp_path / "smooth.zarr"
+    save._chunks.value = 128  # a pyramid: the layer stays, reading the store
+    save.start()
+    wait_for(qtbot, save)
+    assert smooth.metadata[RECIPE].saved == str(tmp_path / "smooth.zarr"), save._status.value
+    assert save._layer.choices == (smooth,)
+
+    # the saved result, chosen as input: a new layer next to it with both steps; the input stays as it was
+    tile_filter.choose("threshold", layer=smooth, method="li", polarity="darker")
+    tile_filter.apply()
+    mask = tile_filter.wait(timeout=60)
+    assert [layer.name for layer in viewer.layers][1:] == ["blobs gaussian(sigma=2.0)", mask.name]
+    assert mask.name.startswith("blobs gaussian(sigma=2.0) threshold(method=li, value=")
+    assert "(the preview's, from the coarsest level; Save computes it at full resolution)" in tile_filter._status.value
+    assert smooth.metadata[RECIPE].steps == [("gaussian", {"sigma": 2.0})] and "from-zarr" in smooth.data[0].name
+    tile_filter._parameters.method.value = "otsu"  # the chained result follows its parameters; the input stays
+    mask_otsu = tile_filter.wait(timeout=60)
+    assert mask_otsu is mask and len(viewer.layers) == 3 and "method=otsu" in mask.name
+    assert smooth.name == "blobs gaussian(sigma=2.0)"
+
+    # the chain saved: both steps and the threshold computed at full resolution, in the provenance
+    save._layer.value = mask
+    save._target.value = tmp_path / "mask.zarr"
+    save.start()
+    wait_for(qtbot, save)
+    smoothed = ndi.gaussian_filter(image.astype(np.float32), 2.0)
+    value = threshold_otsu(smoothed)
+    steps = zarr.open_group(tmp_path / "mask.zarr", mode="r").attrs[WRITER_MARKER]["provenance"]["steps"]
+    assert steps[0] == ["gaussian", {"sigma": 2.0}] and steps[1][0] == "threshold"
+    assert steps[1][1] == {"method": "otsu", "value": pytest.approx(value, rel=1e-4), "polarity": "darker"}
+    stored = zarr.open_array(tmp_path / "mask.zarr" / "0", mode="r")[:]
+    assert np.mean(stored != (smoothed <= value)) < 1e-4  # float32 rounding may move a pixel at the threshold
+
+
+def test_the_tile_filter_warns_once_of_an_input_with_nothing_to_show(make_napari_viewer, qtbot):
+    from napari.utils.notifications import notification_manager
+
+    said = []
+    notification_manager.notification_ready.connect(said.append)
+    try:
+        viewer = make_napari_viewer()
+        viewer.add_image(np.full((300, 300), np.nan, np.float32), name="empty", contrast_limits=(0, 1))
+        tile_filter = TileFilterWidget(viewer)
+        tile_filter.choose("gaussian", sigma=1.0)
+        tile_filter.apply()
+        tile_filter.wait(timeout=60)
+        nothing = "every pixel read is NaN: there is nothing to show"
+        assert tile_filter._status.value.splitlines()[1:] == [
+            f"input empty: {nothing}", f"result empty gaussian(sigma=1.0): {nothing}"
+        ]
+        assert [str(note.message) for note in said] == [
+            f"Tile filter: input empty: {nothing}", f"Tile filter: result empty gaussian(sigma=1.0): {nothing}"
+        ]
+        tile_filter._parameters.sigma.value = 1.5  # the same input again: said once only
+        tile_filter.wait(timeout=60)
+        assert len(said) == 2 and tile_filter._status.value == "updated empty gaussian(sigma=1.5)"
+    finally:
+        notification_manager.notification_ready.disconnect(said.append)
+
+
+def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_viewer, qtbot, monkeypatch, blobs):
+    import threading
+
+    from napari_zarr_tiles import _widgets
+
+    release = threading.Event()
+    build = _widgets._lazy_result
+
+    def held_back(*args):
+        release.wait(30)
+        return build(*args)
+
+    monkeypatch.setattr(_widgets, "_lazy_result", held_back)
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs, name="blobs")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("minimum", size=3)
+    tile_filter.apply()
+    with pytest.raises(TimeoutError, match="no result of minimum after 0.3 s"):
+        tile_filter.wait(timeout=0.3)
+    release.set()
+    result = tile_filter.wait(timeout=30)
+    np.testing.assert_array_equal(np.asarray(result.data), ndi.minimum_filter(blobs, size=3))
+    with pytest.raises(ValueError, match="has no parameter"):
+        tile_filter.choose("minimum", sigma=3)
+
+
+def test_a_threshold_of_an_all_nan_layer_fails_in_words_and_wait_raises_it(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((64, 64), np.nan, np.float32), name="empty", contrast_limits=(0, 1))
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("threshold", method="li")
+    tile_filter.apply()
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        tile_filter.wait(timeout=60)
+    assert tile_filter._status.value.startswith("failed: threshold: every pixel is NaN or infinite")
+    assert len(viewer.layers) == 1

@@ -13,8 +13,9 @@ from skimage import morphology
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
-from napari_zarr_tiles.tiles._apply import map_with_halo
+from napari_zarr_tiles.tiles._apply import map_with_halo, run_chain
 from napari_zarr_tiles.tiles._cache import TileCache, cached
+from napari_zarr_tiles.tiles._result import result_name
 
 WHOLE_IMAGE = {
     "gaussian": lambda image, sigma: ndi.gaussian_filter(image.astype(np.float32), sigma),
@@ -28,10 +29,16 @@ WHOLE_IMAGE = {
     ),
     "sobel": lambda image: np.sqrt(ndi.sobel(image.astype(np.float32), 0) ** 2 + ndi.sobel(image.astype(np.float32), 1) ** 2),
     "white_tophat": lambda image, radius: morphology.white_tophat(image, morphology.disk(radius)),
-    "threshold": lambda image, method, value=0.0: (
-        image > (value if method == "value" else getattr(skfilters, f"threshold_{method}")(image))
-    ).astype(np.uint8),
+    "threshold": lambda image, method, value=0.0, polarity="brighter": _mask(
+        image, value if method == "value" else getattr(skfilters, f"threshold_{method}")(image), polarity
+    ),
 }
+
+
+def _mask(image, threshold, polarity):
+    """scikit-image's mask ``image > threshold``, or its complement for objects darker than their background."""
+    brighter = image > threshold
+    return (brighter if polarity == "brighter" else ~brighter).astype(np.uint8)
 
 
 @st.composite
@@ -51,6 +58,7 @@ def cases(draw):
         params = {"method": draw(st.sampled_from(["otsu", "li", "triangle", "value"]))}
         if params["method"] == "value":
             params["value"] = draw(st.floats(0, 4000))
+        params["polarity"] = draw(st.sampled_from(["brighter", "darker"]))
     else:
         params = {"size": draw(st.integers(1, 9))}
     seed = draw(st.integers(0, 2**16))
@@ -128,6 +136,68 @@ def test_li_of_a_float_image_iterates_on_its_pixels_to_scikit_images_mask(sigma)
     result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(100, 130)), "threshold", method="li").compute()
     expected = image > skfilters.threshold_li(image)
     np.testing.assert_array_equal(result, expected.astype(np.uint8))
+
+
+def test_napari_multiscale_data_and_any_sequence_of_levels_are_taken_as_levels(blobs):
+    from napari.layers._multiscale_data import MultiScaleData
+
+    levels = [da.from_array(blobs, chunks=64), da.from_array(blobs[::2, ::2], chunks=64)]
+    for data in (MultiScaleData(levels), tuple(levels)):
+        result = napari_zarr_tiles.apply_filter(data, "gaussian", sigma=2.0)
+        assert isinstance(result, list) and [level.shape for level in result] == [blobs.shape, blobs[::2, ::2].shape]
+        assert_same_result(result[1].compute(), ndi.gaussian_filter(blobs[::2, ::2].astype(np.float32), 1.0))
+
+
+def test_a_chain_run_reports_its_computed_threshold_which_runs_again_to_the_same_mask():
+    cells = tifffile.imread(DATA / "hela-cells.tif")[..., 1]
+    lazy = da.from_array(cells, chunks=(100, 130))
+    steps = [("threshold", {"method": "li", "polarity": "darker"})]
+    data, run = run_chain(lazy, steps)
+    expected = skfilters.threshold_li(cells)
+    assert run == [("threshold", {"method": "li", "value": pytest.approx(expected), "polarity": "darker"})]
+    assert result_name("hela", run) == f"hela threshold(method=li, value={expected:.6g}, polarity=darker)"
+    np.testing.assert_array_equal(data.compute(), (cells <= expected).astype(np.uint8))
+    np.testing.assert_array_equal(napari_zarr_tiles.apply_chain(lazy, run).compute(), data.compute())
+
+
+def test_every_filter_says_what_it_does_with_nan_and_the_command_shows_it():
+    from napari_zarr_tiles._cli import describe_filters
+    from napari_zarr_tiles.tiles._filters import NAN_BEHAVIOUR
+
+    assert set(NAN_BEHAVIOUR) == set(FILTERS)
+    assert sum(line.strip().startswith("NaN: ") for line in describe_filters()) == len(FILTERS)
+
+
+def test_a_nan_or_infinity_spoils_only_the_windows_of_a_mean_that_hold_it_whatever_the_tiling(blobs):
+    image = blobs.astype(np.float32)
+    image[100, 60], image[30, 200] = np.nan, np.inf
+    tiled = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(37, 41)), "mean", size=5).compute()
+    whole = napari_zarr_tiles.apply_filter(image, "mean", size=5).compute()
+    np.testing.assert_array_equal(tiled, whole)
+    spoiled = np.zeros(image.shape, bool)
+    spoiled[98:103, 58:63] = spoiled[28:33, 198:203] = True
+    np.testing.assert_array_equal(np.isnan(tiled), spoiled)  # scipy's running sum carried it to the row's end
+    clean = image.copy()
+    clean[~np.isfinite(clean)] = 0
+    np.testing.assert_allclose(tiled[~spoiled], ndi.uniform_filter(clean, 5)[~spoiled], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("method", ["otsu", "li", "triangle"])
+def test_a_threshold_of_a_constant_image_is_its_value_as_in_scikit_image(method, dtype):
+    image = np.full((50, 60), 7, dtype)
+    lazy = da.from_array(image, chunks=16)
+    _, [(_, run)] = run_chain(lazy, [("threshold", {"method": method})])
+    assert run["value"] == getattr(skfilters, f"threshold_{method}")(image) == 7
+    darker = napari_zarr_tiles.apply_filter(lazy, "threshold", method=method, polarity="darker")
+    assert darker.compute().all()
+
+
+def test_a_threshold_of_an_image_with_no_finite_pixel_says_so():
+    image = np.full((40, 40), np.nan, np.float32)
+    image[0, 0] = np.inf
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        napari_zarr_tiles.apply_filter(da.from_array(image, chunks=16), "threshold", method="otsu")
 
 
 def test_3d_filters_run_on_the_three_spatial_axes():

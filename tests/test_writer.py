@@ -52,15 +52,32 @@ def test_image_round_trip_every_dtype(tmp_path, blobs, dtype):
     assert kwargs["colormap"] == "green" and kwargs["contrast_limits"] == (10.0, 200.0) and kwargs["name"] == "blobs"
 
 
+def label_safe_halving(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The project's rule for labels (``_pyramid.downsample_block``: a 2 x 2 box's first pixel), written
+    independently: the boxes of ``level`` (its edge repeated where a side is odd) and their top-left pixels."""
+    padded = np.pad(level, [(0, size % 2) for size in level.shape], mode="edge")
+    boxes = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2)
+    return boxes, boxes[:, 0, :, 0]
+
+
 def test_labels_round_trip_with_label_safe_pyramid(tmp_path, maize_labels):
-    [written] = save(tmp_path / "maize.zarr", (maize_labels, {"name": "maize"}, "labels"))
+    # Tiled 3 x 4 (1920 x 2556) so that the default 1024-pixel tiles make ragged tiles and a pyramid of three
+    # levels, the last with an odd side (639).
+    labels = np.tile(maize_labels, (3, 4))
+    [written] = save(tmp_path / "maize.zarr", (labels, {"name": "maize"}, "labels"))
     validate(written)
     [(data, _, layer_type)] = read(written)
     assert layer_type == "labels"
-    np.testing.assert_array_equal(finest(data), maize_labels)
-    values = set(np.unique(maize_labels))
-    for level in data[1:] if isinstance(data, list) else []:
-        assert set(np.unique(level.compute())) <= values
+    assert [level.shape for level in data] == [(1920, 2556), (960, 1278), (480, 639)]
+    np.testing.assert_array_equal(data[0], labels)
+    finer = labels
+    for level in data[1:]:
+        coarse = np.asarray(level)
+        boxes, first_pixels = label_safe_halving(finer)
+        # no invented value: every coarse pixel is one of the values of its 2 x 2 box
+        assert (boxes == coarse[:, None, :, None]).any(axis=(1, 3)).all()
+        np.testing.assert_array_equal(coarse, first_pixels)
+        finer = coarse
 
 
 def test_image_and_labels_together_and_images_as_channels(tmp_path, blobs, maize_labels):

@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_chain", "apply_filter", "process"]
+__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "process"]
 
 
 def __getattr__(name: str):
@@ -19,6 +19,10 @@ def __getattr__(name: str):
         from . import tiles
 
         return getattr(tiles, name)
+    if name == "filters":  # one typed function per filter: napari_zarr_tiles.filters.gaussian(data, sigma=2.0)
+        from importlib import import_module
+
+        return import_module(f"{__name__}.filters")  # not `from . import`, which asks this __getattr__ again
     if name == "process":
         from ._jobs import process
 

@@ -100,7 +100,14 @@ def _write(args: argparse.Namespace) -> int:
         print(f"napari-zarr-tiles {args.command}: stopped {progress.how_far()}; {_what_is_left(args, options)}",
               file=sys.stderr)
         return 130
-    print(f"wrote {written}")
+    if args.command == "process":
+        from ._jobs import recorded_steps
+        from .tiles._result import describe_steps
+
+        # the steps as run: a threshold's computed value among them
+        print(f"wrote {written}: {describe_steps(recorded_steps(written))}")
+    else:
+        print(f"wrote {written}")
     return 0
 
 
@@ -218,12 +225,14 @@ class TextProgress:
 
 
 def describe_filters() -> Iterator[str]:
-    """One line per registered filter: its name and each parameter's default and range."""
-    from .tiles._filters import FILTERS
+    """Two lines per registered filter: its name and each parameter's default and range, then what it does
+    with NaN and infinite pixels."""
+    from .tiles._filters import FILTERS, NAN_BEHAVIOUR
 
     for flt in FILTERS.values():
         params = [_describe_parameter(parameter) for parameter in flt.parameters]
         yield f"{flt.name:24s} {' '.join(params) or '(no parameters)'}"
+        yield f"{'':24s} NaN: {NAN_BEHAVIOUR[flt.name]}"
 
 
 def _describe_parameter(parameter) -> str:
@@ -239,55 +248,99 @@ def _describe_parameter(parameter) -> str:
 
 
 def describe(path: Path) -> Iterator[str]:
-    """Lines of text describing the store at ``path``, one per group and array, indented as a tree."""
+    """Lines of text describing the store at ``path``, one per group and array, indented as a tree.
+
+    Arrays that cannot be opened are listed as UNREADABLE with the reason; chunks not stored are counted
+    (shards and the chunks inside them where sharded), and called DAMAGE in a store this plugin marked
+    complete.
+    """
     import zarr
 
-    from ._store import open_readonly
+    from ._errors import UnreadableStoreError
+    from ._store import open_readonly, unreadable_reason
 
-    root = open_readonly(path)
+    try:
+        root = open_readonly(path)
+    except UnreadableStoreError as error:  # a store whose one array zarr cannot open: described, not failed
+        yield f"{path}"
+        yield f"  /: UNREADABLE: {unreadable_reason(error.__cause__ or error)}"
+        return
     yield f"{path} (zarr format {root.metadata.zarr_format})"
     if isinstance(root, zarr.Array):
-        yield from _describe_array(root, "/", depth=1)
-    else:
-        yield from _describe_group(root, depth=1)
+        yield from _describe_array(root, "/", depth=1, complete=False)
+        return
+    marker = root.attrs.get(WRITER_MARKER)
+    complete = isinstance(marker, dict) and marker.get("complete") is True
+    damaged: list[str] = []
+    yield from _describe_group(root, depth=1, complete=complete, damaged=damaged)
+    if damaged:
+        yield (
+            f"DAMAGED: marked complete by napari-zarr-tiles, but {len(damaged)} array(s) have lost chunks "
+            f"({', '.join(damaged)}); they read as the fill value"
+        )
 
 
-def _describe_group(group, depth: int) -> Iterator[str]:
+def _describe_group(group, depth: int, complete: bool = False, damaged: list[str] | None = None) -> Iterator[str]:
     from . import _ome
-    from ._store import iter_arrays, iter_groups
+    from ._store import group_members
 
     indent = "  " * depth
     found = _ome.ome_block(group.attrs.asdict())
     if found is not None:
         version, block = found
+        ome = f"OME-NGFF {version}" if version else "OME-NGFF (no version given)"
+        if version and str(version) not in _ome.SUPPORTED_VERSIONS:
+            ome += " (not supported for opening)"
         multiscales = block.get("multiscales") or []
-        if multiscales:
-            axes = [f"{a.get('name')}:{a.get('type') or '-'}" for a in multiscales[0].get("axes", [])]
-            levels = len(multiscales[0].get("datasets", []))
-            yield f"{indent}OME-NGFF {version} image, axes {' '.join(axes)}, {levels} pyramid level(s)"
+        if multiscales and isinstance(multiscales[0], dict):
+            axes = [_describe_axis(axis) for axis in multiscales[0].get("axes") or ()]
+            levels = len(multiscales[0].get("datasets") or ())
+            yield f"{indent}{ome} image, {f'axes {chr(32).join(axes)}, ' if axes else ''}{levels} pyramid level(s)"
         for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
             if key in block:
-                yield f"{indent}OME-NGFF {version} {key}: {_short(block[key])}"
+                yield f"{indent}{ome} {key}: {_short(block[key])}"
     marker = group.attrs.get(WRITER_MARKER)
     if isinstance(marker, dict):
         state = "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)"
-        yield f"{indent}written by napari-zarr-tiles: {state}; {_short(marker.get('provenance') or {})}"
-    for name, array in iter_arrays(group):
-        yield from _describe_array(array, name, depth)
-    for name, subgroup in iter_groups(group):
+        provenance = marker.get("provenance")
+        yield f"{indent}written by napari-zarr-tiles: {state}{f'; {_short(provenance)}' if provenance else ''}"
+    members = group_members(group)
+    for name, array in members.arrays:
+        yield from _describe_array(array, name, depth, complete, damaged)
+    for name, reason in members.unreadable:
+        yield f"{indent}{name}: UNREADABLE: {reason}"
+    for name, subgroup in members.groups:
         yield f"{indent}{name}/ (group)"
-        yield from _describe_group(subgroup, depth + 1)
+        yield from _describe_group(subgroup, depth + 1, complete, damaged)
 
 
-def _describe_array(array, name: str, depth: int) -> Iterator[str]:
-    from ._store import chunk_counts, codec_names
+def _describe_axis(axis) -> str:
+    """``y:space``; OME-NGFF 0.3 named axes by plain strings."""
+    if isinstance(axis, dict):
+        return f"{axis.get('name')}:{axis.get('type') or '-'}"
+    return str(axis)
 
-    present, expected = chunk_counts(array)
-    shards = f" shards {array.shards}" if array.shards else ""
+
+def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[str] | None = None) -> Iterator[str]:
+    from ._store import codec_names, missing_chunks
+
+    missing = missing_chunks(array)
+    if array.shards:
+        stored = (
+            f"{missing.present}/{missing.expected} shards present "
+            f"({missing.chunks_per_shard} chunks per shard, {array.nchunks} chunks in all)"
+        )
+        shards = f" shards {array.shards}"
+    else:
+        stored, shards = f"{missing.present}/{missing.expected} chunks present", ""
+    if missing.missing:
+        stored += f", missing: {', '.join(missing.first_keys)}{', ...' if missing.missing > len(missing.first_keys) else ''}"
+        if complete and damaged is not None:
+            damaged.append(array.path or "/")
+            stored += " (DAMAGED)"
     yield (
         f"{'  ' * depth}{name}: shape {array.shape} {array.dtype} chunks {array.chunks}{shards} "
-        f"codecs [{', '.join(codec_names(array))}] zarr v{array.metadata.zarr_format}, "
-        f"{present}/{expected} chunks present"
+        f"codecs [{', '.join(codec_names(array))}] zarr v{array.metadata.zarr_format}, {stored}"
     )
 
 
@@ -296,39 +349,51 @@ def _short(value) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def run_demo(sample: str, screenshot: Path | None) -> None:
-    """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit."""
+DEMO_TIMEOUT = 120.0  # seconds the filter demo waits for its result (the coarsest level's Li threshold)
+
+
+def run_demo(sample: str, screenshot: Path | None, *, timeout: float = DEMO_TIMEOUT) -> None:
+    """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit.
+
+    The "filter" sample drives the Tile filter widget through its public methods, as a person would, and
+    waits at most ``timeout`` seconds for its result.
+    """
     import napari
     from qtpy.QtWidgets import QApplication
 
     from ._sample_data import big_synthetic, cells_ome_zarr_path
 
     viewer = napari.Viewer(show=True, title="napari-zarr-tiles demo")
-    if sample == "cells":
-        viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
-        viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
-    else:
-        for data, kwargs, _ in big_synthetic():
-            viewer.add_image(data, **kwargs)
-    if sample == "filter":
-        _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
-        tile_filter._filter.value = "threshold"
-        tile_filter._parameters.method.value = "li"
-        tile_filter.apply()
-        while tile_filter.result_layer is None and not tile_filter._status.value.startswith("failed"):
-            QApplication.processEvents()
-        if tile_filter.result_layer is not None:
-            tile_filter.result_layer.opacity = 0.5
-
-    viewer.window.resize(1400, 850)
-    QApplication.processEvents()  # lay out the dock widget first, so the view fits the canvas left to it
-    viewer.reset_view()
-    if screenshot is None:
-        napari.run()
-        return
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(screenshot), canvas_only=False)
-    print(f"saved {screenshot}")
+    try:
+        if sample == "cells":
+            viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
+            viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
+        else:
+            for data, kwargs, _ in big_synthetic():
+                viewer.add_image(data, **kwargs)
+        if sample == "filter":
+            _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
+            tile_filter.choose("threshold", method="li")
+            tile_filter.apply()
+            try:
+                tile_filter.wait(timeout=timeout).opacity = 0.5
+            except TimeoutError as error:
+                raise ZarrTilesError(f"demo: {error}; the machine may be busy, try again") from None
+        viewer.window.resize(1400, 850)
+        # lay out the window and the dock widget (its status line grown to its text) first, so that the view
+        # fits the canvas left to it: the posted layout requests, then the events they raise
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+        viewer.reset_view()
+        if screenshot is None:
+            napari.run()
+            return
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        viewer.screenshot(str(screenshot), canvas_only=False)
+        print(f"saved {screenshot}")
+    except BaseException:
+        viewer.close()  # a failed demo leaves no window behind
+        raise
     viewer.close()
 
 

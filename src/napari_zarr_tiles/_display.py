@@ -75,6 +75,29 @@ def contrast_limits(values: np.ndarray) -> tuple[float, float]:
     return (low, high)
 
 
+def sample_problem(values: np.ndarray) -> str | None:
+    """Why a sample of an image cannot show anything meaningful, in a person's words, or None.
+
+    All NaN, infinite values (the contrast then comes from the finite ones) or a single value: each would
+    otherwise show as a flat or black layer with no word.
+    """
+    values = np.asarray(values)
+    if values.size == 0 or values.dtype == bool:
+        return None
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if not finite.any():
+            kinds = "NaN" if np.isnan(values).all() else "NaN or infinite"
+            return f"every pixel read is {kinds}: there is nothing to show"
+        if np.isinf(values).any():
+            return "it holds infinite values: the contrast is set from the finite ones"
+        values = values[finite]
+    low, high = values.min(), values.max()
+    if low == high:
+        return f"every pixel read is {low.item()}: the layer shows one flat colour"
+    return None
+
+
 def colormap_from_hex(color: str | None) -> str | dict | None:
     """A napari colormap for an OME colour such as ``"FF8000"``: a named one when it exists, else a ramp."""
     if not color:

@@ -43,14 +43,23 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     image = replace(image, data=level0.rechunk(default_chunks(image.axes, level0.shape, options.tile)))
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
-    result = filtered(image, steps)
+    result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
         return write_ome_zarr(target, result, options=options, provenance=provenance, progress=progress, client=client)
 
 
+def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
+    """The steps a store written by :func:`save_filtered` records, as run (a threshold's computed value)."""
+    from ._store import WRITER_MARKER, open_readonly
+
+    provenance = open_readonly(target).attrs.get(WRITER_MARKER, {}).get("provenance", {})
+    return [(name, params) for name, params in provenance.get("steps", [])]
+
+
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, **options) -> str:
-    """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``."""
+    """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``; the steps as
+    run, with a threshold's computed value, are recorded there (:func:`recorded_steps`)."""
     from ._convert import open_source
     from ._store import source_provenance
 

@@ -8,6 +8,9 @@ and contrast limits, so the first frame looks right.
 from __future__ import annotations
 
 import logging
+import re
+import sys
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,15 +22,17 @@ import numpy as np
 import zarr
 
 from . import _display, _ome
-from ._errors import OmeMetadataError, ZarrTilesError
+from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._pyramid import lazy_levels
 from ._store import (
     WRITER_MARKER,
+    BadChunks,
     NamedReads,
-    chunk_counts,
+    fill_value,
+    group_members,
     is_zarr_path,
-    iter_arrays,
-    iter_groups,
+    missing_chunks,
+    open_member,
     open_readonly,
     to_dask,
 )
@@ -41,12 +46,12 @@ OVERVIEW_EDGE = 1024
 # Overview levels read tiles in tasks of this edge: measured on a 16384^2 uint16 array of 1024^2 chunks,
 # 2048 took 0.8 s where one chunk per task took 1.2-1.7 s (zarr decodes the chunks of one call concurrently).
 OVERVIEW_TASK_EDGE = 2048
-# Below this fraction of stored chunks, the store is called mostly empty (metadata written, data not).
-MOSTLY_MISSING = 0.5
 # How deep to look for arrays inside plain (non-OME) groups.
 MAX_GROUP_DEPTH = 3
 
 LayerData = tuple
+# The name napari knows this plugin by (napari.yaml).
+PLUGIN_NAME = "napari-zarr-tiles"
 
 
 @dataclass(frozen=True)
@@ -69,11 +74,51 @@ class ImageSource:
 
 
 def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
-    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing)."""
+    """Return :func:`read_zarr` for zarr folders, None for anything else (quietly, creating nothing).
+
+    Where this plugin was chosen by name for something else (``viewer.open("x.tif", plugin=...)``, the
+    reader dialog), a reader that explains the refusal instead: napari would otherwise only say that the
+    plugin "refused the file".
+    """
     paths = path if isinstance(path, list | tuple) else [path]
     if paths and all(is_zarr_path(item) for item in paths):
         return read_zarr
+    if paths and _chosen_by_name():
+        return _explain_refusal
     return None
+
+
+def _chosen_by_name() -> bool:
+    """Whether napari asked for this plugin by name rather than trying every reader on a path.
+
+    npe2 gives get_reader no such flag; its reading function holds the name asked for as ``plugin_name``.
+    When trying every reader, a refusal must stay quiet (the next reader takes the file).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "npe2.io_utils" and "plugin_name" in frame.f_locals:
+            return str(frame.f_locals["plugin_name"] or "").split(".")[0] == PLUGIN_NAME
+        frame = frame.f_back
+    return False
+
+
+def _explain_refusal(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
+    """Raise :class:`NotZarrError` saying why ``path`` is not for this reader and what to do instead."""
+    from ._convert import TIFF_SUFFIXES
+
+    paths = path if isinstance(path, list | tuple) else [path]
+    [where] = [fspath(item) for item in paths if not is_zarr_path(item)][:1]
+    convert = f"Plugins > Convert to zarr tiles, or on a command line: napari-zarr-tiles convert {where} OUT.zarr"
+    if Path(where).is_file() and where.lower().endswith(TIFF_SUFFIXES):
+        raise NotZarrError(f"{where} is a TIFF, not a zarr store: to view it as zarr tiles, convert it first ({convert})")
+    if Path(where).is_file():
+        raise NotZarrError(
+            f"{where} is not a zarr store: Zarr Tiles opens zarr folders, and converts TIFF files ({convert}); "
+            "open this file with another reader"
+        )
+    if Path(where).is_dir():
+        raise NotZarrError(f"not a zarr store: {where} (no zarr.json, .zarray or .zgroup in it)")
+    raise NotZarrError(f"no such file or folder: {where}")
 
 
 def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
@@ -83,28 +128,88 @@ def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData
 
 
 def layer_data(path: str | PathLike) -> list[LayerData]:
-    """Layer data for every image and label image found at ``path``."""
-    return [layer for source in image_sources(path) for layer in _layers(source)]
+    """Layer data for every image and label image found at ``path``.
+
+    What the person should know before looking (arrays skipped and why, chunks missing, a store damaged
+    since it was written) is said in one notification each; chunks that turn out corrupt when napari draws
+    them show the fill value, with one notification per array naming their keys.
+    """
+    found = find_images(path)
+    if found.skipped:
+        _warn(_skipped_message(fspath(path), found.skipped))
+    missing = [line for source in found.sources for line in _missing_lines(source)]
+    if missing and found.complete:
+        _warn(
+            f"{fspath(path)} is DAMAGED: it was written complete by napari-zarr-tiles and has since lost chunks; "
+            "they show the fill value. " + "; ".join(missing)
+        )
+    elif missing:
+        _notify(f"{fspath(path)}: chunks not stored, shown as the fill value: " + "; ".join(missing))
+    return [layer for source in found.sources for layer in _layers(source)]
+
+
+@dataclass
+class FoundImages:
+    """What a store holds to show: its images, the arrays or images skipped (a line each, naming it and
+    saying why), and whether this
+    plugin marked the store complete (so that a missing chunk means damage)."""
+
+    sources: list[ImageSource]
+    skipped: list[str]
+    complete: bool = False
 
 
 def image_sources(path: str | PathLike) -> list[ImageSource]:
-    """Every image and label image found at ``path``, with its levels and metadata (nothing read yet)."""
+    """Every image and label image found at ``path``, with its levels and metadata (nothing read yet);
+    arrays that cannot be shown are skipped, and logged."""
+    found = find_images(path)
+    if found.skipped:
+        logger.warning(_skipped_message(fspath(path), found.skipped))
+    return found.sources
+
+
+def find_images(path: str | PathLike) -> FoundImages:
+    """Every image and label image found at ``path``, and what was skipped, and why.
+
+    Raises
+    ------
+    ZarrTilesError
+        If there is nothing to show: the error of the store's one image, or every array's reason.
+    """
     where = fspath(path)
     name = _display_name(where)
     node = open_readonly(path)
     if isinstance(node, zarr.Array):
-        sources = [_plain_source(node, where, name)]
-    else:
-        marker = node.attrs.get(WRITER_MARKER)
-        if isinstance(marker, dict) and marker.get("complete") is False:
-            warnings.warn(
-                f"{where} is an unfinished write (napari-zarr-tiles marks it incomplete): tiles not yet written "
-                "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
-            )
-        sources = _group_sources(node, where, name, depth=0)
+        reason = _not_pixels(node)
+        if reason:
+            raise UnreadableStoreError(f"{where}: {reason}")
+        return FoundImages([_plain_source(node, where, name)], [])
+    marker = node.attrs.get(WRITER_MARKER)
+    if isinstance(marker, dict) and marker.get("complete") is False:
+        warnings.warn(
+            f"{where} is an unfinished write (napari-zarr-tiles marks it incomplete): tiles not yet written "
+            "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
+        )
+    skipped: list[str] = []
+    sources = _group_sources(node, where, name, depth=0, skipped=skipped)
     if not sources:
+        if skipped:
+            raise UnreadableStoreError(_skipped_message(where, skipped, nothing_else=True))
         raise ZarrTilesError(f"{where}: the zarr group holds no arrays to show")
-    return sources
+    return FoundImages(sources, skipped, complete=isinstance(marker, dict) and marker.get("complete") is True)
+
+
+def _skipped_message(where: str, skipped: list[str], nothing_else: bool = False) -> str:
+    """One message for everything skipped in the store at ``where``, its places named inside the store."""
+    what = "nothing can be shown" if nothing_else else f"{len(skipped)} not opened"
+    return f"{where}: {what}: " + "; ".join(line.replace(f"{where}/", "") for line in skipped)
+
+
+def _not_pixels(array: zarr.Array) -> str | None:
+    """Why ``array`` cannot be an image layer (text, objects, records), or None."""
+    if np.dtype(array.dtype).kind in "biuf":
+        return None
+    return f"its data type {array.dtype} is not pixels (napari shows numbers)"
 
 
 def _display_name(where: str) -> str:
@@ -117,19 +222,32 @@ def _display_name(where: str) -> str:
 # --- finding images in a store -------------------------------------------------------------------------------
 
 
-def _group_sources(group: zarr.Group, where: str, name: str, depth: int) -> list[ImageSource]:
+def _group_sources(
+    group: zarr.Group, where: str, name: str, depth: int, skipped: list[str]
+) -> list[ImageSource]:
     found = _ome.ome_block(group.attrs.asdict())
     if found is not None:
-        return _ome_sources(group, where, name, *found)
-    arrays = list(iter_arrays(group))
+        return _ome_sources(group, where, name, *found, skipped)
+    members = group_members(group)
+    skipped += [f"{where}/{key}: {why}" for key, why in members.unreadable]
+    arrays = []
+    for key, array in members.arrays:
+        reason = _not_pixels(array)
+        if reason:
+            skipped.append(f"{where}/{key}: {reason}")
+        else:
+            arrays.append((key, array))
     sources = []
     if _is_pyramid([array for _, array in arrays]):
         sources.append(_plain_source(arrays[0][1], where, name, levels=tuple(array for _, array in arrays)))
     else:
         sources += [_plain_source(array, f"{where}/{key}", key) for key, array in arrays]
     if depth < MAX_GROUP_DEPTH:
-        for key, subgroup in iter_groups(group):
-            sources += _group_sources(subgroup, f"{where}/{key}", key, depth + 1)
+        for key, subgroup in members.groups:
+            try:
+                sources += _group_sources(subgroup, f"{where}/{key}", key, depth + 1, skipped)
+            except ZarrTilesError as error:  # one bad image in a group of several: the others still open
+                skipped.append(str(error))
     return sources
 
 
@@ -144,60 +262,92 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
     )
 
 
-def _ome_sources(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> list[ImageSource]:
-    series_attrs = group["OME"].attrs.asdict() if "OME" in group else None
+def _ome_sources(
+    group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
+) -> list[ImageSource]:
+    series_group = _member(group, "OME", where)
+    series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
     if series is not None:
-        first, *others = series or [key for key, _ in iter_groups(group) if key.isdigit()] or ["0"]
+        first, *others = series or [key for key, _ in group_members(group).groups if key.isdigit()] or ["0"]
         if others:
             _notify(f"{where} holds {len(others) + 1} images (bioformats2raw); opened {first!r}, not {others}")
         subgroup = _child(group, first, where)
         found = _ome.ome_block(subgroup.attrs.asdict())
         if found is None:
             raise OmeMetadataError(f"{where}/{first}: bioformats2raw series has no OME multiscales metadata")
-        return _ome_sources(subgroup, f"{where}/{first}", name, *found)
+        return _ome_sources(subgroup, f"{where}/{first}", name, *found, skipped)
     if "plate" in block or "well" in block:
         raise OmeMetadataError(f"{where}: OME-Zarr plates and wells (HCS) are not supported yet; open one image")
     if "multiscales" not in block and "labels" in block:
-        return _label_sources(group, where, version)
+        return _label_sources(group, where, version, skipped)
     sources = [_multiscale_source(group, where, name, version, block)]
-    if "labels" in group and isinstance(group["labels"], zarr.Group):
-        labels_found = _ome.ome_block(group["labels"].attrs.asdict())
+    labels_group = _member(group, "labels", where)
+    if isinstance(labels_group, zarr.Group):
+        labels_found = _ome.ome_block(labels_group.attrs.asdict())
         if labels_found is not None:
-            sources += _label_sources(group["labels"], f"{where}/labels", labels_found[0] or version)
+            sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version, skipped)
     return sources
 
 
-def _label_sources(labels_group: zarr.Group, where: str, version: str | None) -> list[ImageSource]:
+def _label_sources(
+    labels_group: zarr.Group, where: str, version: str | None, skipped: list[str]
+) -> list[ImageSource]:
+    """The label images a ``labels`` group lists; one that cannot be read is skipped (the image and the
+    other label images still open)."""
     found = _ome.ome_block(labels_group.attrs.asdict())
     block = found[1] if found else {}
     sources = []
     for label in _ome.label_names(block):
-        group = _child(labels_group, label, where)
-        found = _ome.ome_block(group.attrs.asdict())
-        if found is None:
-            raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
-        source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
-        sources.append(replace(source, name=label))  # the key is what names a label image to people
+        try:
+            sources.append(_label_source(labels_group, where, label, version))
+        except ZarrTilesError as error:
+            skipped.append(str(error))
     return sources
 
 
+def _label_source(labels_group: zarr.Group, where: str, label: str, version: str | None) -> ImageSource:
+    group = _child(labels_group, label, where)
+    found = _ome.ome_block(group.attrs.asdict())
+    if found is None:
+        raise OmeMetadataError(f"{where}/{label}: label image has no OME multiscales metadata")
+    source = _multiscale_source(group, f"{where}/{label}", label, found[0] or version, found[1])
+    return replace(source, name=label)  # the key is what names a label image to people
+
+
 def _child(group: zarr.Group, key: str, where: str) -> zarr.Group:
-    if key not in group or not isinstance(group[key], zarr.Group):
+    node = _member(group, key, where)
+    if not isinstance(node, zarr.Group):
         raise OmeMetadataError(f"{where}: metadata names {key!r} but there is no such group")
-    return group[key]
+    return node
+
+
+def _member(group: zarr.Group, key: str, where: str) -> zarr.Array | zarr.Group | None:
+    """The node at ``key`` in ``group``, None where there is none; unreadable metadata is the project's error."""
+    try:
+        return open_member(group, key, f"{where}/{key}")
+    except FileNotFoundError:
+        return None
 
 
 def _multiscale_source(group: zarr.Group, where: str, name: str, version: str | None, block: Mapping) -> ImageSource:
+    arrays: dict[str, zarr.Array] = {}
+
     def ndim(path: str) -> int | None:
-        node = group.get(path)
-        return node.ndim if isinstance(node, zarr.Array) else None
+        node = _member(group, path, where)
+        if not isinstance(node, zarr.Array):
+            return None
+        reason = _not_pixels(node)
+        if reason:
+            raise UnreadableStoreError(f"{where}/{path}: {reason}")
+        arrays[path] = node
+        return node.ndim
 
     multiscale = _ome.parse_multiscale(block, version, where, ndim)
     return ImageSource(
         where=where,
         name=multiscale.name if multiscale.name and multiscale.name != "/" else name,
-        levels=tuple(group[path] for path in multiscale.paths),
+        levels=tuple(arrays[path] for path in multiscale.paths),
         axes=multiscale.axes,
         scale=multiscale.scale,
         translate=multiscale.translate,
@@ -240,11 +390,15 @@ def display_levels(level0, yx: list[int], *, labels: bool = False, overview_sour
 
 
 def _layers(source: ImageSource) -> list[LayerData]:
-    _warn_if_mostly_missing(source)
-    levels = [to_dask(level) for level in source.levels]
+    # A corrupt chunk met while napari draws shows the fill value (an exception there would leave napari
+    # half-way through adding the layer), and the person is told once per array which chunks they are.
+    tell = _BadChunksTeller()
+    levels = [to_dask(level, bad_chunks="fill", on_bad_chunks=tell) for level in source.levels]
     yx = _ome.yx_axes(source.axes)
     if len(levels) == 1:
-        overview_source = to_dask(source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE)
+        overview_source = to_dask(
+            source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE, bad_chunks="fill", on_bad_chunks=tell
+        )
         levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
         if len(levels) > 1:
             _notify(
@@ -254,7 +408,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
     elif not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
         # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
         # overview, which would otherwise read it again.
-        levels[-1] = np.asarray(NamedReads(source.levels[-1])[...])
+        levels[-1] = np.asarray(NamedReads(source.levels[-1], bad_chunks="fill", on_bad_chunks=tell)[...])
     common = {
         "scale": list(source.scale),
         "translate": list(source.translate),
@@ -267,7 +421,9 @@ def _layers(source: ImageSource) -> list[LayerData]:
         common["units"] = [axis.unit or "pixel" for axis in source.axes]
     data = levels if len(levels) > 1 else levels[0]
     # The coarsest level to sample for contrast: the one already in memory, else the stored one.
-    coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else source.levels[-1]
+    coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else NamedReads(
+        source.levels[-1], bad_chunks="fill", on_bad_chunks=tell
+    )
     if source.labels:
         kwargs = {**common, "name": source.name}
         if source.label_colors:
@@ -275,7 +431,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
         return [_squeeze_channel(data, kwargs, source)]
     channel_axis = source.channel_axis
     if channel_axis is None:
-        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, coarsest, None)}
+        kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, coarsest, None, source.name)}
         if source.channels:
             kwargs.update(_channel_look(source.channels[0]))
         return [(data, kwargs, "image")]
@@ -288,10 +444,11 @@ def _channel_layer(source: ImageSource, levels: list, coarsest, common: dict, in
     axis = source.channel_axis
     take = (slice(None),) * axis + (index,)
     channel = source.channels[index] if index < len(source.channels) else _ome.Channel()
+    name = channel.label or f"{source.name} [{index}]"
     kwargs = {
         **{key: _drop(value, axis) if isinstance(value, list) else value for key, value in common.items()},
-        "name": channel.label or f"{source.name} [{index}]",
-        "contrast_limits": channel.window or _contrast(source, coarsest, index),
+        "name": name,
+        "contrast_limits": channel.window or _contrast(source, coarsest, index, name),
         "blending": "additive",
         **_channel_look(channel),
     }
@@ -325,24 +482,65 @@ def _drop(values: list, axis: int) -> list:
     return values[:axis] + values[axis + 1 :]
 
 
-def _contrast(source: ImageSource, coarsest, channel: int | None) -> tuple[float, float]:
-    """Contrast from the coarsest level (a bounded sample of it when it is big)."""
+def _contrast(source: ImageSource, coarsest, channel: int | None, layer_name: str) -> tuple[float, float]:
+    """Contrast from the coarsest level (a bounded sample of it when it is big); a sample that cannot show
+    anything meaningful (all NaN, one value, infinite values) is said, naming the layer."""
     fixed = {source.channel_axis: channel} if channel is not None else {}
-    readable = NamedReads(coarsest) if isinstance(coarsest, zarr.Array) else coarsest
-    return _display.contrast_limits(_display.sample(readable, fixed))
+    values = _display.sample(coarsest, fixed)
+    problem = _display.sample_problem(values)
+    if problem:
+        _warn(f"layer {layer_name!r} ({source.where}): {problem}")
+    return _display.contrast_limits(values)
 
 
-def _warn_if_mostly_missing(source: ImageSource) -> None:
-    # The coarsest level is the cheapest to list, and a store written metadata-first misses chunks everywhere.
-    coarsest = source.levels[-1]
-    present, expected = chunk_counts(coarsest)
-    if expected and present < MOSTLY_MISSING * expected:
-        warnings.warn(
-            f"{source.where}: only {present} of {expected} chunks exist in array {coarsest.path or '/'!r}; "
-            f"missing chunks show the fill value {coarsest.fill_value}",
-            UserWarning,
-            stacklevel=2,
-        )
+def _missing_lines(source: ImageSource) -> list[str]:
+    """One line per level of ``source`` with chunks not stored: their count and first keys (a listing)."""
+    lines = []
+    for level in source.levels:
+        missing = missing_chunks(level)
+        if missing.missing:
+            lines.append(f"array {level.path or '/'!r} (fill value {fill_value(level)}): {missing.describe()}")
+    return lines
+
+
+class _BadChunksTeller:
+    """Tells the person once per array which chunks could not be read.
+
+    napari draws through dask's threads, so one screenful's bad chunks arrive from several tasks at once:
+    they are gathered, and told in one notification on the main thread once the draw is done (directly,
+    with the keys found so far, where no Qt application runs). Keys found later go to the log only.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, list[str]] = {}
+        self._first: dict[str, BadChunks] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, bad: BadChunks) -> None:
+        with self._lock:
+            first = bad.array not in self._first
+            keys = self._keys.setdefault(bad.array, [])
+            keys += [key for key in bad.keys if key not in keys]
+            self._first.setdefault(bad.array, bad)
+        if first:
+            _on_main_thread(self._tell, bad.array)
+
+    def __getstate__(self) -> dict:
+        # A layer's data goes to dask.distributed's workers when it is saved on a cluster: they tell their log.
+        return {key: value for key, value in vars(self).items() if key != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _lock=threading.Lock())
+
+    def _tell(self, array: str) -> None:
+        with self._lock:
+            bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
+        _warn(f"{bad.describe()}: shown as the fill value")
+
+
+def _grid_order(key: str) -> tuple[int, ...]:
+    """``"c/10/2"`` -> ``(10, 2)``: chunk keys in the order of their grid, not of their text."""
+    return tuple(int(part) for part in re.findall(r"\d+", key))
 
 
 def _notify(message: str) -> None:
@@ -350,4 +548,30 @@ def _notify(message: str) -> None:
     logger.info(message)
     from napari.utils.notifications import show_info
 
-    show_info(message)
+    _on_main_thread(show_info, message)
+
+
+def _warn(message: str) -> None:
+    """Warn the person at the viewer (a napari warning notification) and the log."""
+    logger.warning(message)
+    from napari.utils.notifications import show_warning
+
+    _on_main_thread(show_warning, message)
+
+
+def _on_main_thread(call, message: str) -> None:
+    """``call(message)`` on the main thread where a Qt application runs (napari's notifications make Qt
+    widgets, which only that thread may do); directly anywhere else (headless, tests without a viewer)."""
+    if threading.current_thread() is threading.main_thread():
+        call(message)
+        return
+    try:
+        from qtpy.QtWidgets import QApplication
+        from superqt.utils import ensure_main_thread
+    except ImportError:  # no Qt installed: nothing draws, so any thread may tell
+        call(message)
+        return
+    if QApplication.instance() is None:
+        call(message)
+    else:
+        ensure_main_thread(call)(message)

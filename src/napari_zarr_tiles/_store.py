@@ -7,9 +7,13 @@ writers agree on what a zarr store is.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from itertools import product
+from math import prod
 from os import PathLike
 from pathlib import Path
 
@@ -17,9 +21,13 @@ import dask.array as da
 import numpy as np
 import zarr
 from dask.base import tokenize
+from numcodecs.errors import UnknownCodecError
+from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
-from ._errors import UnreadableStoreError
+from ._errors import NotZarrError, UnreadableChunkError, UnreadableStoreError
+
+logger = logging.getLogger(__name__)
 
 # A zarr store announces itself with one of these at its root (zarr v3: zarr.json; v2: .zarray / .zgroup).
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
@@ -56,24 +64,62 @@ def source_provenance(path: str | PathLike) -> dict:
 def open_readonly(path: str | PathLike, subpath: str = "") -> zarr.Array | zarr.Group:
     """Open the array or group at ``path``/``subpath`` read-only; nothing is ever created.
 
+    zarr's own warnings while opening (a codec outside the zarr v3 specification, say) go to the log, not
+    to the person: they say nothing about whether the data can be shown.
+
     Raises
     ------
     FileNotFoundError
         If nothing is stored there.
+    NotZarrError
+        If ``path`` is a folder without zarr metadata at its root.
     UnreadableStoreError
         If metadata is there but zarr cannot make sense of it (malformed JSON, unknown codec or dtype).
     """
     where = f"{path}/{subpath}" if subpath else str(path)
+    if Path(path).is_file():
+        raise NotZarrError(f"not a zarr store: {path} (a file; zarr stores are folders)")
     if not Path(path).is_dir():
         raise FileNotFoundError(f"no zarr store at {path}")
-    store = LocalStore(path, read_only=True)
+    if not subpath and not is_zarr_path(path):
+        raise NotZarrError(f"not a zarr store: {path} (no zarr.json, .zarray or .zgroup in it)")
+    return _open_node(LocalStore(path, read_only=True), subpath, where)
+
+
+def open_member(group: zarr.Group, key: str, where: str) -> zarr.Array | zarr.Group:
+    """The array or group ``key`` of ``group``, opened on its own (see :func:`open_readonly` for errors);
+    ``where`` names it in messages."""
+    return _open_node(group.store, f"{group.path}/{key}" if group.path else key, where)
+
+
+def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
     try:
-        return zarr.open(store, path=subpath, mode="r")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            node = zarr.open(store, path=subpath, mode="r")
     except FileNotFoundError:
         raise
     except (ValueError, KeyError, TypeError, NotImplementedError) as error:
         # zarr reports an unknown codec or dtype and malformed metadata with these types, from deep inside.
-        raise UnreadableStoreError(f"cannot open zarr at {where}: {error}") from error
+        raise UnreadableStoreError(f"cannot open zarr at {where}: {unreadable_reason(error)}") from error
+    for warning in caught:
+        logger.debug("zarr, opening %s: %s", where, warning.message)
+    return node
+
+
+def unreadable_reason(error: BaseException) -> str:
+    """Why zarr could not open an array, in a person's words (zarr's are written for its developers)."""
+    if isinstance(error, UnknownCodecError):
+        # numcodecs quotes the codec's name in its message, and again in codec_id.
+        codec = str(error.codec_id).strip("'")
+        return f"its codec {codec!r} is not available here (install the package that provides it)"
+    text = str(error)
+    if "Expected a base64-encoded string" in text:
+        # zarr-python 2 wrote fixed-length bytes arrays with an integer fill value, which zarr 3 refuses.
+        return f"a fixed-length bytes array with a fill value zarr 3 does not accept ({text})"
+    if "object_codec_id" in text or "'|O'" in text:
+        return f"an array of Python objects (zarr-python 2's object arrays), not pixels ({text})"
+    return text if isinstance(error, ValueError) else f"{type(error).__name__}: {text}"
 
 
 def read_chunks(array: zarr.Array) -> tuple[int, ...]:
@@ -81,9 +127,66 @@ def read_chunks(array: zarr.Array) -> tuple[int, ...]:
     return tuple(array.shards or array.chunks)
 
 
-def chunk_counts(array: zarr.Array) -> tuple[int, int]:
-    """How many chunks are stored and how many the array's shape calls for (inner chunks where sharded)."""
-    return array.nchunks_initialized, array.nchunks
+@dataclass(frozen=True)
+class MissingChunks:
+    """What a directory listing tells of an array's stored objects (no chunk is read).
+
+    The stored objects are shards where the array is sharded, else chunks: ``unit`` says which.
+    """
+
+    expected: int
+    missing: int
+    first_keys: tuple[str, ...]
+    unit: str
+    chunks_per_shard: int = 1
+
+    @property
+    def present(self) -> int:
+        return self.expected - self.missing
+
+    def describe(self) -> str:
+        """``"3 of 100 chunks missing (first: 0.1, 0.2, 0.3)"``, or ``"all 100 chunks present"``."""
+        if not self.missing:
+            return f"all {self.expected} {self.unit}s present"
+        return f"{self.missing} of {self.expected} {self.unit}s missing (first: {', '.join(self.first_keys)})"
+
+
+def missing_chunks(array: zarr.Array, most: int = 5) -> MissingChunks:
+    """The stored objects (shards where sharded, else chunks) ``array``'s shape calls for and does not have.
+
+    Cheap: one listing of the array's keys, compared with the keys its grid calls for; nothing is read.
+    ``first_keys`` holds the first ``most`` missing keys in grid order. A missing chunk is legal zarr (it
+    reads as the fill value), so this is for telling people, never a reason to fail by itself.
+    """
+    grid = [-(-size // edge) for size, edge in zip(array.shape, read_chunks(array))]
+    stored = set(_listed_keys(array))
+    missing, first = 0, []
+    for index in product(*map(range, grid)):
+        key = array.metadata.encode_chunk_key(index)
+        if key not in stored:
+            missing += 1
+            if len(first) < most:
+                first.append(key)
+    per_shard = prod(s // c for s, c in zip(array.shards, array.chunks)) if array.shards else 1
+    return MissingChunks(prod(grid), missing, tuple(first), "shard" if array.shards else "chunk", per_shard)
+
+
+def _listed_keys(array: zarr.Array) -> list[str]:
+    """The keys stored under ``array``, relative to it."""
+    if isinstance(array.store, zarr.storage.LocalStore):
+        # os.walk: 0.1 s for 100000 chunk files, where zarr's own listing takes 4.5 s.
+        base = os.path.join(array.store.root, array.path)
+        keys = []
+        for folder, _, names in os.walk(base):
+            inside = os.path.relpath(folder, base).replace(os.sep, "/")
+            keys += names if inside == "." else [f"{inside}/{name}" for name in names]
+        return keys
+    prefix = f"{array.path}/" if array.path else ""
+
+    async def listing() -> list[str]:
+        return [key async for key in array.store.list_prefix(prefix)]
+
+    return [key[len(prefix) :] for key in sync(listing())]
 
 
 def codec_names(array: zarr.Array) -> list[str]:
@@ -91,16 +194,44 @@ def codec_names(array: zarr.Array) -> list[str]:
     return [repr(codec) for codec in (*array.filters, array.serializer, *array.compressors) if codec is not None]
 
 
-def iter_arrays(group: zarr.Group) -> Iterator[tuple[str, zarr.Array]]:
-    """The arrays directly in ``group``, by name, in natural order (``2`` before ``10``)."""
-    arrays = [(name, node) for name, node in group.members() if isinstance(node, zarr.Array)]
-    yield from sorted(arrays, key=lambda item: _natural_key(item[0]))
+@dataclass
+class GroupMembers:
+    """The arrays and groups directly in a group, by name in natural order (``2`` before ``10``), and the
+    members that could not be opened, each with the reason, in a person's words."""
+
+    arrays: list[tuple[str, zarr.Array]] = field(default_factory=list)
+    groups: list[tuple[str, zarr.Group]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def iter_groups(group: zarr.Group) -> Iterator[tuple[str, zarr.Group]]:
-    """The groups directly in ``group``, by name, in natural order."""
-    groups = [(name, node) for name, node in group.members() if isinstance(node, zarr.Group)]
-    yield from sorted(groups, key=lambda item: _natural_key(item[0]))
+def group_members(group: zarr.Group) -> GroupMembers:
+    """Open every member of ``group`` on its own, so that one bad array never hides the others.
+
+    zarr's ``Group.members()`` opens them all at once and fails as a whole on the first it cannot read (an
+    object array of zarr-python 2, a fixed-length bytes array with an integer fill value), leaving its other
+    tasks' errors to asyncio ("Task exception was never retrieved").
+    """
+    prefix = group.path
+
+    async def listing() -> list[str]:
+        return [key async for key in group.store.list_dir(prefix)]
+
+    members = GroupMembers()
+    for name in sorted(sync(listing()), key=_natural_key):
+        if name in ZARR_MARKERS or name in (".zattrs", ".zmetadata"):
+            continue
+        try:
+            node = open_member(group, name, f"{group.store}/{name}")
+        except FileNotFoundError:
+            continue  # a file or folder that is no zarr node (a stray file, a chunk folder): not a member
+        except UnreadableStoreError as error:
+            members.unreadable.append((name, unreadable_reason(error.__cause__ or error)))
+            continue
+        if isinstance(node, zarr.Array):
+            members.arrays.append((name, node))
+        else:
+            members.groups.append((name, node))
+    return members
 
 
 def _natural_key(name: str) -> tuple:
@@ -115,63 +246,149 @@ WRITER_MARKER = "napari-zarr-tiles"
 MIN_TASK_EDGE = 512
 
 
-def to_dask(array: zarr.Array, min_task_edge: int = MIN_TASK_EDGE) -> da.Array:
+@dataclass(frozen=True)
+class BadChunks:
+    """Chunks of one array that are stored but cannot be read or decoded (truncated, corrupt, an I/O error).
+
+    ``keys`` are the stored objects' keys (shards where the array is sharded), as a file listing shows them.
+    """
+
+    store: str
+    array: str
+    keys: tuple[str, ...]
+    reason: str
+
+    def describe(self, most: int = 8) -> str:
+        """One line naming the store, the array and the first ``most`` keys."""
+        keys = ", ".join(self.keys[:most]) + (f" and {len(self.keys) - most} more" if len(self.keys) > most else "")
+        return f"{self.store}: array {self.array!r}: chunk(s) {keys} cannot be read ({self.reason})"
+
+
+# What a lazy view does with a chunk it cannot read: raise UnreadableChunkError, or show the fill value.
+BAD_CHUNK_MODES = ("raise", "fill")
+
+
+def to_dask(
+    array: zarr.Array,
+    min_task_edge: int = MIN_TASK_EDGE,
+    *,
+    bad_chunks: str = "raise",
+    on_bad_chunks: Callable[[BadChunks], None] | None = None,
+) -> da.Array:
     """A lazy dask view of ``array``, one task per read unit (whole chunks or shards, grouped when small).
 
-    A larger ``min_task_edge`` groups more chunks per task; zarr then reads and decodes them concurrently,
-    which is faster where every chunk is wanted anyway (an overview). A chunk that cannot be read (corrupt
-    on disk) raises :class:`UnreadableStoreError` naming the store, the array and the chunk.
+    Parameters
+    ----------
+    array
+        The zarr array to view.
+    min_task_edge
+        A larger value groups more chunks per task; zarr then reads and decodes them concurrently, which
+        is faster where every chunk is wanted anyway (an overview).
+    bad_chunks
+        What a chunk that is stored but cannot be read (corrupt on disk) does: ``"raise"`` (the default)
+        raises :class:`UnreadableChunkError` naming the store, the array and the chunk keys; ``"fill"``
+        reads it as the array's fill value and reports it to ``on_bad_chunks``.
+    on_bad_chunks
+        With ``"fill"``: called with a :class:`BadChunks` for every read that met bad chunks (from dask's
+        worker threads; the same key may come again when a region is read again), in the process that reads:
+        on a dask.distributed cluster, on the workers, so it must pickle. A viewer tells the person once per
+        array; a writer records that its output is not a clean copy.
     """
+    if bad_chunks not in BAD_CHUNK_MODES:
+        raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
     chunks = list(read_chunks(array))
     for axis in range(max(0, array.ndim - 2), array.ndim):
         chunks[axis] *= max(1, min_task_edge // chunks[axis])
-    name = "from-zarr-" + tokenize(str(array.store), array.path, array.shape, str(array.dtype), tuple(chunks))
+    name = "from-zarr-" + tokenize(
+        str(array.store), array.path, array.shape, str(array.dtype), tuple(chunks), bad_chunks
+    )
     return da.from_array(
-        NamedReads(array), chunks=tuple(chunks), name=name, asarray=False, fancy=False,
-        meta=np.empty((0,) * array.ndim, dtype=array.dtype),
+        NamedReads(array, bad_chunks=bad_chunks, on_bad_chunks=on_bad_chunks), chunks=tuple(chunks), name=name,
+        asarray=False, fancy=False, meta=np.empty((0,) * array.ndim, dtype=array.dtype),
     )
 
 
 class NamedReads:
-    """A zarr array whose failed reads say which store, array and chunks failed.
+    """A zarr array whose failed reads say which store, array and chunks failed, or read as the fill value.
 
     zarr's own error from a corrupt chunk (a codec's "decompression error") names none of them, and reaches
-    the person from deep inside a dask task, possibly long after the store was opened.
+    the person from deep inside a dask task, possibly long after the store was opened. ``bad_chunks`` and
+    ``on_bad_chunks`` are those of :func:`to_dask`.
     """
 
-    def __init__(self, array: zarr.Array):
+    def __init__(
+        self, array: zarr.Array, *, bad_chunks: str = "raise", on_bad_chunks: Callable[[BadChunks], None] | None = None
+    ):
         self.array = array
         self.shape, self.dtype, self.ndim, self.chunks = array.shape, array.dtype, array.ndim, array.chunks
+        self.bad_chunks, self.on_bad_chunks = bad_chunks, on_bad_chunks
 
     def __getitem__(self, selection):
         try:
             return self.array[selection]
-        except Exception as error:  # re-raised with its place: any codec or I/O failure of this read
-            bad = _failing_chunks(self.array, selection)
+        except Exception as error:  # noqa: BLE001 - any codec or I/O failure: found chunk by chunk below
+            first_error = error
+        values, bad = _read_chunk_by_chunk(self.array, selection, stop_at_first=self.bad_chunks == "raise")
+        if not bad:  # the failure was not one chunk's (the store went away, say): zarr's error, with its place
             raise UnreadableStoreError(
-                f"{self.array.store}: array {self.array.path or '/'!r}: chunk(s) at index {', '.join(map(str, bad))} "
-                f"of {self.array.chunks} pixels cannot be read: {type(error).__name__}: {error}"
-            ) from error
+                f"{store_name(self.array)}: array {self.array.path or '/'!r} cannot be read: "
+                f"{type(first_error).__name__}: {first_error}"
+            ) from first_error
+        report = BadChunks(
+            store_name(self.array), self.array.path or "/", tuple(bad),
+            f"{type(first_error).__name__}: {first_error}",
+        )
+        if self.bad_chunks == "raise":
+            raise UnreadableChunkError(report.describe()) from first_error
+        logger.warning("%s; shown as the fill value", report.describe())
+        if self.on_bad_chunks is not None:
+            self.on_bad_chunks(report)
+        return values
 
 
-def _failing_chunks(array: zarr.Array, selection, most: int = 3) -> list[tuple[int, ...]]:
-    """The chunks under ``selection`` that fail to read on their own (the first ``most``); a rare path,
-    taken only once a read has failed, so it may read again chunk by chunk."""
+def store_name(array: zarr.Array) -> str:
+    """The store of ``array`` as people name it: a local folder's path, else zarr's name for the store."""
+    root = getattr(array.store, "root", None)
+    return str(root) if root is not None else str(array.store)
+
+
+def fill_value(array: zarr.Array):
+    """The value zarr shows where there is no chunk (0 where the metadata gives none)."""
+    return 0 if array.fill_value is None else array.fill_value
+
+
+def _read_chunk_by_chunk(array: zarr.Array, selection, stop_at_first: bool) -> tuple[np.ndarray, list[str]]:
+    """``array[selection]`` read one chunk at a time, the fill value where a chunk fails; and the keys of
+    the stored objects (shards where sharded) that failed, in grid order. A rare path, taken only once a
+    read has failed."""
     selection = selection if isinstance(selection, tuple) else (selection,)
     selection = selection + (slice(None),) * (array.ndim - len(selection))
-    ranges = []
-    for part, size, edge in zip(selection, array.shape, array.chunks):
+    bounds, steps = [], []
+    for part, size in zip(selection, array.shape):
         if isinstance(part, slice):
-            start, stop, _ = part.indices(size)
-            ranges.append(range(start // edge, -(-stop // edge)))
+            start, stop, step = part.indices(size)
+            bounds.append((start, max(start, stop)))
+            steps.append(slice(None, None, step))
         else:
-            ranges.append(range(part // edge, part // edge + 1))
-    bad = []
+            index = int(part) % size
+            bounds.append((index, index + 1))
+            steps.append(0)
+    region = np.full([stop - start for start, stop in bounds], fill_value(array), dtype=array.dtype)
+    per_unit = [unit // chunk for unit, chunk in zip(read_chunks(array), array.chunks)]
+    bad: list[str] = []
+    ranges = [range(start // edge, -(-stop // edge)) for (start, stop), edge in zip(bounds, array.chunks)]
     for index in product(*ranges):
+        key = array.metadata.encode_chunk_key(tuple(i // n for i, n in zip(index, per_unit)))
+        if key in bad:
+            continue  # its shard already failed
+        wanted = tuple(
+            slice(max(start, i * edge), min(stop, (i + 1) * edge))
+            for i, edge, (start, stop) in zip(index, array.chunks, bounds)
+        )
         try:
-            array[tuple(slice(i * edge, (i + 1) * edge) for i, edge in zip(index, array.chunks))]
+            region[tuple(slice(w.start - start, w.stop - start) for w, (start, _) in zip(wanted, bounds))] = array[wanted]
         except Exception:  # noqa: BLE001 - finding which chunks fail is the point
-            bad.append(index)
-            if len(bad) == most:
+            bad.append(key)
+            if stop_at_first:
                 break
-    return bad
+    return region[tuple(steps)], bad

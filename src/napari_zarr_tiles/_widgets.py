@@ -3,13 +3,18 @@
 "Convert to zarr tiles": choose a file, convert it in a worker thread with napari's progress bar and a
 cancel that stops it (leaving nothing behind), then open the result.
 "Tile filter": run a filter on an image layer; the result is a new lazy layer, computed tile by tile only
-where the screen looks, and updated as the parameters change.
+where the screen looks, and updated as the parameters change. A result chosen as the input chains: a new
+layer with both steps is added next to it, and the input result stays.
 "Save result to zarr": stream a filter result at full resolution, with its pyramid, into OME-Zarr, with
-progress and a cancel that keeps what was written for the next Save to resume; the layer then reads the store.
+progress and a cancel that keeps what was written for the next Save to resume; the layer then reads the store
+and can be saved again, or chained on.
+A Save or Convert onto an existing target asks whether to replace it (``ask_to_replace``), as napari's own
+Save through this plugin's writer does.
 """
 
 import threading
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import napari
@@ -24,6 +29,7 @@ from magicgui.widgets import (
     PushButton,
     SpinBox,
 )
+from psygnal import Signal as Event
 from qtpy.QtCore import QObject, Signal
 
 from ._errors import InvalidOptionError, WriteCancelled
@@ -32,6 +38,42 @@ from ._writer import image_from_layer
 from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
 RECIPE = "napari-zarr-tiles"  # the layer.metadata key of a filter result's recipe
+
+
+def ask_to_replace(target: Path) -> bool:
+    """Ask, in a Yes/No dialog, whether to replace ``target``, which exists; No is the default.
+
+    The one place a widget or napari's Save through this plugin asks (tests replace it with an answer).
+    """
+    from qtpy.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        None, "Replace?", f"{target} exists already.\nReplace it? Everything in it will be lost.",
+        buttons.Yes | buttons.No, buttons.No,
+    )
+    return answer == buttons.Yes
+
+
+def ask_to_replace_in_window(target: Path) -> bool | None:
+    """:func:`ask_to_replace`'s answer where a person can be asked (napari's window shown, and this its
+    thread); None where nobody can be (a script, a test's hidden viewer, a worker thread)."""
+    from qtpy.QtCore import QThread
+    from qtpy.QtWidgets import QApplication
+
+    application = QApplication.instance()
+    if application is None or QThread.currentThread() != application.thread():
+        return None
+    if not any(window.isVisible() for window in application.topLevelWidgets()):
+        return None
+    return ask_to_replace(target)
+
+
+def _status_label() -> Label:
+    """A widget's status line: wrapped, so that a long message grows it downwards instead of widening the dock."""
+    label = Label(value="")
+    label.native.setWordWrap(True)
+    return label
 
 
 class _ProgressRelay(QObject):
@@ -50,7 +92,7 @@ class _BackgroundJob(Container):
         self._viewer = viewer
         self._run = PushButton(text=self.run_text)
         self._cancel = PushButton(text="Cancel", enabled=False)
-        self._status = Label(value="")
+        self._status = _status_label()
         super().__init__(widgets=[*fields, self._run, self._cancel, self._status])
         self._run.clicked.connect(self.start)
         self._cancel.clicked.connect(self.cancel)
@@ -59,6 +101,7 @@ class _BackgroundJob(Container):
         self._relay.advanced.connect(self._show_progress)
         self._progress_bar = None
         self.worker = None
+        self._running = False  # from a click until the job is done: a second click meanwhile is refused
 
     def _make_write_fields(self) -> None:
         """The write options every job here offers: tile edge, compressor, OME-Zarr version, pyramid, overwrite."""
@@ -68,10 +111,11 @@ class _BackgroundJob(Container):
         self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
 
-    def _write_options(self, **fixed) -> WriteOptions | None:
-        """The write options as chosen (and ``fixed``); None, with the reason shown, where one is wrong."""
+    def _write_options(self, target: Path, **fixed) -> WriteOptions | None:
+        """The write options as chosen (and ``fixed``); None, with the reason shown, where one is wrong or
+        where ``target`` exists, "overwrite" is not ticked and the person chose not to replace it."""
         try:
-            return WriteOptions(
+            options = WriteOptions(
                 tile=self._chunks.value, compressor=self._compressor.value, ome_version=self._version.value,
                 with_pyramid=self._pyramid.value, overwrite=self._overwrite.value, **fixed,
             )
@@ -79,6 +123,28 @@ class _BackgroundJob(Container):
             words = {"tile": "tile edge", "ome_version": "OME-Zarr", "with_pyramid": "untick 'pyramid'"}
             self._status.value = error.in_words(words)
             return None
+        if target.exists() and not options.overwrite:
+            if not ask_to_replace(target):
+                self._status.value = f"{target.name} exists and was kept: nothing written"
+                return None
+            options = WriteOptions.of(options, overwrite=True)
+        return options
+
+    def start(self) -> None:
+        """Start the job in a worker thread, unless one is running (a second click says so and does nothing)."""
+        if self._running:
+            from napari.utils.notifications import show_info
+
+            show_info(f"{self.run_text}: one is under way; wait for it, or Cancel it first")
+            return
+        self._running, self.worker = True, None
+        try:
+            self._start()
+        finally:
+            self._running = self.worker is not None  # launched: until _done, which runs after this returns
+
+    def _start(self) -> None:
+        raise NotImplementedError
 
     def _launch(self, function, *args, description: str, cancelled_message: str, **kwargs) -> None:
         """Run ``function(*args, progress=..., **kwargs)`` in a worker thread; its result goes to _returned."""
@@ -101,9 +167,6 @@ class _BackgroundJob(Container):
             function, *args, progress=report, **kwargs,
             _connect={"returned": self._returned, "errored": self._failed, "finished": self._done},
         )
-
-    def start(self) -> None:
-        raise NotImplementedError
 
     def _returned(self, result) -> None:
         raise NotImplementedError
@@ -132,6 +195,7 @@ class _BackgroundJob(Container):
             self._progress_bar.close()
             self._progress_bar = None
         self._run.enabled, self._cancel.enabled = True, False
+        self._running = False
 
 
 class ConvertWidget(_BackgroundJob):
@@ -153,12 +217,12 @@ class ConvertWidget(_BackgroundJob):
         if stem:
             self._target.value = source.with_name(f"{stem}.ome.zarr")
 
-    def start(self) -> None:
+    def _start(self) -> None:
         """Start the conversion in a worker thread; a cancel removes the partial store."""
         from ._convert import convert
 
         source, target = Path(self._source.value), Path(self._target.value)
-        options = self._write_options()
+        options = self._write_options(target)
         if options is None:
             return
         self._launch(
@@ -171,18 +235,30 @@ class ConvertWidget(_BackgroundJob):
         self._viewer.open(path, plugin="napari-zarr-tiles")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recipe:
-    """How a filter result layer was made: its source image (lazy, all levels), the filter steps, and the path
-    the source layer was opened from (None for a layer made in memory), which a save records."""
+    """How a filter result layer was made: its source image (lazy, all levels), the filter steps, the path
+    the source layer was opened from (None for a layer made in memory), which a save records, and the store
+    the result was last saved to (None before a save), which the layer then reads.
+
+    The one thing a result layer's metadata holds under ``RECIPE``, before and after a save, so that a saved
+    result is listed for another save and a filter on it chains onto its steps.
+    """
 
     source: ImageToWrite
     steps: list[tuple[str, dict]]
     origin: str | None = None
+    saved: str | None = None
 
 
 class TileFilterWidget(Container):
-    """Run a filter on an image layer: the result is a new lazy layer that follows the parameters."""
+    """Run a filter on an image layer: the result is a new lazy layer that follows the parameters.
+
+    For scripts (the demo): :meth:`choose` a filter and its parameters, :meth:`apply`, then :meth:`wait`
+    for the result layer.
+    """
+
+    settled = Event()  # the newest request's result is shown, or it failed
 
     def __init__(self, viewer: napari.viewer.Viewer):
         from .tiles import FILTERS
@@ -195,12 +271,16 @@ class TileFilterWidget(Container):
         self._cache_mb = SpinBox(label="cache (MB)", value=DEFAULT_BUDGET // 2**20, min=0, max=1_000_000, step=128,
                                  tooltip="memory kept for computed tiles, so that panning back does not recompute")
         self._run = PushButton(text="Apply")
-        self._status = Label(value="")
+        self._status = _status_label()
         super().__init__(widgets=[self._layer, self._filter, self._parameters, self._cache_mb, self._run, self._status])
         self.cache = TileCache()
         self._cache_mb.changed.connect(lambda megabytes: setattr(self.cache, "budget", megabytes * 2**20))
         self.result_layer = None
+        self._result_input = None  # the input layer result_layer was made from: the result follows it
         self._latest = None  # the recipe of the newest request; older ones arriving late are dropped
+        self._requested_from = None  # the newest request's input layer
+        self._error = None  # why the newest request failed
+        self._warned: set[tuple] = set()  # input and result problems already said (each is said once)
         self.worker = None
         self._show_parameters()
         self._filter.changed.connect(self._show_parameters)
@@ -211,10 +291,29 @@ class TileFilterWidget(Container):
 
     def _image_layers(self, widget=None) -> list:
         """Image layers, filter results among them (a filter on a result chains onto its steps)."""
-        return [
-            layer for layer in self._viewer.layers
-            if isinstance(layer, napari.layers.Image) and layer is not getattr(self, "result_layer", None)
-        ]
+        return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Image)]
+
+    def choose(self, name: str, layer=None, **params) -> None:
+        """Choose filter ``name``, its parameters (others keep their values) and, if given, the input layer.
+
+        Raises
+        ------
+        ValueError
+            If the filter, a parameter or the layer is not one offered.
+        """
+        from .tiles import get_filter
+
+        flt = get_filter(name)
+        unknown = set(params) - {parameter.name for parameter in flt.parameters}
+        if unknown:
+            raise ValueError(f"filter {name!r} has no parameter {sorted(unknown)}")
+        if layer is not None:
+            if layer not in self._layer.choices:
+                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not an image layer of this viewer")
+            self._layer.value = layer
+        self._filter.value = name
+        for parameter, value in params.items():
+            getattr(self._parameters, parameter).value = value
 
     def _show_parameters(self) -> None:
         from .tiles import get_filter
@@ -248,10 +347,13 @@ class TileFilterWidget(Container):
         return [(self._filter.value, {widget.name: widget.value for widget in self._parameters})]
 
     def _follow(self) -> None:
-        """A parameter or the filter changed: the result layer, once there, follows."""
+        """A parameter or the filter changed: the result layer, once there, follows (made from this input)."""
         self._enable_used_parameters()
-        if self.result_layer is not None and self.result_layer in self._viewer.layers:
+        if self._following() and self._result_input is self._layer.value:
             self.apply()
+
+    def _following(self) -> bool:
+        return self.result_layer is not None and self.result_layer in self._viewer.layers
 
     def apply(self) -> None:
         """Build the lazy result in a worker thread (a threshold's histogram is computed there), then show it."""
@@ -262,27 +364,59 @@ class TileFilterWidget(Container):
             self._status.value = "choose an image layer"
             return
         earlier = layer.metadata.get(RECIPE)
-        if isinstance(earlier, Recipe):  # a result: chain onto its steps, from its source
+        if isinstance(earlier, Recipe):  # a result (saved or not): chain onto its steps, from its source
             recipe = Recipe(earlier.source, [*earlier.steps, *self.steps], earlier.origin)
         else:
             data, meta, _ = layer.as_layer_data_tuple()
             source = image_from_layer(data, meta)
             recipe = Recipe(replace(source, data=_levels_to_filter(layer, source)), self.steps, layer.source.path)
         self._status.value = "computing..."
-        self._latest = recipe
+        self._latest, self._requested_from, self._error = recipe, layer, None
         self.worker = create_worker(
             _lazy_result, recipe, self.cache,
-            _connect={"returned": self._show, "errored": self._failed},
+            _connect={"returned": self._show, "errored": partial(self._failed, recipe)},
             # napari's busy bar: a threshold reads every tile of its level for the histogram first
             _progress={"total": 0, "desc": f"Tile filter: {self._filter.value}"},
         )
 
+    def wait(self, timeout: float = 120.0):
+        """The result layer of the newest :meth:`apply`, once shown, Qt's events handled meanwhile.
+
+        Raises
+        ------
+        TimeoutError
+            If the result is not there after ``timeout`` seconds.
+        Exception
+            The error the filter failed with (also shown in the status line).
+        """
+        from qtpy.QtCore import QEventLoop, QTimer
+
+        if self._latest is not None:
+            loop = QEventLoop()
+            timer = QTimer(singleShot=True)
+            timer.timeout.connect(loop.quit)
+            self.settled.connect(loop.quit, check_nargs=False)
+            timer.start(int(timeout * 1000))
+            try:
+                loop.exec()
+            finally:
+                timer.stop()
+                self.settled.disconnect(loop.quit)
+        if self._error is not None:
+            raise self._error
+        if self._latest is not None:
+            raise TimeoutError(f"Tile filter: no result of {self._filter.value} after {timeout:g} s")
+        return self.result_layer
+
     def _show(self, made) -> None:
-        recipe, image, contrast = made
+        recipe, image, contrast, steps_run, problems = made
         if recipe is not self._latest:  # parameters changed while this one was built: the newer one follows
             return
+        self._latest = None
         metadata = {RECIPE: recipe}
-        if self.result_layer is not None and self.result_layer in self._viewer.layers:
+        source = self._requested_from
+        lines = []
+        if self._following() and self._result_input is source:
             layer = self.result_layer
             if isinstance(layer, napari.layers.Labels) == image.is_label:
                 layer.data = image.data
@@ -290,22 +424,46 @@ class TileFilterWidget(Container):
                 layer.metadata = metadata
                 if contrast is not None:
                     layer.contrast_limits = contrast
-                self._status.value = f"updated {_short(layer.name)}"
-                return
-            self._viewer.layers.remove(layer)
-        common = {"name": image.name, "scale": image.scale, "translate": image.translate, "metadata": metadata,
-                  "multiscale": isinstance(image.data, list)}
-        if image.is_label:
-            self.result_layer = self._viewer.add_labels(image.data, **common)
-        else:
-            self.result_layer = self._viewer.add_image(image.data, contrast_limits=contrast, **common)
-        self._status.value = f"added {_short(image.name)}"
+                lines.append(f"updated {_short(layer.name)}")
+            else:
+                self._viewer.layers.remove(layer)
+        if not lines:  # a new result, next to its input (a result chained on stays as it was)
+            common = {"name": image.name, "scale": image.scale, "translate": image.translate,
+                      "metadata": metadata, "multiscale": isinstance(image.data, list)}
+            if image.is_label:
+                layer = self._viewer.add_labels(image.data, **common)
+            else:
+                layer = self._viewer.add_image(image.data, contrast_limits=contrast, **common)
+            if source in self._viewer.layers:
+                self._viewer.layers.move(self._viewer.layers.index(layer), self._viewer.layers.index(source) + 1)
+            self.result_layer, self._result_input = layer, source
+            lines.append(f"added {_short(image.name)}")
+        lines += _computed_values(steps_run)
+        lines += self._warn_once(problems)
+        self._status.value = "\n".join(lines)
+        self.settled.emit()
 
-    def _failed(self, error: Exception) -> None:
+    def _warn_once(self, problems: list[tuple[tuple, str]]) -> list[str]:
+        """Each problem of an input or its result, said in a napari notification the first time it comes."""
+        from napari.utils.notifications import show_warning
+
+        said = []
+        for key, message in problems:
+            if key not in self._warned:
+                self._warned.add(key)
+                show_warning(f"Tile filter: {message}")
+                said.append(message)
+        return said
+
+    def _failed(self, recipe: Recipe, error: Exception) -> None:
         from napari.utils.notifications import show_error
 
+        if recipe is not self._latest:  # a request superseded by a newer one: that one's outcome is said
+            return
+        self._latest, self._error = None, error
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
+        self.settled.emit()
 
 
 def _levels_to_filter(layer, source: ImageToWrite):
@@ -329,17 +487,43 @@ def _short(name: str, length: int = 40) -> str:
 
 
 def _lazy_result(recipe: Recipe, cache) -> tuple:
-    """The result layer's lazy levels (each block cached once computed), and its contrast limits."""
-    from ._display import contrast_limits, sample
+    """The result layer's lazy levels (each block cached once computed), its contrast limits, the steps as
+    run (a preview threshold's value), and what is wrong with its input or itself (all NaN, constant,
+    infinite values), from the bounded samples its contrast is taken from."""
+    from ._display import contrast_limits, sample, sample_problem
     from .tiles._cache import cached
     from .tiles._result import filtered
 
-    image = filtered(recipe.source, recipe.steps, preview=True)
+    image, steps = filtered(recipe.source, recipe.steps, preview=True)
     levels = image.data if isinstance(image.data, list) else [image.data]
     levels = [cached(level, cache) for level in levels]
-    contrast = None if image.is_label else contrast_limits(sample(levels[-1]))
+    result_sample = sample(levels[-1])
+    contrast = None if image.is_label else contrast_limits(result_sample)
     data = levels if isinstance(image.data, list) else levels[0]
-    return recipe, replace(image, data=data), contrast
+    source = recipe.source.data[-1] if isinstance(recipe.source.data, list) else recipe.source.data
+    # each said once per input: a result's name changes with every parameter, its problem rarely does
+    problems = [
+        ((which, recipe.source.name, problem), f"{which} {name}: {problem}")
+        for which, name, values in (("input", recipe.source.name, sample(source)), ("result", image.name, result_sample))
+        if (problem := sample_problem(values)) is not None
+    ]
+    return recipe, replace(image, data=data), contrast, steps, problems
+
+
+def _computed_values(steps) -> list[str]:
+    """A line for each value a step computed from the image (a threshold's), as the preview has it."""
+    from .tiles import get_filter
+
+    lines = []
+    for filter_name, params in steps:
+        flt = get_filter(filter_name)
+        for parameter in flt.parameters:
+            if parameter.name in flt.computed and not parameter.used(params):
+                lines.append(
+                    f"{filter_name} {parameter.name} {params[parameter.name]:.6g} (the preview's, from the "
+                    "coarsest level; Save computes it at full resolution)"
+                )
+    return lines
 
 
 class SaveResultWidget(_BackgroundJob):
@@ -366,18 +550,21 @@ class SaveResultWidget(_BackgroundJob):
     def _result_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer.metadata.get(RECIPE), Recipe)]
 
-    def start(self) -> None:
+    def _start(self) -> None:
         """Save in a worker thread; a cancel keeps what was written, and the next Save resumes it."""
         layer = self._layer.value
         if layer is None:
             self._status.value = "no filter result to save: use Tile filter first"
             return
-        self._saving = layer
         recipe = layer.metadata[RECIPE]
         target = Path(self._target.value)
-        options = self._write_options()
+        if recipe.origin is not None and Path(recipe.origin).resolve() == target.resolve():
+            self._status.value = f"{target.name} is the image this result is made from: choose another target"
+            return
+        options = self._write_options(target)
         if options is None:
             return
+        self._saving = (layer, recipe)
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
             options=options, description=f"Saving {layer.name}",
@@ -389,17 +576,19 @@ class SaveResultWidget(_BackgroundJob):
         from ._reader import layer_data
 
         data = layer_data(path)[0][0]
-        layer = self._saving
-        if layer is not None and layer in self._viewer.layers:
+        layer, recipe = self._saving
+        saved = replace(recipe, saved=path)  # still the recipe: the layer can be saved again, or chained on
+        if layer in self._viewer.layers:
             if isinstance(data, list) == layer.multiscale:
                 layer.data = data
-                layer.metadata = {RECIPE: path}
+                layer.metadata = {RECIPE: saved}
             else:  # saved without a pyramid: a layer of another kind (single-scale) reads the store
                 index = self._viewer.layers.index(layer)
                 self._viewer.layers.remove(layer)
                 for opened in self._viewer.open(path, plugin="napari-zarr-tiles"):
-                    opened.metadata = {**opened.metadata, RECIPE: path}
+                    opened.metadata = {**opened.metadata, RECIPE: saved}
                     self._viewer.layers.move(self._viewer.layers.index(opened), index)
+                self._layer.reset_choices()  # the layer read from the store is a result now
         self._status.value = f"wrote {path}"
 
 

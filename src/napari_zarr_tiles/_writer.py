@@ -3,26 +3,34 @@
 A layer's data and metadata (scale, translation, axis labels, units, colormap, contrast) become an
 :class:`ImageToWrite`; image layers saved together become the channels of one image, labels layers its
 ``labels/`` group.
+
+A save onto an existing store asks, in napari's window, whether to replace it: napari's Save dialog does
+not (a ``.zarr`` store is a folder, which its file dialog opens rather than confirms). With no window to ask
+in, it is refused.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
 import dask.array as da
 
 from . import _ome
-from ._errors import ZarrTilesError
+from ._errors import TargetExistsError, WriteCancelled, ZarrTilesError
 from ._image import ImageToWrite
 from ._writing import write_ome_zarr
 
 
 def napari_write_image(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: one image layer to OME-Zarr (RGB becomes three channels)."""
-    return [write_ome_zarr(path, image_from_layer(data, meta))]
+    return _write(path, image_from_layer(data, meta))
 
 
 def napari_write_labels(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: one labels layer to OME-Zarr, with a label-safe pyramid."""
-    return [write_ome_zarr(path, image_from_layer(data, meta, is_label=True))]
+    return _write(path, image_from_layer(data, meta, is_label=True))
 
 
 def napari_write_layers(path: str, layer_data: list[tuple]) -> list[str]:
@@ -33,7 +41,29 @@ def napari_write_layers(path: str, layer_data: list[tuple]) -> list[str]:
         image = image_from_layer(*images[0])
     else:
         image = _channels_from_layers(images)
-    return [write_ome_zarr(path, image, labels=labels)]
+    return _write(path, image, labels)
+
+
+def _write(path: str, image: ImageToWrite, labels: Sequence[ImageToWrite] = ()) -> list[str]:
+    """Write, replacing an existing store only if the person, asked in napari's window, said so."""
+    target = Path(path)
+    overwrite = target.exists() and _replace(target)
+    return [write_ome_zarr(path, image, labels=labels, overwrite=overwrite)]
+
+
+def _replace(target: Path) -> bool:
+    """True if the person agrees to replace ``target``, which exists; else an error that says what happened."""
+    # Qt is asked only when napari runs it already: a script or a test without Qt never loads it from here.
+    answer = None
+    if "qtpy" in sys.modules:
+        from ._widgets import ask_to_replace_in_window
+
+        answer = ask_to_replace_in_window(target)
+    if answer is None:
+        raise TargetExistsError(f"{target} exists already; save under another name, or delete it first")
+    if not answer:
+        raise WriteCancelled(f"{target} was kept as it was; nothing was saved")
+    return True
 
 
 def image_from_layer(data, meta: dict, *, is_label: bool = False) -> ImageToWrite:

@@ -96,7 +96,7 @@ class WriteOptions:
         if self.shards is not None:
             if not _is_whole(self.shards) or self.shards < 1:
                 raise InvalidOptionError("shards", f"{{shards}} must be a whole number of tiles, at least 1, not {self.shards!r}")
-            if self.ome_version == "0.4":
+            if self.zarr_format == 2:
                 raise InvalidOptionError(
                     "shards", "{shards} needs {ome_version} 0.5 (zarr v3): OME-Zarr 0.4 is stored as zarr v2, which has no shards"
                 )

@@ -10,6 +10,7 @@ on the tile grown by the halos of the steps after it, so the last step is exact 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -22,11 +23,20 @@ from ._filters import Filter, get_filter
 Steps = Iterable[tuple[str, dict]]
 
 
+class ChainResult(NamedTuple):
+    """A chain's lazy result, and its steps as run: every parameter given, whole-image values computed (a
+    threshold's ``value`` from Otsu's or Li's method), so that running these steps again gives this result."""
+
+    data: object
+    steps: list[tuple[str, dict]]
+
+
 def apply_filter(data, name: str, *, spatial_axes: Sequence[int] | None = None, preview: bool = False, **params):
     """The lazy result of filter ``name`` on the spatial axes of ``data`` (by default its last two).
 
-    ``data`` is an array, or a list of pyramid levels (finest first): then the result is a list too, each
-    level computed from the same level of the input with lengths scaled to it. Whole-image statistics (a
+    ``data`` is an array, or a sequence of pyramid levels, finest first (a list, a tuple, napari's
+    ``MultiScaleData``: any sequence that is not itself an array): then the result is a list, each level
+    computed from the same level of the input with lengths scaled to it. Whole-image statistics (a
     threshold) come from level 0, tile by tile, or from the coarsest level when ``preview`` is set.
     """
     return apply_chain(data, [(name, params)], spatial_axes=spatial_axes, preview=preview)
@@ -34,7 +44,12 @@ def apply_filter(data, name: str, *, spatial_axes: Sequence[int] | None = None, 
 
 def apply_chain(data, steps: Steps, *, spatial_axes: Sequence[int] | None = None, preview: bool = False):
     """The lazy result of ``steps``, ``[(filter name, parameters), ...]``, applied one after the other."""
-    multiscale = isinstance(data, (list, tuple))
+    return run_chain(data, steps, spatial_axes=spatial_axes, preview=preview).data
+
+
+def run_chain(data, steps: Steps, *, spatial_axes: Sequence[int] | None = None, preview: bool = False) -> ChainResult:
+    """:func:`apply_chain`, with the steps as run (the values it computed from the whole image)."""
+    multiscale = is_levels(data)
     levels = [da.asarray(level) for level in (data if multiscale else [data])]
     spatial = list(spatial_axes) if spatial_axes is not None else list(range(max(0, levels[0].ndim - 2), levels[0].ndim))
     checked = []
@@ -45,7 +60,14 @@ def apply_chain(data, steps: Steps, *, spatial_axes: Sequence[int] | None = None
         raise ValueError("no filter to apply")
     statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, checked, spatial)
     results = [_apply_level(level, levels[0].shape, checked, statistics, spatial) for level in levels]
-    return results if multiscale else results[0]
+    run = [(flt.name, {**values, **extra}) for (flt, values), extra in zip(checked, statistics)]
+    return ChainResult(results if multiscale else results[0], run)
+
+
+def is_levels(data) -> bool:
+    """Whether ``data`` is pyramid levels rather than one array: a sequence (list, tuple, napari's
+    MultiScaleData) that is not itself an array (MultiScaleData has a shape too, its first level's)."""
+    return isinstance(data, Sequence) and not isinstance(data, (str, bytes))
 
 
 def total_halo(steps: Steps, ndim: int = 2) -> list[int]:

@@ -51,6 +51,7 @@ class Parameter:
     length: bool = False  # a length in pixels: scaled per axis on coarser levels
     choices: tuple[str, ...] = ()
     used_when: tuple[str, str] | None = None  # (parameter, value): only then does this one matter
+    doc: str = ""  # what it is, in a phrase: the typed functions' docstrings (napari_zarr_tiles.filters) show it
 
     def used(self, values: dict) -> bool:
         return self.used_when is None or values.get(self.used_when[0]) == self.used_when[1]
@@ -61,7 +62,8 @@ class Filter:
     """One filter: how to run it on a tile, how far it reads beyond the tile, what it returns.
 
     ``statistic``, where given, computes values from the whole image before any tile runs (a threshold from
-    the whole image's histogram): ``statistic(data, values) -> extra keyword arguments of function``.
+    the whole image's histogram): ``statistic(data, values) -> {parameter: value}``, parameters of the
+    filter (named in ``computed``) that replace the given ones, so that the steps as run can be run again.
     """
 
     name: str
@@ -71,6 +73,8 @@ class Filter:
     output_dtype: Callable[[np.dtype], np.dtype]
     statistic: Callable[..., dict] | None = None
     labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
+    doc: str = ""  # what it does, in a sentence: the first line of its typed function's docstring
+    computed: tuple[str, ...] = ()  # parameters that ``statistic`` may compute (a threshold's value), always shown
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -151,7 +155,19 @@ def _gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
 
 
 def _mean(tile: np.ndarray, *, size) -> np.ndarray:
-    return ndi.uniform_filter(tile.astype(np.float32, copy=False), size=size)
+    """scipy's uniform filter; a window holding a NaN or an infinity gives NaN.
+
+    scipy sums a running window, which carries a NaN (or inf - inf) on to the end of its row: of the tile,
+    here, so the result would depend on the tiling. Non-finite pixels are counted as 0 and their windows
+    marked NaN instead, as a Gaussian's would be.
+    """
+    tile = tile.astype(np.float32, copy=False)
+    finite = np.isfinite(tile)
+    if finite.all():
+        return ndi.uniform_filter(tile, size=size)
+    result = ndi.uniform_filter(np.where(finite, tile, np.float32(0)), size=size)
+    result[ndi.maximum_filter(~finite, size=size)] = np.nan
+    return result
 
 
 def _laplace_of_gaussian(tile: np.ndarray, *, sigma) -> np.ndarray:
@@ -260,52 +276,100 @@ def _white_tophat(tile: np.ndarray, *, radius) -> np.ndarray:
     return tile - opened
 
 
-def _threshold(tile: np.ndarray, *, method: str, value: float, threshold: float) -> np.ndarray:
-    return (tile > threshold).astype(np.uint8)
+def _threshold(tile: np.ndarray, *, method: str, value: float, polarity: str) -> np.ndarray:
+    """1 where the pixel is above ``value`` ("brighter", scikit-image's ``image > threshold``), or at or below
+    it ("darker": objects darker than their background); the two masks are complements, NaN in neither."""
+    mask = tile > value if polarity == "brighter" else tile <= value
+    return mask.astype(np.uint8)
 
 
 def _threshold_statistic(data, values: dict) -> dict:
+    """The threshold ``value`` computed by the chosen method from the whole image (none for "value")."""
     if values["method"] == "value":
-        return {"threshold": values["value"]}
+        return {}
     from ._threshold import whole_image_threshold
 
-    return {"threshold": whole_image_threshold(data, values["method"])}
+    return {"value": whole_image_threshold(data, values["method"])}
 
 
-SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True),)
-SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True),)
+SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True, doc="side of the box, in pixels"),)
+SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian, in pixels"),)
 
 FILTERS: dict[str, Filter] = {
-    "gaussian": Filter("gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32),
-    "mean": Filter("mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32),
+    "gaussian": Filter(
+        "gaussian", _gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32,
+        doc="Gaussian smoothing: scipy.ndimage.gaussian_filter (kernel truncated at 4 sigma, edges reflected).",
+    ),
+    "mean": Filter(
+        "mean", _mean, SIZE, halo=lambda size: size // 2, output_dtype=_float32,
+        doc="The mean over a box of side ``size``: scipy.ndimage.uniform_filter.",
+    ),
     "median": Filter(
-        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The median over a box of side ``size``: scipy.ndimage.median_filter.",
     ),
     "minimum": Filter(
-        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The minimum over a box of side ``size`` (a grey erosion): scipy.ndimage.minimum_filter.",
     ),
     "maximum": Filter(
-        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same
+        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        doc="The maximum over a box of side ``size`` (a grey dilation): scipy.ndimage.maximum_filter.",
     ),
     "white_tophat": Filter(
-        "white_tophat", _white_tophat, (Parameter("radius", 10, 1, 100, integer=True, length=True),),
+        "white_tophat", _white_tophat,
+        (Parameter("radius", 10, 1, 100, integer=True, length=True, doc="radius of the disk (a ball in 3D), in pixels"),),
         # an opening is an erosion then a dilation, each reading ``radius`` beyond a pixel
         halo=lambda radius: 2 * radius, output_dtype=_same,
+        doc="Background removal: the image minus its opening by a disk (a ball in 3D): skimage.morphology.white_tophat.",
     ),
     "difference_of_gaussians": Filter(
         "difference_of_gaussians", _difference_of_gaussians,
-        (Parameter("sigma_low", 1.0, 0.1, 100.0, length=True), Parameter("sigma_high", 3.0, 0.1, 100.0, length=True)),
+        (
+            Parameter("sigma_low", 1.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian kept, in pixels"),
+            Parameter("sigma_high", 3.0, 0.1, 100.0, length=True,
+                      doc="standard deviation of the Gaussian subtracted, in pixels"),
+        ),
         halo=lambda sigma_low, sigma_high: max(sigma_low, sigma_high) * TRUNCATE, output_dtype=_float32,
+        doc="Band-pass: the Gaussian of ``sigma_low`` minus the Gaussian of ``sigma_high``.",
     ),
     "laplace_of_gaussian": Filter(
         "laplace_of_gaussian", _laplace_of_gaussian, SIGMA, halo=lambda sigma: sigma * TRUNCATE, output_dtype=_float32,
+        doc="The Laplacian of the Gaussian, for blobs and edges: scipy.ndimage.gaussian_laplace.",
     ),
-    "sobel": Filter("sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32),
+    "sobel": Filter(
+        "sobel", _sobel, (), halo=lambda: 1, output_dtype=_float32,
+        doc="Gradient magnitude: the Sobel derivatives along each spatial axis (scipy.ndimage.sobel), combined.",
+    ),
     "threshold": Filter(
         "threshold", _threshold,
-        (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0, used_when=("method", "value"))),
-        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
+        (
+            Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value"),
+                      doc="how the threshold is found: by scikit-image's method on the whole image, or given as value"),
+            Parameter("value", 0.0, used_when=("method", "value"),
+                      doc="the threshold itself (with a method, the value it computed, as the result records it)"),
+            Parameter("polarity", "brighter", choices=("brighter", "darker"),
+                      doc="whether objects are brighter than the threshold (above it) or darker (at or below it)"),
+        ),
+        halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True, computed=("value",),
+        doc="A mask, 1 where an object is: above (brighter) or below (darker) a threshold taken from the whole image.",
     ),
+}
+
+
+# What each filter does with NaN and infinite pixels (``napari-zarr-tiles filters`` shows it). Integer images
+# have neither. Each is what the tile function does on the whole image, so tiling never changes it.
+NAN_BEHAVIOUR: dict[str, str] = {
+    "gaussian": "NaN or inf makes every pixel within 4 sigma NaN or infinite",
+    "mean": "a window holding NaN or inf is NaN",
+    "median": "NaN has no order: pixels within size/2 of a NaN are undefined (differ between float32 and float64)",
+    "minimum": "NaN has no order: pixels within size/2 of a NaN are undefined; -inf spreads over its window",
+    "maximum": "NaN has no order: pixels within size/2 of a NaN are undefined; inf spreads over its window",
+    "white_tophat": "NaN has no order: pixels within 2 radius of a NaN are undefined",
+    "difference_of_gaussians": "NaN or inf makes every pixel within 4 sigma_high NaN or infinite",
+    "laplace_of_gaussian": "NaN or inf makes every pixel within 4 sigma NaN or infinite",
+    "sobel": "NaN or inf makes its 3 x 3 neighbourhood NaN or infinite",
+    "threshold": "NaN is in neither mask (0); the threshold is taken from the finite pixels; all NaN is an error",
 }
 
 

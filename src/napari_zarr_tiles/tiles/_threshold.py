@@ -11,6 +11,7 @@ so does ``li_threshold_of_pixels``, in three passes over the tiles (the 256-bin 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import dask
@@ -42,7 +43,10 @@ def whole_image_histogram(data: da.Array) -> tuple[np.ndarray, np.ndarray]:
         # one bin per integer, edges half-way between integers: exact for any value in range
         counts, _ = da.histogram(data, bins=high - low + 1, range=(low - 0.5, high + 0.5))
         return counts.compute(), np.arange(low, high + 1)
-    edges = np.histogram_bin_edges(np.array([low, high], dtype=np.float64), bins=FLOAT_BINS, range=(low, high))
+    if low == high:  # one value: one bin centred on it (numpy would spread 256 bins over [low - 0.5, low + 0.5])
+        edges = np.array([low - 0.5, low + 0.5])
+    else:
+        edges = np.histogram_bin_edges(np.array([low, high], dtype=np.float64), bins=FLOAT_BINS, range=(low, high))
     counts, _ = da.histogram(data, bins=edges)
     return counts.compute(), (edges[:-1] + edges[1:]) / 2
 
@@ -63,6 +67,8 @@ def whole_image_threshold(data: da.Array, method: str) -> float:
     if method == "li" and data.dtype.kind == "f":
         return li_threshold_of_pixels(data)
     counts, centers = whole_image_histogram(data)
+    if len(counts) == 1:  # a constant image: scikit-image returns its value, whatever the method
+        return float(centers[0])
     if method == "otsu":
         from skimage.filters import threshold_otsu
 
@@ -127,7 +133,11 @@ def _finite_range(data: da.Array) -> tuple:
     """The smallest and largest value of ``data``, tile by tile; NaN and infinite pixels are left out, as
     scikit-image leaves them out of a threshold."""
     finite = da.where(da.isfinite(data), data, np.nan) if data.dtype.kind == "f" else data
-    low, high = dask.compute(da.nanmin(finite), da.nanmax(finite))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": said below in words
+        low, high = dask.compute(da.nanmin(finite), da.nanmax(finite))
+    if np.isnan(low):
+        raise ValueError("threshold: every pixel is NaN or infinite; there are no values to take a threshold from")
     return low.item(), high.item()
 
 

@@ -1,0 +1,35 @@
+"""`napari-zarr-tiles demo`: the filter sample driven through the Tile filter's public methods, with a timeout."""
+
+import imageio.v3 as iio
+import pytest
+from qtpy.QtWidgets import QApplication
+
+from napari_zarr_tiles._cli import main
+from napari_zarr_tiles._widgets import TileFilterWidget
+
+pytestmark = pytest.mark.gui
+
+
+def shown_windows() -> list:
+    return [window for window in QApplication.topLevelWidgets() if window.isVisible()]
+
+
+def test_the_filter_demo_thresholds_the_big_sample_and_saves_the_window(qtbot, tmp_path, capsys):
+    picture = tmp_path / "demo.png"
+    assert main(["demo", "--sample", "filter", "--screenshot", str(picture)]) == 0
+    assert capsys.readouterr().out == f"saved {picture}\n"
+    frame = iio.imread(picture)
+    assert frame.shape[1] >= 1000 and frame[..., :3].std() > 20
+    assert shown_windows() == []
+
+
+def test_a_filter_demo_without_a_result_in_time_says_so_and_closes_its_window(qtbot, tmp_path, capsys, monkeypatch):
+    def too_late(self, timeout):
+        raise TimeoutError(f"Tile filter: no result of threshold after {timeout:g} s")
+
+    monkeypatch.setattr(TileFilterWidget, "wait", too_late)
+    picture = tmp_path / "demo.png"
+    assert main(["demo", "--sample", "filter", "--screenshot", str(picture)]) == 1
+    error = capsys.readouterr().err
+    assert "napari-zarr-tiles: demo: Tile filter: no result of threshold after 120 s; the machine may be busy" in error
+    assert not picture.exists() and shown_windows() == []
