@@ -142,15 +142,17 @@ def test_ctrl_c_stops_the_regions_under_way_at_their_next_tile(tmp_path):
         at_interrupt.append(tiles())
         os.kill(os.getpid(), signal.SIGINT)
 
+    before = set(threading.enumerate())  # dask's own pool among them, once something computed with it
     watcher = threading.Thread(target=press_ctrl_c_once_writing)
     watcher.start()
     with pytest.raises(KeyboardInterrupt):
         write_ome_zarr(tmp_path / "out.zarr", image, tile=128, compressor="gzip", compression_level=9, resumable=True)
     watcher.join()
     # The write's pools are gone (their threads are not daemons; zarr's event loop's are, and stay).
-    assert [thread for thread in threading.enumerate() if not thread.daemon] == [threading.main_thread()]
-    # Two regions of 8 x 8 tiles were under way: each thread finished its tile and took no other.
-    assert tiles() - at_interrupt[0] <= 2 * (os.cpu_count() or 1) + 2
+    assert {thread for thread in threading.enumerate() if not thread.daemon} <= before
+    # Two regions of 8 x 8 tiles were under way: they stopped with the tiles already handed to the pool (up
+    # to one per thread for each region), instead of running to their ends (some 120 tiles more).
+    assert tiles() - at_interrupt[0] <= 16
 
 
 def test_progress_counts_every_tile_of_both_regions_in_flight(tmp_path):

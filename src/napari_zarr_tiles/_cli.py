@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import InvalidOptionError, ZarrTilesError
+from ._errors import InvalidOptionError, UnreadableChunkError, ZarrTilesError
 from ._store import WRITER_MARKER
 from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
@@ -77,29 +79,52 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write(args: argparse.Namespace) -> int:
-    """Run ``convert`` or ``process``; Ctrl-C or SIGTERM stops it with one line saying what is left (130)."""
+    """Run ``convert`` or ``process``; Ctrl-C or SIGTERM stops it with one line saying what is left (130).
+
+    Warnings about the source (chunks missing, nothing to show) are printed as one line each.
+    """
     options = _write_options(args)
     progress = TextProgress()
+
+    def warn(message, *_) -> None:
+        progress.end_line()
+        print(f"napari-zarr-tiles {args.command}: warning: {message}", file=sys.stderr)
+
+    # The reader logs each chunk it fills in (--fill-bad-chunks) from the write's threads.
+    logs = logging.getLogger("napari_zarr_tiles")
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warn(record.getMessage())
     try:
-        with _signals_interrupt():
+        with _signals_interrupt(), warnings.catch_warnings():
+            warnings.simplefilter("default")  # each warning once
+            warnings.showwarning = warn
+            logs.addHandler(handler)
             _prepare_long_run()
+            bad_chunks = "fill" if args.fill_bad_chunks else "raise"
             if args.command == "convert":
                 from ._convert import convert
 
-                written = convert(args.source, args.target, options=options, progress=progress)
+                written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress)
             else:
                 from ._jobs import cluster, process
 
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
-                        args.source, args.target, parse_steps(args.steps), client=client, options=options,
-                        progress=progress,
+                        args.source, args.target, parse_steps(args.steps), bad_chunks=bad_chunks, client=client,
+                        options=options, progress=progress,
                     )
+    except UnreadableChunkError as error:
+        progress.end_line()
+        print(f"napari-zarr-tiles {args.command}: {error}; --fill-bad-chunks writes the fill value in their place",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         progress.end_line()
         print(f"napari-zarr-tiles {args.command}: stopped {progress.how_far()}; {_what_is_left(args, options)}",
               file=sys.stderr)
         return 130
+    finally:
+        logs.removeHandler(handler)
     if args.command == "process":
         from ._jobs import recorded_steps
         from .tiles._result import describe_steps
@@ -158,6 +183,11 @@ def _prepare_long_run() -> None:
 
 
 def _add_write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fill-bad-chunks", action="store_true",
+        help="write the fill value where a chunk of the source cannot be read (corrupt), or is missing from a store "
+        "written complete, instead of stopping; the result records that it is not a clean copy",
+    )
     parser.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
     parser.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS, help=COMPRESSOR_ADVICE)
     parser.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")

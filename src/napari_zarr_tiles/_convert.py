@@ -6,13 +6,28 @@ streams it into the new store with its pyramid.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from os import PathLike, fspath
 from pathlib import Path
 
+import dask.array as da
+
 from . import _ome
-from ._errors import ZarrTilesError
+from ._display import sample, sample_problem
+from ._errors import DamagedStoreError, InvalidOptionError, UnreadableStoreError, ZarrTilesError
 from ._image import ImageToWrite
-from ._store import is_zarr_path, source_provenance, to_dask
+from ._store import (
+    BAD_CHUNK_MODES,
+    WRITER_MARKER,
+    BadChunks,
+    fill_value,
+    is_zarr_path,
+    missing_chunks,
+    open_readonly,
+    source_provenance,
+    to_dask,
+)
 from ._writing import DEFAULT_TILE_2D, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
@@ -21,42 +36,114 @@ TIFF_AXIS_ORDER = "TCZYX"
 TIFF_AXIS_KINDS = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"), "X": ("x", "space")}
 
 
-def convert(source: str | PathLike, target: str | PathLike, **options) -> str:
+def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str = "raise", **options) -> str:
     """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr.
 
     ``options`` are :func:`napari_zarr_tiles._writing.write_ome_zarr`'s: tile, compressor, compression_level,
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
+    ``bad_chunks`` is what a chunk of the source that cannot be read does (:func:`open_source`).
     """
-    image = open_source(source)
-    return write_ome_zarr(target, image, provenance=source_provenance(source), **options)
+    opened = open_source(source, bad_chunks=bad_chunks)
+    return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
 
 
-def open_source(source: str | PathLike) -> ImageToWrite:
-    """The first image of ``source`` as a lazy :class:`ImageToWrite`, with its axes and pixel size."""
+@dataclass
+class OpenedSource:
+    """A source opened for a write: its first image, lazy, and what its store records of it.
+
+    ``provenance`` is known before the write (the source, the state of its files, chunks missing from it);
+    ``findings()`` adds, once the write is done, the chunks that could not be read and were written as the
+    fill value, which make the result not a clean copy.
+    """
+
+    image: ImageToWrite
+    provenance: dict
+    filled: list[BadChunks] = field(default_factory=list)
+
+    def tell(self, bad: BadChunks) -> None:
+        self.filled.append(bad)
+
+    def findings(self) -> dict:
+        if not self.filled:
+            return {}
+        keys: dict[str, set[str]] = {}
+        for bad in self.filled:  # the same chunk may be met twice (a halo, a region read again)
+            keys.setdefault(bad.array, set()).update(bad.keys)
+        return {"clean": False, "bad_chunks_filled": {array: sorted(found) for array, found in keys.items()}}
+
+
+def open_source(source: str | PathLike, *, bad_chunks: str = "raise") -> OpenedSource:
+    """The first image of ``source`` as a lazy :class:`ImageToWrite`, with its axes and pixel size.
+
+    ``bad_chunks``: a chunk that is stored but cannot be read stops the write with
+    :class:`UnreadableChunkError` (``"raise"``), or is written as the fill value (``"fill"``) and recorded.
+    Chunks missing from a zarr source (legal: they read as the fill value) are told in a warning and
+    recorded; missing from a store this plugin wrote complete, they make it damaged
+    (:class:`DamagedStoreError`) unless ``bad_chunks="fill"`` accepts the fill value. A source whose
+    sample (its coarsest level) is all NaN, infinite or one value is told in a warning.
+    """
+    if bad_chunks not in BAD_CHUNK_MODES:
+        raise InvalidOptionError("bad_chunks", f"{{bad_chunks}} must be one of {', '.join(BAD_CHUNK_MODES)}, not {bad_chunks!r}")
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
+    opened = OpenedSource(None, source_provenance(source))
     if is_zarr_path(path):
-        return _from_zarr(path)
-    if path.name.lower().endswith(TIFF_SUFFIXES):
-        return _from_tiff(path)
-    raise ZarrTilesError(f"{path}: not a TIFF or a zarr store; convert takes those")
+        opened.image, coarsest = _from_zarr(path, bad_chunks, opened)
+    elif path.name.lower().endswith(TIFF_SUFFIXES):
+        opened.image, coarsest = _from_tiff(path, bad_chunks, opened.tell)
+    else:
+        raise ZarrTilesError(f"{path}: not a TIFF or a zarr store; convert takes those")
+    try:
+        problem = sample_problem(sample(coarsest))
+    except UnreadableStoreError:  # a bad chunk in the sample: the write meets it, or not, and says so
+        problem = None
+    if problem is not None:
+        warnings.warn(f"{path}: {problem}; writing it all the same", UserWarning, stacklevel=2)
+    return opened
 
 
-def _from_zarr(path: Path) -> ImageToWrite:
+def _from_zarr(path: Path, bad_chunks: str, opened: OpenedSource) -> tuple[ImageToWrite, da.Array]:
     from ._reader import image_sources
 
     sources = [source for source in image_sources(path) if not source.labels]
     if not sources:
         raise ZarrTilesError(f"{path}: the store holds no image to convert")
     source = sources[0]
-    return ImageToWrite(
-        to_dask(source.levels[0]), axes=source.axes, name=source.name, scale=source.scale,
-        translate=source.translate, channels=source.channels,
+    _check_missing(path, source.levels[0], bad_chunks, opened.provenance)
+    image = ImageToWrite(
+        to_dask(source.levels[0], bad_chunks=bad_chunks, on_bad_chunks=opened.tell), axes=source.axes,
+        name=source.name, scale=source.scale, translate=source.translate, channels=source.channels,
     )
+    return image, to_dask(source.levels[-1])
 
 
-def _from_tiff(path: Path) -> ImageToWrite:
+def _check_missing(path: Path, array, bad_chunks: str, provenance: dict) -> None:
+    """Tell and record the chunks ``array`` lacks; refuse a store written complete that has lost some."""
+    missing = missing_chunks(array)
+    if not missing.missing:
+        return
+    marker = open_readonly(path).attrs.get(WRITER_MARKER)
+    damaged = isinstance(marker, dict) and marker.get("complete") is True
+    what = f"{path}: array {array.path or '/'!r}: {missing.describe()}"
+    if damaged and bad_chunks != "fill":
+        raise DamagedStoreError(
+            f"{what}, in a store napari-zarr-tiles wrote complete: it is damaged. Restore it from a copy, or accept "
+            "the fill value in their place: bad_chunks='fill' (--fill-bad-chunks)"
+        )
+    warnings.warn(
+        f"{what}; they read as the fill value {fill_value(array)}" + (" (the store is damaged)" if damaged else ""),
+        UserWarning, stacklevel=3,
+    )
+    provenance["missing_chunks"] = {
+        array.path or "/": {"missing": missing.missing, "expected": missing.expected, "unit": missing.unit,
+                            "first": list(missing.first_keys)}
+    }
+    if damaged:
+        provenance["clean"] = False
+
+
+def _from_tiff(path: Path, bad_chunks: str, tell) -> tuple[ImageToWrite, da.Array]:
     import tifffile
     import zarr
 
@@ -74,7 +161,7 @@ def _from_tiff(path: Path) -> ImageToWrite:
     # Tasks of whole output tiles: zarr then reads the TIFF tiles of one task concurrently, and no rechunk
     # step stands between reading and writing.
     tiff_view = zarr.open(tifffile.imread(fspath(path), aszarr=True, series=0, level=0), mode="r")
-    array = to_dask(tiff_view, min_task_edge=DEFAULT_TILE_2D)
+    array = to_dask(tiff_view, min_task_edge=DEFAULT_TILE_2D, bad_chunks=bad_chunks, on_bad_chunks=tell)
     order = sorted(range(len(letters)), key=lambda index: TIFF_AXIS_ORDER.index(letters[index]))
     array = array.transpose(order)
     letters = "".join(letters[index] for index in order)
@@ -87,7 +174,7 @@ def _from_tiff(path: Path) -> ImageToWrite:
     channels = ()
     if "C" in letters and series.axes.endswith("S") and array.shape[letters.index("C")] == 3:
         channels = tuple(_ome.Channel(label=c, color=h) for c, h in zip("RGB", ("FF0000", "00FF00", "0000FF")))
-    return ImageToWrite(array, axes=axes, name=name, scale=scale, channels=channels)
+    return ImageToWrite(array, axes=axes, name=name, scale=scale, channels=channels), array
 
 
 def _tiff_spacing(tiff) -> dict:

@@ -25,14 +25,15 @@ Steps = Sequence[tuple[str, dict]]
 
 
 def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, source: dict | None = None,
-                  options: WriteOptions | None = None, progress=None, client=None, **option_values) -> str:
+                  findings=None, options: WriteOptions | None = None, progress=None, client=None,
+                  **option_values) -> str:
     """Compute ``steps`` on ``image`` at full resolution and write the result, with its pyramid, to ``target``.
 
     The write is resumable: a save that was cancelled or killed continues where it stopped when run again
     with the same source, steps and options. ``source`` is what the store records of the source
     (``_store.source_provenance``: its path and the state of its files, so that a resume refuses a source
-    changed since), by default its name. ``options`` (or its fields as keywords), ``progress`` and ``client``
-    are :func:`write_ome_zarr`'s; the save is always resumable.
+    changed since), by default its name. ``findings``, ``options`` (or its fields as keywords), ``progress``
+    and ``client`` are :func:`write_ome_zarr`'s; the save is always resumable.
     """
     import dask.array as da
 
@@ -46,7 +47,8 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
-        return write_ome_zarr(target, result, options=options, provenance=provenance, progress=progress, client=client)
+        return write_ome_zarr(target, result, options=options, provenance=provenance, findings=findings,
+                              progress=progress, client=client)
 
 
 def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
@@ -57,14 +59,15 @@ def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
     return [(name, params) for name, params in provenance.get("steps", [])]
 
 
-def process(source: str | PathLike, target: str | PathLike, steps: Steps, **options) -> str:
+def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad_chunks: str = "raise",
+            **options) -> str:
     """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``; the steps as
-    run, with a threshold's computed value, are recorded there (:func:`recorded_steps`)."""
+    run, with a threshold's computed value, are recorded there (:func:`recorded_steps`). ``bad_chunks`` is
+    what a chunk of the source that cannot be read does (``_convert.open_source``)."""
     from ._convert import open_source
-    from ._store import source_provenance
 
-    image = open_source(source)
-    return save_filtered(image, steps, target, source=source_provenance(source), **options)
+    opened = open_source(source, bad_chunks=bad_chunks)
+    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=opened.findings, **options)
 
 
 @contextmanager

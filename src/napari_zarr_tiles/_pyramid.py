@@ -89,7 +89,10 @@ def _accumulator(dtype: np.dtype, count: int) -> np.dtype:
 
 
 def _mean(total: np.ndarray, count, dtype: np.dtype) -> np.ndarray:
-    """``total / count`` in ``dtype``; integers round half up, the same way on every path."""
+    """``total / count`` in ``dtype``; integers round half up, the same way on every path, and so do masks
+    (True where at least half the box is: a cast would make any True pixel spread over its whole box)."""
+    if dtype == np.bool_:
+        return total / count >= 0.5
     if not np.issubdtype(dtype, np.integer):
         return (total / count).astype(dtype, copy=False)
     if np.issubdtype(total.dtype, np.integer):

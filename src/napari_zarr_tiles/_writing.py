@@ -12,7 +12,7 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from os import PathLike
@@ -30,6 +30,7 @@ from ._errors import (
     TargetExistsError,
     TargetLockedError,
     TargetNotWritableError,
+    UnreadableChunkError,
     ZarrTilesError,
 )
 from ._image import ImageToWrite
@@ -168,6 +169,7 @@ def write_ome_zarr(
     options: WriteOptions | None = None,
     progress: Progress | None = None,
     provenance: dict | None = None,
+    findings: Callable[[], dict] | None = None,
     client=None,
     **option_values,
 ) -> str:
@@ -177,7 +179,8 @@ def write_ome_zarr(
     with_pyramid, overwrite, resumable) say how. ``progress(done, total)`` is called as output chunks are
     written; an exception raised from it cancels the write. The store is written under a hidden sibling name
     and moved to ``path`` only when complete, marked complete in its attributes
-    (``napari-zarr-tiles.complete``) with ``provenance``.
+    (``napari-zarr-tiles.complete``) with ``provenance``, and what ``findings()`` then returns (what reading
+    the source met on the way, such as chunks written as the fill value).
 
     A failed or cancelled write leaves nothing, unless ``resumable``: then its unfinished store stays beside
     the target (``.NAME.partial``), and the next resumable write of the same plan to the same path continues
@@ -212,15 +215,17 @@ def write_ome_zarr(
                    progress, client)
             for plan in plans:
                 plan.write_metadata(options.ome_version)
-            root.attrs[WRITER_MARKER] = {"complete": True, "provenance": provenance or {}}
+            root.attrs[WRITER_MARKER] = {"complete": True, "provenance": {**(provenance or {}), **(findings() if findings else {})}}
             _move_into_place(partial, target, overwrite=options.overwrite)
         except BaseException as error:
             if not options.resumable:
                 shutil.rmtree(partial, ignore_errors=True)
+            left = (f"the unfinished store is kept at {partial}: write again to the same target to resume"
+                    if options.resumable and partial.exists() else f"nothing was written to {target}")
             if isinstance(error, OSError) and _refused(error, partial):
-                left = (f"the unfinished store is kept at {partial}: write again to the same target to resume"
-                        if options.resumable and partial.exists() else "the temporary store was removed")
                 raise TargetNotWritableError(f"cannot write {target}: {error.strerror}; {left}") from error
+            if isinstance(error, UnreadableChunkError):  # the source's: the write stopped there
+                raise UnreadableChunkError(f"{error}; {left}") from error
             raise
     return str(target)
 
@@ -370,7 +375,9 @@ def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> li
     arrays = []
     for index, level_shape in enumerate(layout.shapes):
         if resuming and str(index) in group:
-            arrays.append(group[str(index)])
+            # Opened with the config it was created with: zarr's default skips a tile equal to the fill value
+            # (all zeros), which a resumed write would then find missing.
+            arrays.append(group[str(index)].with_config(WRITE_CONFIG))
             continue
         level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
         # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
@@ -384,13 +391,16 @@ def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> li
                 shards=shard_shape,
                 compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
                 fill_value=0,
-                # Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
-                config={"write_empty_chunks": True},
+                config=WRITE_CONFIG,
                 dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
                 **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
             )
         )
     return arrays
+
+
+# Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
+WRITE_CONFIG = {"write_empty_chunks": True}
 
 
 def _describe(plans: list[_Plan]) -> list[dict]:
