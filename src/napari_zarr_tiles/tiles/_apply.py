@@ -43,9 +43,20 @@ def apply_chain(data, steps: Steps, *, spatial_axes: Sequence[int] | None = None
         checked.append((flt, flt.checked(**params)))
     if not checked:
         raise ValueError("no filter to apply")
-    statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, checked, spatial)
-    results = [_apply_level(level, levels[0].shape, checked, statistics, spatial) for level in levels]
-    return results if multiscale else results[0]
+    # A whole-image step (label) splits the chain: the steps before it run on level 0, its own pass over the
+    # tiles makes every level of its result, and the steps after it run on those levels.
+    while (split := next((i for i, (flt, _) in enumerate(checked) if flt.whole_image is not None), None)) is not None:
+        before, (flt, values), checked = checked[:split], checked[split], checked[split + 1:]
+        if before:
+            statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, before, spatial)
+            level0 = _apply_level(levels[0], levels[0].shape, before, statistics, spatial)
+        else:
+            level0 = levels[0]
+        levels = flt.whole_image(level0, values, spatial, [level.shape for level in levels])
+    if checked:
+        statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, checked, spatial)
+        levels = [_apply_level(level, levels[0].shape, checked, statistics, spatial) for level in levels]
+    return levels if multiscale else levels[0]
 
 
 def total_halo(steps: Steps, ndim: int = 2) -> list[int]:

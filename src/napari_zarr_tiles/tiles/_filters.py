@@ -71,6 +71,10 @@ class Filter:
     output_dtype: Callable[[np.dtype], np.dtype]
     statistic: Callable[..., dict] | None = None
     labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
+    # A step whose result is not made tile by tile (label: ids merged across tiles): ``whole_image(level0,
+    # values, spatial_axes, shapes) -> levels``, the lazy result at each pyramid level's shape, made from the
+    # result of the steps before it at level 0. ``function`` is then the step on an array held in memory.
+    whole_image: Callable[..., list] | None = None
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -272,6 +276,18 @@ def _threshold_statistic(data, values: dict) -> dict:
     return {"threshold": whole_image_threshold(data, values["method"])}
 
 
+def _label_levels(level0, values: dict, spatial_axes, shapes) -> list:
+    from ._label import label_levels
+
+    return label_levels(level0, connectivity=values["connectivity"], spatial_axes=spatial_axes, shapes=shapes)
+
+
+def _label_in_memory(array: np.ndarray, *, connectivity: int) -> np.ndarray:
+    from ._label import label_in_memory
+
+    return label_in_memory(array, connectivity=connectivity)
+
+
 SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True),)
 SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True),)
 
@@ -305,6 +321,11 @@ FILTERS: dict[str, Filter] = {
         "threshold", _threshold,
         (Parameter("method", "otsu", choices=("otsu", "li", "triangle", "value")), Parameter("value", 0.0, used_when=("method", "value"))),
         halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True,
+    ),
+    # connectivity as scikit-image's: 1 (faces) to the number of spatial axes; 0 for all of them (its default)
+    "label": Filter(
+        "label", _label_in_memory, (Parameter("connectivity", 0, 0, 3, integer=True),), halo=lambda **values: 0,
+        output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
     ),
 }
 
