@@ -173,3 +173,20 @@ def test_a_local_cluster_labels_the_same_store_as_threads(tmp_path, blobs_zarr):
         distributed = zarr.open_group(process(source, tmp_path / "cluster.zarr", steps, tile=64, client=client), mode="r")
     for level in ("0", "1", "2", "3"):
         np.testing.assert_array_equal(distributed[level][:], threaded[level][:])
+
+
+def test_an_interrupted_label_save_resumes_to_the_same_labels(tmp_path, blobs_zarr):
+    source, big = blobs_zarr
+    steps = [("threshold", {"method": "value", "value": 100}), ("label", {})]
+
+    def stop(done, total):
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        process(source, tmp_path / "out.zarr", steps, tile=64, progress=stop)
+    assert (tmp_path / ".out.zarr.partial").exists()
+    written = []
+    target = process(source, tmp_path / "out.zarr", steps, tile=64, progress=lambda done, total: written.append(done))
+    np.testing.assert_array_equal(zarr.open_array(f"{target}/0", mode="r")[:], skimage_label(big > 100))
+    assert written[0] > 10  # the tiles written before the interruption were kept
