@@ -190,3 +190,17 @@ def test_an_interrupted_label_save_resumes_to_the_same_labels(tmp_path, blobs_za
     target = process(source, tmp_path / "out.zarr", steps, tile=64, progress=lambda done, total: written.append(done))
     np.testing.assert_array_equal(zarr.open_array(f"{target}/0", mode="r")[:], skimage_label(big > 100))
     assert written[0] > 10  # the tiles written before the interruption were kept
+
+
+def test_a_volume_is_labelled_in_3d_with_twenty_six_neighbours_by_default(tmp_path):
+    from conftest import YX, ome_group, write_ome_image
+
+    rng = np.random.default_rng(4)
+    volume = (rng.random((20, 40, 36)) < 0.25).astype(np.uint8) * 200
+    root = ome_group(tmp_path / "volume.zarr", "0.5")
+    write_ome_image(root, [volume], [{"name": "z", "type": "space", "unit": "micrometer"}, *YX], version="0.5",
+                    chunks=(7, 16, 16))
+    target = process(tmp_path / "volume.zarr", tmp_path / "labels.zarr", [("label", {})], tile=16)
+    written = zarr.open_group(target, mode="r")
+    np.testing.assert_array_equal(written["0"][:], skimage_label(volume > 0))
+    assert written["0"].chunks == (16, 16, 16)
