@@ -204,3 +204,20 @@ def test_a_volume_is_labelled_in_3d_with_twenty_six_neighbours_by_default(tmp_pa
     written = zarr.open_group(target, mode="r")
     np.testing.assert_array_equal(written["0"][:], skimage_label(volume > 0))
     assert written["0"].chunks == (16, 16, 16)
+
+
+@pytest.mark.gui
+def test_the_tile_filter_widget_labels_a_mask_with_the_same_ids_at_every_level(make_napari_viewer, qtbot, tmp_path,
+                                                                              blobs):
+    import tifffile
+    from test_filter_widgets import run_filter
+
+    mask = (np.tile(blobs, (2, 2)) > 100).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(convert(tmp_path / "mask.tif", tmp_path / "mask.zarr", tile=64), plugin="napari-zarr-tiles")
+    labels = run_filter(viewer, qtbot, "label", connectivity=1)
+    assert labels.multiscale and len(labels.data) == 4 and labels.name == "mask label(connectivity=1)"
+    level0 = np.asarray(labels.data[0])
+    np.testing.assert_array_equal(level0, skimage_label(mask, connectivity=1))
+    np.testing.assert_array_equal(np.asarray(labels.data[2]), level0[::4, ::4])
