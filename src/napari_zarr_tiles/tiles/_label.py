@@ -76,7 +76,7 @@ def _tile_parts(block: np.ndarray, structure: np.ndarray, squeeze: tuple[int, ..
     tile = block.squeeze(axis=squeeze) if squeeze else block
     mask = tile != 0
     local, count = ndi.label(mask, structure, output=np.int32)
-    foreground = np.flatnonzero(mask).astype(np.int32)
+    foreground = np.flatnonzero(mask).astype(np.int32 if tile.size < 2**31 else np.int64)
     ids = local.ravel()[foreground].astype(label_dtype(count))
     kept = {"foreground": foreground, "ids": ids} if foreground.nbytes + ids.nbytes <= budget else {}
     if count == 0:
@@ -118,7 +118,7 @@ def label_levels(data: da.Array, *, connectivity: int = 0, spatial_axes: Sequenc
     starts = [np.cumsum((0, *sizes[:-1])) for sizes in data.chunks]
     indices = list(np.ndindex(*data.numblocks))
     blocks = data.to_delayed()
-    budget = FOREGROUND_BUDGET // len(indices)
+    budget = FOREGROUND_BUDGET // max(1, len(indices))
     parts = dict(zip(indices, dask.compute(*[
         dask.delayed(_tile_parts)(
             blocks[index], structure, squeeze, tuple(int(starts[axis][index[axis]]) for axis in spatial), plane_shape,
