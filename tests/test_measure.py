@@ -17,6 +17,7 @@ import napari_zarr_tiles
 from napari_zarr_tiles import _cli
 from napari_zarr_tiles._errors import TargetExistsError, ZarrTilesError
 from napari_zarr_tiles._jobs import cluster, process
+from napari_zarr_tiles._reader import layer_data
 
 PROPERTIES = ("label", "area", "centroid", "bbox")
 INTENSITY = ("intensity_mean", "intensity_min", "intensity_max", "intensity_std")
@@ -126,6 +127,8 @@ def test_a_stored_table_is_read_back_with_its_units_and_is_not_overwritten_by_ac
     assert zarr.open_group(f"{labels_path}/tables", mode="r").attrs["tables"] == ["objects"]
     with pytest.raises(FileNotFoundError, match="no table 'cells'"):
         napari_zarr_tiles.read_table(labels_path, "cells")
+    # the reader still finds one label image there, its table no layer of its own
+    assert [layer_type for _, _, layer_type in layer_data(labels_path)] == ["labels"]
 
 
 def test_the_measure_command_writes_scikit_images_columns_as_csv(tmp_path, labels_store, blobs, capsys):
