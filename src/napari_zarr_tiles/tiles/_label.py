@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 
 import dask
 import dask.array as da
@@ -199,61 +200,85 @@ def _lookup_tables(parts: dict[tuple, _TileParts], data: da.Array, spatial: list
 
 def _touching_parts(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, spatial: list[int],
                     structure: np.ndarray):
-    """Pairs of parts (as node numbers) that touch across a tile border, one border at a time.
+    """Pairs of parts (as node numbers) that touch across a tile border, one tile's face at a time.
 
-    Along each spatial axis, at each border between two rows of tiles, the last slices of the tiles before
-    it and the first slices of those after it are laid side by side over the whole border (a line in 2D, a
-    plane in 3D): parts meeting across a tile corner then meet within it. Pixels touch where the structure's
-    offset of +1 across the border, and -1, 0 or +1 along the border, allows.
+    Across each tile border, the first slice of each tile after it meets the last slices of the tile before
+    it and of that tile's neighbours along the border, one pixel beyond its edges: so parts meeting across a
+    tile corner meet too, and no more than a few faces are in memory at once. Pixels touch where the
+    structure's offset of +1 across the border, and -1, 0 or +1 along it, allows.
     """
     planes = [data.numblocks[axis] if axis not in spatial else 1 for axis in range(data.ndim)]
     for position, axis in enumerate(spatial):
         along = [other for other in spatial if other != axis]
         # the offsets along the border at which a pixel touches the pixel one step across it
         offsets = [np.array(offset) - 1 for offset in zip(*np.nonzero(np.take(structure, 2, axis=position)))]
-        for border in range(data.numblocks[axis] - 1):
-            for plane in np.ndindex(*planes):
-                before = _border_face(parts, bases, data, along, (plane, axis, border), position, last=True)
-                after = _border_face(parts, bases, data, along, (plane, axis, border + 1), position, last=False)
-                if before is None or after is None:
+        grids = list(np.ndindex(*[data.numblocks[other] for other in along]))
+        for row, plane, grid in product(range(1, data.numblocks[axis]), np.ndindex(*planes), grids):
+            after = _face(parts, bases, data, _tile_at(plane, axis, row, along, grid), position, last=False)
+            if after is None:
+                continue
+            before, low = _grown_face(parts, bases, data, (plane, axis, row - 1), along, grid, position)
+            if before is None:
+                continue
+            starts = [int(np.sum(data.chunks[other][:i])) for other, i in zip(along, grid)]
+            for offset in offsets:
+                # the pixels p of ``after`` whose neighbour p + offset lies in ``before``
+                spans = [
+                    (max(start, first - d), min(start + n, first + m - d))
+                    for start, n, first, m, d in zip(starts, after.shape, low, before.shape, offset)
+                ]
+                if any(stop <= begin for begin, stop in spans):
                     continue
-                for offset in offsets:
-                    cut_before = tuple(slice(max(0, -d), n - max(0, d)) for d, n in zip(offset, before.shape))
-                    cut_after = tuple(slice(max(0, d), n - max(0, -d)) for d, n in zip(offset, after.shape))
-                    a, b = before[cut_before], after[cut_after]
-                    both = (a >= 0) & (b >= 0)
-                    if both.any():
-                        yield a[both], b[both]
+                a = after[tuple(slice(begin - start, stop - start) for (begin, stop), start in zip(spans, starts))]
+                b = before[tuple(slice(begin + d - first, stop + d - first)
+                                 for (begin, stop), d, first in zip(spans, offset, low))]
+                both = (a >= 0) & (b >= 0)
+                if both.any():
+                    yield b[both], a[both]
 
 
-def _border_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, along: list[int],
-                 row: tuple, position: int, *, last: bool) -> np.ndarray | None:
-    """The first or ``last`` slices along an axis of a row of tiles, laid side by side over the ``along``
-    axes, as node numbers (-1 for background); None where all are background. ``row`` is (the tiles'
-    index on the non-spatial axes, the axis, their index along it)."""
+def _tile_at(plane: tuple, axis: int, row: int, along: list[int], grid: tuple) -> tuple:
+    """The block index of the tile at ``row`` along ``axis`` and ``grid`` along the other spatial axes."""
+    index = list(plane)
+    index[axis] = row
+    for other, i in zip(along, grid):
+        index[other] = i
+    return tuple(index)
+
+
+def _face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, index: tuple, position: int, *,
+          last: bool) -> np.ndarray | None:
+    """A tile's first or ``last`` slice along its ``position``-th spatial axis as node numbers (-1 for
+    background); None where it is all background."""
+    face = parts[index].faces[position][1 if last else 0]
+    return None if face is None else np.where(face > 0, face.astype(np.int64) + (bases[index] - 1), -1)
+
+
+def _grown_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, row: tuple,
+                along: list[int], grid: tuple, position: int) -> tuple[np.ndarray | None, list[int]]:
+    """The last slices of the tile at ``grid`` in ``row`` (the tiles' index on the non-spatial axes, the
+    axis, their index along it) and of its neighbours along the border, laid side by side and cut to one
+    pixel beyond the tile's edges; and where it starts along each of the ``along`` axes."""
     plane, axis, at = row
-
-    def tile(grid: tuple) -> tuple:
-        index = list(plane)
-        index[axis] = at
-        for other, i in zip(along, grid):
-            index[other] = i
-        return tuple(index)
-
-    grids = list(np.ndindex(*[data.numblocks[other] for other in along]))
-    faces = {grid: parts[tile(grid)].faces[position][1 if last else 0] for grid in grids}
+    around = [[i + step for step in (-1, 0, 1) if 0 <= i + step < data.numblocks[other]] for other, i in zip(along, grid)]
+    faces = {near: _face(parts, bases, data, _tile_at(plane, axis, at, along, near), position, last=True)
+             for near in product(*around)}
     if all(face is None for face in faces.values()):
-        return None
+        return None, []
 
-    def nodes(grid: tuple) -> np.ndarray:
-        face = faces[grid]
-        if face is None:
-            return np.full([data.chunks[other][i] for other, i in zip(along, grid)], -1, np.int64)
-        return np.where(face > 0, face.astype(np.int64) + (bases[tile(grid)] - 1), -1)
+    def nested(near: tuple = ()):
+        if len(near) == len(along):
+            face = faces[near]
+            sizes = [data.chunks[other][i] for other, i in zip(along, near)]
+            return np.full(sizes, -1, np.int64) if face is None else face
+        return [nested((*near, i)) for i in around[len(near)]]
 
-    def nested(grid: tuple = ()):
-        if len(grid) == len(along):
-            return nodes(grid)
-        return [nested((*grid, i)) for i in range(data.numblocks[along[len(grid)]])]
-
-    return np.block(nested())
+    grown = np.block(nested())
+    cut, low = [], []
+    for other, i, neighbours in zip(along, grid, around):
+        first = int(np.sum(data.chunks[other][:neighbours[0]]))
+        start, stop = int(np.sum(data.chunks[other][:i])), int(np.sum(data.chunks[other][:i + 1]))
+        begin, end = max(first, start - 1), min(stop + 1, first + grown.shape[len(cut)])
+        cut.append(slice(begin - first, end - first))
+        low.append(begin)
+    return grown[tuple(cut)], low
