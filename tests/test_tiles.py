@@ -9,12 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage import filters as skfilters
-from skimage import morphology
+from skimage import measure, morphology
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
 from napari_zarr_tiles.tiles._apply import map_with_halo, run_chain
 from napari_zarr_tiles.tiles._cache import TileCache, cached
+from napari_zarr_tiles.tiles._label import label_dtype
 from napari_zarr_tiles.tiles._result import result_name
 
 WHOLE_IMAGE = {
@@ -32,6 +33,8 @@ WHOLE_IMAGE = {
     "threshold": lambda image, method, value=0.0, polarity="brighter": _mask(
         image, value if method == "value" else getattr(skfilters, f"threshold_{method}")(image), polarity
     ),
+    # scikit-image's ids, in the narrowest unsigned dtype that holds them (test_label.py tests it at length)
+    "label": lambda image, connectivity: narrowest(measure.label(image != 0, connectivity=connectivity or None)),
 }
 
 
@@ -39,6 +42,10 @@ def _mask(image, threshold, polarity):
     """scikit-image's mask ``image > threshold``, or its complement for objects darker than their background."""
     brighter = image > threshold
     return (brighter if polarity == "brighter" else ~brighter).astype(np.uint8)
+
+
+def narrowest(labels: np.ndarray) -> np.ndarray:
+    return labels.astype(label_dtype(labels.max()))
 
 
 @st.composite
@@ -52,6 +59,8 @@ def cases(draw):
         params = {"sigma_low": draw(st.floats(0.3, 2.0)), "sigma_high": draw(st.floats(2.0, 4.0))}
     elif name == "sobel":
         params = {}
+    elif name == "label":
+        params = {"connectivity": draw(st.sampled_from([0, 1, 2]))}
     elif name == "white_tophat":
         params = {"radius": draw(st.integers(1, 6))}
     elif name == "threshold":

@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "process"]
+__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "measure", "process", "read_table"]
 
 
 def __getattr__(name: str):
@@ -27,4 +27,8 @@ def __getattr__(name: str):
         from ._jobs import process
 
         return process
+    if name in ("measure", "read_table"):
+        from . import _measure
+
+        return getattr(_measure, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,10 +46,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     process.add_argument("source", type=Path)
     process.add_argument("target", type=Path)
     process.add_argument("steps", nargs="+", metavar="FILTER [NAME=VALUE ...]", help="see `napari-zarr-tiles filters`")
-    where = process.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
-    where.add_argument("--workers", type=int, metavar="N", help="a local dask.distributed cluster of N processes")
+    _add_cluster_options(process)
     _add_write_options(process)
+    measure = commands.add_parser(
+        "measure", help="the object table of a label image (area, centroid, bbox, intensity), tile by tile",
+        description="One row per object, with scikit-image's regionprops_table columns (label, area, centroid-0, "
+        "..., bbox-0, ..., intensity_mean, intensity_min, intensity_max, intensity_std), and the area and centroid "
+        "in the labels' physical units. The table is stored in LABELS as tables/NAME.",
+    )
+    measure.add_argument("labels", type=Path, help="an OME-Zarr label image (or an image with labels/), a zarr array")
+    measure.add_argument("--intensity", type=Path, metavar="IMAGE", help="an image of the labels' shape: zarr or TIFF")
+    measure.add_argument("--csv", type=Path, metavar="OUT.csv", help="also write the table here")
+    storing = measure.add_mutually_exclusive_group()
+    storing.add_argument("--table", default="objects", metavar="NAME", help="the stored table's name (default objects)")
+    storing.add_argument("--no-table", action="store_true", help="do not store the table in LABELS")
+    measure.add_argument("--overwrite", action="store_true", help="replace an existing table or CSV file")
+    _add_cluster_options(measure)
     commands.add_parser("filters", help="the tile filters, with their parameters, defaults and ranges")
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
@@ -67,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
         elif args.command in ("convert", "process"):
             return _write(args)
+        elif args.command == "measure":
+            run_measure(args)
         else:
             run_demo(args.sample, args.screenshot)
     except InvalidOptionError as error:
@@ -163,6 +177,32 @@ def _signals_interrupt() -> Iterator[None]:
     finally:
         for each, handler in before.items():
             signal.signal(each, handler)
+
+
+def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, metavar="N", help="a local dask.distributed cluster of N processes")
+
+
+def run_measure(args: argparse.Namespace) -> None:
+    """``measure``: the table, stored in the labels' group unless --no-table, and written as CSV with --csv."""
+    from ._errors import TargetExistsError
+    from ._jobs import cluster
+    from ._measure import measure
+
+    if args.csv is not None and args.csv.exists() and not args.overwrite:
+        raise TargetExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    table = None if args.no_table else args.table
+    _prepare_long_run()
+    with cluster(args.scheduler, args.workers):
+        frame = measure(args.labels, args.intensity, table=table, overwrite=args.overwrite)
+    print(f"measured {len(frame)} objects in {args.labels}")
+    if table is not None:
+        print(f"stored the table as tables/{table} in the label image's group")
+    if args.csv is not None:
+        frame.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
 
 
 def _prepare_long_run() -> None:

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "difference_of_gaussians",
     "gaussian",
+    "label",
     "laplace_of_gaussian",
     "maximum",
     "mean",
@@ -496,4 +497,52 @@ def threshold(
     --------
     >>> from napari_zarr_tiles.filters import threshold
     >>> result = threshold(image, method='otsu', polarity='brighter')
+    """
+
+
+def label(
+    data: ArrayLike | Sequence[ArrayLike],
+    connectivity: int = 0,
+    *,
+    spatial_axes: Sequence[int] | None = None,
+    preview: bool = False,
+) -> Array | list[Array]:
+    """Connected components of a mask (non-zero pixels), numbered 1..N as scikit-image numbers them, across
+    tiles.
+
+    Lazy, tile by tile: each tile is read with the margin the filter needs from its neighbours, so the
+    result equals the whole-image function for any chunking. Channel and time axes are filtered plane by
+    plane.
+
+    Parameters
+    ----------
+    data : array_like or list of array_like
+        The image (a dask array, a zarr array, any array), or a pyramid's levels, finest first.
+    connectivity : int, default 0
+        Neighbours joined, as scikit-image's label: 1 shares a face, up to ndim shares a corner; 0 is
+        ndim. From 0 to 3.
+    spatial_axes : sequence of int, optional
+        The axes filtered: by default the last two; ``(0, 1, 2)`` filters a volume in 3D.
+    preview : bool, default False
+        No effect on label, which takes no whole-image statistic (as in ``apply_filter``).
+
+    Returns
+    -------
+    dask.array.Array or list of dask.array.Array
+        The lazy result (uint64); for a pyramid, one per level, each computed from the same level of
+        ``data`` with lengths scaled to it.
+
+    Raises
+    ------
+    ValueError
+        A parameter outside its range or choices, before any graph is built.
+
+    See Also
+    --------
+    napari_zarr_tiles.apply_filter : The same filter by name.
+
+    Examples
+    --------
+    >>> from napari_zarr_tiles.filters import label
+    >>> result = label(image, connectivity=0)
     """

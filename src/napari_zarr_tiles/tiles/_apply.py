@@ -58,10 +58,28 @@ def run_chain(data, steps: Steps, *, spatial_axes: Sequence[int] | None = None, 
         checked.append((flt, flt.checked(**params)))
     if not checked:
         raise ValueError("no filter to apply")
-    statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, checked, spatial)
-    results = [_apply_level(level, levels[0].shape, checked, statistics, spatial) for level in levels]
-    run = [(flt.name, {**values, **extra}) for (flt, values), extra in zip(checked, statistics)]
-    return ChainResult(results if multiscale else results[0], run)
+    # A whole-image step (label) splits the chain: the steps before it run on level 0, its own pass over the
+    # tiles makes every level of its result, and the steps after it run on those levels.
+    run: list[tuple[str, dict]] = []
+    while (split := next((i for i, (flt, _) in enumerate(checked) if flt.whole_image is not None), None)) is not None:
+        before, (flt, values), checked = checked[:split], checked[split], checked[split + 1:]
+        level0 = levels[0]
+        if before:
+            statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, before, spatial)
+            level0 = _apply_level(levels[0], levels[0].shape, before, statistics, spatial)
+            run += _as_run(before, statistics)
+        levels = flt.whole_image(level0, values, spatial, [level.shape for level in levels])
+        run.append((flt.name, values))
+    if checked:
+        statistics = _statistics(levels[-1] if preview else levels[0], levels[0].shape, checked, spatial)
+        levels = [_apply_level(level, levels[0].shape, checked, statistics, spatial) for level in levels]
+        run += _as_run(checked, statistics)
+    return ChainResult(levels if multiscale else levels[0], run)
+
+
+def _as_run(checked: list[tuple[Filter, dict]], statistics: list[dict]) -> list[tuple[str, dict]]:
+    """Steps with the whole-image values they computed, as a save records them."""
+    return [(flt.name, {**values, **extra}) for (flt, values), extra in zip(checked, statistics)]
 
 
 def is_levels(data) -> bool:

@@ -75,6 +75,10 @@ class Filter:
     labels: bool = False  # the result is a label image (a mask): shown as labels, saved with a label-safe pyramid
     doc: str = ""  # what it does, in a sentence: the first line of its typed function's docstring
     computed: tuple[str, ...] = ()  # parameters that ``statistic`` may compute (a threshold's value), always shown
+    # A step whose result is not made tile by tile (label: ids merged across tiles): ``whole_image(level0,
+    # values, spatial_axes, shapes) -> levels``, the lazy result at each pyramid level's shape, made from the
+    # result of the steps before it at level 0. ``function`` is then the step on an array held in memory.
+    whole_image: Callable[..., list] | None = None
 
     def checked(self, **params) -> dict:
         """``params`` completed with defaults and checked against the ranges, before any graph is built."""
@@ -293,6 +297,18 @@ def _threshold_statistic(data, values: dict) -> dict:
     return {"value": whole_image_threshold(data, values["method"])}
 
 
+def _label_levels(level0, values: dict, spatial_axes, shapes) -> list:
+    from ._label import label_levels
+
+    return label_levels(level0, connectivity=values["connectivity"], spatial_axes=spatial_axes, shapes=shapes)
+
+
+def _label_in_memory(array: np.ndarray, *, connectivity: int) -> np.ndarray:
+    from ._label import label_in_memory
+
+    return label_in_memory(array, connectivity=connectivity)
+
+
 SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True, doc="side of the box, in pixels"),)
 SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian, in pixels"),)
 
@@ -355,6 +371,14 @@ FILTERS: dict[str, Filter] = {
         halo=lambda **values: 0, output_dtype=_mask, statistic=_threshold_statistic, labels=True, computed=("value",),
         doc="A mask, 1 where an object is: above (brighter) or below (darker) a threshold taken from the whole image.",
     ),
+    # connectivity as scikit-image's: 1 (faces) to the number of spatial axes; 0 for all of them (its default)
+    "label": Filter(
+        "label", _label_in_memory,
+        (Parameter("connectivity", 0, 0, 3, integer=True,
+                   doc="neighbours joined, as scikit-image's label: 1 shares a face, up to ndim shares a corner; 0 is ndim"),),
+        halo=lambda **values: 0, output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
+        doc="Connected components of a mask (non-zero pixels), numbered 1..N as scikit-image numbers them, across tiles.",
+    ),
 }
 
 
@@ -371,6 +395,7 @@ NAN_BEHAVIOUR: dict[str, str] = {
     "laplace_of_gaussian": "NaN or inf makes every pixel within 4 sigma NaN or infinite",
     "sobel": "NaN or inf makes its 3 x 3 neighbourhood NaN or infinite",
     "threshold": "NaN is in neither mask (0); the threshold is taken from the finite pixels; all NaN is an error",
+    "label": "NaN and inf are non-zero, so foreground: threshold first to leave them out",
 }
 
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""Labelling and measuring zarr to zarr: `process ... threshold + label` and `measure` against scikit-image,
+connected-components-3d and dask-image, same input, same run.
+
+    .venv/bin/python benchmarks/bench_label.py [--size 16384] [--repeats 3] [--out benchmarks/out]
+
+Input: the SIZE x SIZE uint16 single-scale zarr (1024 x 1024 Blosc zstd tiles) that bench_reader.py makes,
+thresholded at 200. Labelling: scikit-image's label and connected-components-3d on the whole image in memory
+(read + label, nothing written) and dask-image's label zarr to zarr (../shared/bench/anchors.py), against
+this plugin's `process SRC DST threshold method=value value=200 + label`, zarr to labels zarr with its
+pyramid and with level 0 only. The table: scikit-image's regionprops_table of the labels and the image read
+whole (label, area, centroid, bbox, intensity mean/min/max) against `measure LABELS --intensity SRC --csv`
+(the same columns and intensity_std). Each way runs in its own fresh process, interleaved; prints median
+seconds, peak resident memory and the ratios, then checks this plugin's labels against scikit-image's (the
+same ids) and its table against regionprops_table, column by column. A reference whose package is not
+installed is named and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import zarr
+from bench_convert import CLI, compile_package, measure, size_mb
+from bench_reader import SHARED_BENCH, make_inputs
+
+HERE = Path(__file__).resolve().parent
+ANCHORS = SHARED_BENCH / "anchors.py"
+# reference way -> (anchor mode, the package it needs)
+LABEL_REFERENCES = {
+    "scikit-image (read + label in memory)": ("skimage_label", "skimage"),
+    "connected-components-3d (read + label in memory)": ("cc3d_label", "cc3d"),
+    "dask-image (zarr to zarr)": ("daskimage_label", "dask_image"),
+}
+PROPERTIES = ("label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max", "intensity_std")
+
+
+def run_ways(ways: dict[str, list], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median seconds and peak MB of each way, the ways interleaved so that a noisy moment hurts all alike."""
+    runs: dict[str, list] = {way: [] for way in ways}
+    for _ in range(repeats):
+        for way, command in ways.items():
+            runs[way].append(measure(command))
+    return {way: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for way, rs in runs.items()}
+
+
+def report(medians: dict[str, tuple[float, float]], ours: list[str], references: list[str], outputs: dict) -> None:
+    for way, (seconds, peak) in medians.items():
+        written = f"  output {size_mb(outputs[way]):6.0f} MB" if way in outputs and outputs[way].exists() else ""
+        print(f"  {way:50s} {seconds:7.2f} s  peak {peak:6.0f} MB{written}")
+    for way in ours:
+        for reference in references:
+            print(f"  {way} / {reference}: time {medians[way][0] / medians[reference][0]:.2f}x, "
+                  f"peak memory {medians[way][1] / medians[reference][1]:.2f}x")
+
+
+def same_labels(ours: Path, source: Path) -> str:
+    from skimage.measure import label
+
+    expected = label(zarr.open_array(source, mode="r")[:] > 200)
+    actual = zarr.open_array(ours / "0", mode="r")[:]
+    if np.array_equal(actual, expected):
+        return f"identical ids ({int(expected.max())} objects, stored as {actual.dtype})"
+    return f"DIFFERENT: {int((actual != expected).sum())} pixels differ"
+
+
+def same_table(csv: Path, labels: Path, source: Path) -> str:
+    import pandas as pd
+    from skimage.measure import regionprops_table
+
+    ours = pd.read_csv(csv)
+    expected = regionprops_table(zarr.open_array(labels / "0", mode="r")[:], zarr.open_array(source, mode="r")[:],
+                                 properties=PROPERTIES)
+    differences = []
+    for column, values in expected.items():
+        if column == "intensity_std":
+            close = np.allclose(ours[column], values, rtol=1e-12, atol=0)
+        else:
+            close = np.array_equal(ours[column].to_numpy(), values)
+        if not close:
+            differences.append(column)
+    # the CSV holds each float to its shortest exact text (pandas writes repr), so equality is exact
+    return f"{len(ours)} rows, every column equal" if not differences else f"DIFFERENT columns: {differences}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=16384)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+    compile_package()
+    source = make_inputs(args.out, args.size)["single-scale zarr"]
+    step = ["threshold", "method=value", "value=200", "+", "label"]
+    ways, outputs, references = {}, {}, []
+    for way, (mode, package) in LABEL_REFERENCES.items():
+        if importlib.util.find_spec(package) is None:
+            print(f"  {way}: not run, {package} is not installed")
+            continue
+        outputs[way] = args.out / f"bench-label-{mode}.zarr"
+        ways[way] = [sys.executable, str(ANCHORS), mode, str(source), str(outputs[way])]
+        references.append(way)
+    ours = {"this plugin (labels zarr with pyramid)": [], "this plugin (level 0 only)": ["--no-pyramid"]}
+    for index, (way, extra) in enumerate(ours.items()):
+        outputs[way] = args.out / f"bench-label-ours{index}.zarr"
+        ways[way] = [str(CLI), "process", str(source), str(outputs[way]), *step, "--overwrite", *extra]
+    print(f"\nlabel {source.name} > 200 ({args.size}x{args.size} uint16), median of {args.repeats}")
+    report(run_ways(ways, args.repeats), list(ours), references, outputs)
+    labels = outputs["this plugin (labels zarr with pyramid)"]
+    print(f"  this plugin's labels against scikit-image's: {same_labels(labels, source)}")
+
+    csv = args.out / "bench-table.csv"
+    table_ways = {
+        "scikit-image regionprops_table (read + measure)": [sys.executable, str(ANCHORS), "skimage_table",
+                                                            str(labels / "0"), str(source)],
+        "this plugin (measure, CSV and stored table)": [str(CLI), "measure", str(labels), "--intensity", str(source),
+                                                        "--csv", str(csv), "--overwrite"],
+    }
+    print(f"\ntable of those labels with {source.name} as intensity, median of {args.repeats}")
+    report(run_ways(table_ways, args.repeats), list(table_ways)[1:], list(table_ways)[:1], {})
+    print(f"  this plugin's table against regionprops_table: {same_table(csv, labels, source)}")
+
+
+if __name__ == "__main__":
+    main()
