@@ -1,5 +1,7 @@
 """Object tables from per-tile sums: equal to scikit-image's regionprops_table, column by column."""
 
+from pathlib import Path
+
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -176,6 +178,13 @@ def test_the_measure_command_says_what_to_do_with_a_plain_array_or_a_wrong_image
     assert "must have the labels' shape" in capsys.readouterr().err
     with pytest.raises(ZarrTilesError, match="zarr path"):
         napari_zarr_tiles.measure(np.zeros((4, 4), np.uint8), table="objects")
+
+
+def test_a_table_name_that_is_not_a_plain_name_is_refused(labels_store, capsys):
+    labels_path, _ = labels_store
+    assert _cli.main(["measure", str(labels_path), "--table", "../escape"]) == 1
+    assert "cannot name a table" in capsys.readouterr().err
+    assert not (Path(labels_path).parent / "escape").exists() and not (Path(labels_path) / "tables").exists()
 
 
 def test_a_local_cluster_measures_the_same_table(labels_store):
