@@ -325,6 +325,7 @@ FILTERS: dict[str, Filter] = {
     # connectivity as scikit-image's: 1 (faces) to the number of spatial axes; 0 for all of them (its default)
     "label": Filter(
         "label", _label_in_memory, (Parameter("connectivity", 0, 0, 3, integer=True),), halo=lambda **values: 0,
+        # the widest it can be: the result's own dtype is the narrowest that holds its count of objects
         output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
     ),
 }
