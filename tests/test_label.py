@@ -136,6 +136,14 @@ def test_a_pyramid_gets_level_zeros_labels_at_every_level(blobs):
         np.testing.assert_array_equal(level.compute(), level0[::factor, ::factor])
 
 
+def test_ids_beyond_255_widen_the_dtype_to_the_narrowest_that_holds_them():
+    dots = np.zeros((41, 41), np.uint8)
+    dots[::2, ::2] = 1  # 441 single pixels, 4-connected each alone, 8-connected neither
+    assert assert_same_labels(dots, 7, connectivity=1).dtype == np.uint16
+    assert [_label.label_dtype(n) for n in (0, 255, 256, 65535, 65536, 2**32 - 1, 2**32)] == [
+        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32, np.uint64]
+
+
 def test_a_connectivity_beyond_the_image_is_refused_before_any_tile_is_read():
     with pytest.raises(ValueError, match="connectivity must be from 1 to 2"):
         apply_chain(da.zeros((8, 8), chunks=4), [("label", {"connectivity": 3})])

@@ -1,12 +1,14 @@
 """Object tables from per-tile sums: equal to scikit-image's regionprops_table, column by column."""
 
+from pathlib import Path
+
 import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
 import zarr
-from conftest import YX, ome_group, write_ome_image
+from conftest import CYX, YX, ome_group, write_ome_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -34,7 +36,7 @@ def assert_same_table(ours: pd.DataFrame, expected: pd.DataFrame, rtol: float = 
     assert list(ours.columns[:len(expected.columns)]) == list(expected.columns)
     for column in expected.columns:
         assert ours[column].dtype == expected[column].dtype, column
-        if column in ("intensity_mean", "intensity_std"):
+        if column.split("-")[0] in ("intensity_mean", "intensity_std"):
             np.testing.assert_allclose(ours[column], expected[column], rtol=rtol, atol=1e-12, err_msg=column)
         else:
             np.testing.assert_array_equal(ours[column].to_numpy(), expected[column].to_numpy(), err_msg=column)
@@ -64,6 +66,15 @@ def test_one_object_across_every_tile_with_a_float_image_and_labels_not_consecut
     ours = napari_zarr_tiles.measure(da.from_array(labels, chunks=(7, 9)), intensity)
     assert list(ours["label"]) == [3, 12, 70000]
     assert_same_table(ours, reference(labels, intensity), rtol=1e-6)
+
+
+def test_an_image_with_channels_first_gives_a_column_per_channel_as_scikit_image_names_them():
+    labels = objects((37, 41), seed=8)
+    image = np.random.default_rng(9).integers(0, 4000, (3, 37, 41)).astype(np.uint16)
+    ours = napari_zarr_tiles.measure(da.from_array(labels, chunks=9), da.from_array(image, chunks=(1, 10, 10)))
+    expected = reference(labels, np.moveaxis(image, 0, -1))  # scikit-image takes channels last
+    assert "intensity_std-2" in expected.columns
+    assert_same_table(ours, expected)
 
 
 def test_labels_alone_and_no_objects_at_all():
@@ -131,6 +142,15 @@ def test_a_stored_table_is_read_back_with_its_units_and_is_not_overwritten_by_ac
     assert [layer_type for _, _, layer_type in layer_data(labels_path)] == ["labels"]
 
 
+def test_an_ome_image_with_channels_measures_each_channel(tmp_path, labels_store, blobs):
+    labels_path, _ = labels_store
+    stack = np.stack([blobs, 255 - blobs])
+    write_ome_image(ome_group(tmp_path / "two.zarr", "0.4"), [stack], CYX, version="0.4", chunks=(1, 64, 64))
+    ours = napari_zarr_tiles.measure(labels_path, tmp_path / "two.zarr")
+    labels = zarr.open_array(f"{labels_path}/0", mode="r")[:]
+    assert_same_table(ours, reference(labels, np.moveaxis(stack, 0, -1)))
+
+
 def test_the_measure_command_writes_scikit_images_columns_as_csv(tmp_path, labels_store, blobs, capsys):
     labels_path, _ = labels_store
     tifffile.imwrite(tmp_path / "blobs.tif", blobs)
@@ -155,9 +175,16 @@ def test_the_measure_command_says_what_to_do_with_a_plain_array_or_a_wrong_image
     assert len(pd.read_csv(tmp_path / "t.csv")) == objects((20, 20), 3).max()
     tifffile.imwrite(tmp_path / "small.tif", np.zeros((10, 10), np.uint8))
     assert _cli.main(["measure", str(plain), "--no-table", "--intensity", str(tmp_path / "small.tif")]) == 1
-    assert "must be the same" in capsys.readouterr().err
+    assert "must have the labels' shape" in capsys.readouterr().err
     with pytest.raises(ZarrTilesError, match="zarr path"):
         napari_zarr_tiles.measure(np.zeros((4, 4), np.uint8), table="objects")
+
+
+def test_a_table_name_that_is_not_a_plain_name_is_refused(labels_store, capsys):
+    labels_path, _ = labels_store
+    assert _cli.main(["measure", str(labels_path), "--table", "../escape"]) == 1
+    assert "cannot name a table" in capsys.readouterr().err
+    assert not (Path(labels_path).parent / "escape").exists() and not (Path(labels_path) / "tables").exists()
 
 
 def test_a_local_cluster_measures_the_same_table(labels_store):

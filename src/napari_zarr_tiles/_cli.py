@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "in the labels' physical units. The table is stored in LABELS as tables/NAME.",
     )
     measure.add_argument("labels", type=Path, help="an OME-Zarr label image (or an image with labels/), a zarr array")
-    measure.add_argument("--intensity", type=Path, metavar="IMAGE", help="an image of the labels' shape: zarr or TIFF")
+    measure.add_argument("--intensity", type=Path, metavar="IMAGE", help="an image of the labels' shape (or channels first): zarr or TIFF")
     measure.add_argument("--csv", type=Path, metavar="OUT.csv", help="also write the table here")
     storing = measure.add_mutually_exclusive_group()
     storing.add_argument("--table", default="objects", metavar="NAME", help="the stored table's name (default objects)")

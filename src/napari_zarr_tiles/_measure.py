@@ -36,8 +36,9 @@ def measure(labels, intensity=None, *, table: str | None = None, overwrite: bool
         A zarr store (an OME-Zarr label image, an image whose ``labels/`` hold one: the first is taken, or a
         plain integer array) or an array (numpy or dask).
     intensity : path or array, optional
-        An image of the labels' shape (a zarr store or a TIFF: its first image; or an array): adds
-        ``intensity_mean``, ``intensity_min``, ``intensity_max`` and ``intensity_std``.
+        An image of the labels' shape, or with channels first (a zarr store or a TIFF: its first image; or an
+        array): adds ``intensity_mean``, ``intensity_min``, ``intensity_max`` and ``intensity_std``, one
+        column each per channel (``intensity_mean-0``, ...) for an image with channels.
     table : str, optional
         Also store the table in the labels' zarr group as ``tables/<table>`` (read it back with
         :func:`read_table`).
@@ -88,16 +89,16 @@ def _label_source(path):
 
 
 def _intensity(intensity, shape: tuple[int, ...]):
-    """The intensity image as an array of ``shape``: read from a path, leading single-plane axes dropped."""
+    """The intensity image for labels of ``shape``: read from a path, leading single-plane axes (a time
+    point, one channel) dropped."""
     if intensity is None:
         return None
     if isinstance(intensity, str | PathLike):
         from ._convert import open_source
 
         intensity = open_source(intensity).image.level0
-    extra = intensity.ndim - len(shape)
-    if extra > 0 and all(size == 1 for size in intensity.shape[:extra]):
-        intensity = intensity.reshape(intensity.shape[extra:])
+    while intensity.ndim > len(shape) and intensity.shape[0] == 1:
+        intensity = intensity[0]
     return intensity
 
 

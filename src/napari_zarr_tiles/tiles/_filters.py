@@ -376,7 +376,9 @@ FILTERS: dict[str, Filter] = {
         "label", _label_in_memory,
         (Parameter("connectivity", 0, 0, 3, integer=True,
                    doc="neighbours joined, as scikit-image's label: 1 shares a face, up to ndim shares a corner; 0 is ndim"),),
-        halo=lambda **values: 0, output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
+        halo=lambda **values: 0,
+        # the widest it can be: the result's own dtype is the narrowest that holds its count of objects
+        output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
         doc="Connected components of a mask (non-zero pixels), numbered 1..N as scikit-image numbers them, across tiles.",
     ),
 }

@@ -28,7 +28,9 @@ def object_table(labels, intensity=None, *, spacing: Sequence[float] | None = No
 
     Columns as ``skimage.measure.regionprops_table(labels, intensity, properties=(label, area, centroid,
     bbox[, intensity_mean, intensity_min, intensity_max, intensity_std]))`` names and orders them, one row
-    per label in increasing order; ``intensity``, of the labels' shape, adds the intensity columns. With
+    per label in increasing order; ``intensity``, of the labels' shape, adds the intensity columns; with
+    channels first (an OME image's order), one column per channel (``intensity_mean-0``, ... as scikit-image
+    names them for an image with channels last). With
     ``spacing`` (the pixel size per axis) and ``origin`` (the first pixel's position), ``area_physical``
     and ``centroid_physical-<axis>`` follow: the area (a volume in 3D) in physical units, the centroid as a
     position in them. The sums run through dask (on a dask.distributed cluster where a client is the default).
@@ -36,25 +38,28 @@ def object_table(labels, intensity=None, *, spacing: Sequence[float] | None = No
     labels = da.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise ValueError(f"measure: labels must be integers, not {labels.dtype}")
+    channels = None
     if intensity is not None:
         intensity = da.asarray(intensity)
-        if intensity.shape != labels.shape:
+        if intensity.shape != labels.shape and intensity.shape[1:] != labels.shape:
             raise ValueError(
-                f"measure: the intensity image has shape {intensity.shape}, the labels {labels.shape}; "
-                "they must be the same (one channel of an image)"
+                f"measure: the intensity image has shape {intensity.shape}, the labels {labels.shape}; it must have "
+                "the labels' shape, or channels first and then the labels' shape"
             )
-        intensity = intensity.rechunk(labels.chunks)
+        channels = intensity.shape[0] if intensity.ndim > labels.ndim else None
+        # one task reads every channel of a tile
+        intensity = (intensity if channels else intensity[None]).rechunk((-1, *labels.chunks))
     starts = [np.cumsum((0, *sizes[:-1])) for sizes in labels.chunks]
     label_blocks = labels.to_delayed()
     intensity_blocks = intensity.to_delayed() if intensity is not None else None
     parts = dask.compute(*[
         dask.delayed(_tile_sums)(
-            label_blocks[index], None if intensity_blocks is None else intensity_blocks[index],
+            label_blocks[index], None if intensity_blocks is None else intensity_blocks[(0, *index)],
             tuple(int(starts[axis][i]) for axis, i in enumerate(index)),
         )
         for index in np.ndindex(*labels.numblocks)
     ])
-    table = _merged(parts, labels.ndim, intensity is not None)
+    table = _merged(parts, labels.ndim, None if intensity is None else range(intensity.shape[0]) if channels else [None])
     if spacing is not None:
         spacing = np.asarray(spacing, np.float64)
         origin = np.zeros(labels.ndim) if origin is None else np.asarray(origin, np.float64)
@@ -79,11 +84,11 @@ def _tile_sums(labels: np.ndarray, intensity: np.ndarray | None, start: tuple[in
         sums[f"sum-{axis}"] = _reduce(np.add, coordinates, firsts)
         sums[f"min-{axis}"] = _reduce(np.minimum, coordinates, firsts)
         sums[f"max-{axis}"] = _reduce(np.maximum, coordinates, firsts)
-    if intensity is not None:
-        values = intensity.reshape(-1)[foreground].astype(np.float64)
+    if intensity is not None:  # channels first: each intensity sum is a row per channel
+        values = intensity.reshape(len(intensity), -1)[:, foreground].astype(np.float64)
         total = _reduce(np.add, values, firsts)
         mean = total / np.maximum(sums["count"], 1)
-        deviations = values - np.repeat(mean, sums["count"])
+        deviations = values - np.repeat(mean, sums["count"], axis=-1)
         sums |= {
             "intensity_sum": total, "intensity_mean": mean,
             "intensity_m2": _reduce(np.add, deviations * deviations, firsts),
@@ -93,15 +98,18 @@ def _tile_sums(labels: np.ndarray, intensity: np.ndarray | None, start: tuple[in
 
 
 def _reduce(ufunc: np.ufunc, values: np.ndarray, firsts: np.ndarray) -> np.ndarray:
-    """``ufunc`` over each run of ``values`` starting at ``firsts`` (none when there are no runs)."""
-    return ufunc.reduceat(values, firsts) if len(firsts) else values[:0]
+    """``ufunc`` over each run, along the last axis, of ``values`` starting at ``firsts`` (none when there
+    are no runs)."""
+    return ufunc.reduceat(values, firsts, axis=-1) if len(firsts) else values[..., :0]
 
 
-def _merged(parts: Sequence[dict[str, np.ndarray]], ndim: int, with_intensity: bool) -> dict[str, np.ndarray]:
-    """The tiles' partial sums merged per label, as scikit-image's columns."""
-    joined = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+def _merged(parts: Sequence[dict[str, np.ndarray]], ndim: int, channels: Sequence[int | None] | None
+            ) -> dict[str, np.ndarray]:
+    """The tiles' partial sums merged per label, as scikit-image's columns; ``channels``: the intensity
+    image's (``[None]`` for one without a channel axis), None without one."""
+    joined = {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
     order = np.argsort(joined["label"], kind="stable")
-    joined = {key: values[order] for key, values in joined.items()}
+    joined = {key: values[..., order] for key, values in joined.items()}
     labels = joined["label"]
     firsts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]])) if len(labels) else np.zeros(0, np.intp)
     count = _reduce(np.add, joined["count"], firsts)
@@ -112,15 +120,18 @@ def _merged(parts: Sequence[dict[str, np.ndarray]], ndim: int, with_intensity: b
         table[f"bbox-{axis}"] = _reduce(np.minimum, joined[f"min-{axis}"], firsts)
     for axis in range(ndim):
         table[f"bbox-{ndim + axis}"] = _reduce(np.maximum, joined[f"max-{axis}"], firsts) + 1
-    if with_intensity:
+    if channels is not None:
         mean = _reduce(np.add, joined["intensity_sum"], firsts) / count
         # Chan et al.: each part's squared deviations from its own mean, moved to the object's mean
-        shift = joined["intensity_mean"] - np.repeat(mean, np.diff(np.append(firsts, len(labels))))
+        shift = joined["intensity_mean"] - np.repeat(mean, np.diff(np.append(firsts, len(labels))), axis=-1)
         m2 = _reduce(np.add, joined["intensity_m2"] + joined["count"] * shift * shift, firsts)
-        table |= {
+        columns = {
             "intensity_mean": mean,
             "intensity_min": _reduce(np.minimum, joined["intensity_min"], firsts),
             "intensity_max": _reduce(np.maximum, joined["intensity_max"], firsts),
             "intensity_std": np.sqrt(m2 / count),
         }
+        for name, values in columns.items():
+            for channel, row in zip(channels, values):
+                table[name if channel is None else f"{name}-{channel}"] = row
     return table
