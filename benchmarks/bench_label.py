@@ -28,7 +28,6 @@ import zarr
 from bench_convert import CLI, compile_package, measure, size_mb
 from bench_reader import SHARED_BENCH, make_inputs, size_arguments
 
-HERE = Path(__file__).resolve().parent
 ANCHORS = SHARED_BENCH / "anchors.py"
 # reference way -> (anchor mode, the package it needs)
 LABEL_REFERENCES = {
