@@ -168,3 +168,14 @@ def test_progress_counts_every_tile_of_both_regions_in_flight(tmp_path):
     # levels (dask fuses some tasks of the last few, counted at the end).
     assert reported[: 512 + 128 + 32 + 1] == list(range(512 + 128 + 32 + 1))
     assert reported[-1] == 512 + 128 + 32 + 8 + 2 + 1
+
+
+def test_the_write_commands_run_from_another_thread_too(tmp_path):
+    # Signal handlers can only be set from the main thread: elsewhere the command keeps the process's own.
+    source = tmp_path / "small.zarr"
+    zarr.create_array(source, shape=(32, 32), chunks=(16, 16), dtype="uint8")[...] = 7
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(main(["convert", str(source), str(tmp_path / "out.zarr")])))
+    worker.start()
+    worker.join()
+    assert codes == [0] and (zarr.open_group(tmp_path / "out.zarr", mode="r")["0"][...] == 7).all()
