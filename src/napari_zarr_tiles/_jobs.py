@@ -67,7 +67,12 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     from ._convert import open_source
 
     opened = open_source(source, bad_chunks=bad_chunks)
-    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=opened.findings, **options)
+    findings = opened.findings
+    if bad_chunks == "fill" and options.get("client") is not None:
+        # The chunks filled in are told where they are read, on the workers: this process cannot say none were.
+        def findings() -> dict:
+            return {"clean": None, "bad_chunks_filled": "not known: read on a dask.distributed cluster"}
+    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
 
 
 @contextmanager
