@@ -40,7 +40,7 @@ class Command:
     def __init__(self, *args: str):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "napari_zarr_tiles._cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(SRC)},
+            env={**os.environ, "PYTHONPATH": str(SRC)}, start_new_session=True,
         )
         self.err = b""
         self.written = threading.Event()
@@ -55,7 +55,10 @@ class Command:
 
     def stop_once_writing(self, signum: int) -> tuple[int, str]:
         assert self.written.wait(60), self.err.decode()
-        self.process.send_signal(signum)
+        if signum == signal.SIGINT:  # as a terminal sends Ctrl-C: to every process of the command
+            os.killpg(self.process.pid, signum)
+        else:  # as `kill PID` does
+            self.process.send_signal(signum)
         code = self.process.wait(30)  # the threads stop: the process does not write on to its end
         self.reader.join()
         return code, self.err.decode()
@@ -104,6 +107,15 @@ def test_ctrl_c_in_process_keeps_the_unfinished_store(noise_store, tmp_path):
     assert last_line(err).endswith(
         f"the unfinished store is kept at {tmp_path / '.smooth.zarr.partial'}: run the same command again to resume"
     )
+    assert listing(tmp_path) == [".smooth.zarr.partial"]
+
+
+def test_ctrl_c_in_process_on_a_local_cluster_stops_its_workers_quietly(noise_store, tmp_path):
+    target = tmp_path / "smooth.zarr"
+    command = Command("process", str(noise_store), str(target), "gaussian", "sigma=2", *SLOW, "--workers", "2")
+    code, err = command.stop_once_writing(signal.SIGINT)
+    assert code == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert last_line(err).endswith("run the same command again to resume")
     assert listing(tmp_path) == [".smooth.zarr.partial"]
 
 

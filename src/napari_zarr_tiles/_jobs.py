@@ -11,6 +11,9 @@ every whole-image statistic from full resolution.
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -92,6 +95,25 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
         with Client(scheduler) as client:
             yield client
         return
-    local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with _ctrl_c_ignored():
+        # Worker processes started now keep ignoring Ctrl-C, which a terminal sends to every process of the
+        # command: the command stops them itself, without a traceback from each. Their logs are silenced
+        # below critical: a task's failure reaches the command as its error, and a cluster closed on Ctrl-C
+        # would have each worker log tracebacks of the transfers it cut.
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                             silence_logs=logging.CRITICAL)
     with local, Client(local) as client:
         yield client
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process for a while (from the main thread, where alone it can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
