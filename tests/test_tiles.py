@@ -125,7 +125,9 @@ def test_bad_parameters_are_refused_before_any_graph_is_built(name, params, mess
 
 
 def test_every_registered_filter_is_checked_here():
-    assert set(FILTERS) == set(WHOLE_IMAGE)
+    # voronoi_otsu equals the whole-image result only for objects up to its max_object_size, which random
+    # images do not respect: test_split.py checks it on images with objects of known size.
+    assert set(FILTERS) == set(WHOLE_IMAGE) | {"voronoi_otsu"}
 
 
 @pytest.mark.parametrize("method", ["otsu", "li", "triangle"])
