@@ -6,7 +6,7 @@ is made here. The ``faults`` fixture (conftest.py) makes every local store the p
 :class:`FaultyStore` with the rules the test sets::
 
     def test_a_full_disk(faults, tmp_path):
-        faults.full_disk(after=3)        # the fourth chunk written raises ENOSPC
+        faults.full_disk(after=3)        # the fourth key written raises ENOSPC
         faults.corrupt("0/1.2")          # this key reads as garbage
         faults.fail("*/zarr.json", OSError(errno.EIO, "I/O error"))
         faults.delay("0/*", 0.1)         # each read of a level-0 key waits 100 ms
@@ -54,7 +54,7 @@ class Faults:
         self.dropped.add(pattern)
 
     def full_disk(self, after: int = 0) -> None:
-        """Every write after the first ``after`` chunk writes raises ENOSPC (metadata writes too)."""
+        """Every write after the first ``after`` writes (metadata and chunks alike) raises ENOSPC."""
         self.writes_before_full = after
 
     def matches(self, patterns, key: str) -> bool:
@@ -107,10 +107,9 @@ class FaultyStore(WrapperStore):
         await self._before(key, "set")
         faults = self.faults
         with faults._lock:
-            is_chunk = not key.rsplit("/", 1)[-1].startswith((".z", "zarr.json"))
-            if faults.writes_before_full is not None and (not is_chunk or faults.writes_before_full <= 0):
-                raise OSError(errno.ENOSPC, "No space left on device", key)
             if faults.writes_before_full is not None:
+                if faults.writes_before_full <= 0:
+                    raise OSError(errno.ENOSPC, "No space left on device", key)
                 faults.writes_before_full -= 1
             faults.writes.append(key)
         await self._store.set(key, value)

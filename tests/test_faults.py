@@ -34,8 +34,10 @@ def test_each_rule_changes_what_is_read(faults, store_path):
 def test_a_full_disk_refuses_writes_after_the_allowed_ones(faults, tmp_path):
     from napari_zarr_tiles import _writing
 
-    faults.full_disk(after=1)
-    store = _writing.LocalStore(tmp_path / "b.zarr")
+    faults.full_disk(after=2)  # the array's metadata and one chunk
+    array = zarr.create_array(_writing.LocalStore(tmp_path / "b.zarr"), shape=(4,), chunks=(2,), dtype="uint8")
+    array[:2] = 1
     with pytest.raises(OSError) as raised:
-        zarr.create_array(store, shape=(4,), chunks=(2,), dtype="uint8")
+        array[2:] = 2
     assert raised.value.errno == errno.ENOSPC
+    assert faults.writes == ["zarr.json", "c/0"]
