@@ -70,12 +70,38 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     from ._convert import open_source
 
     opened = open_source(source, bad_chunks=bad_chunks)
-    findings = opened.findings
-    if bad_chunks == "fill" and options.get("client") is not None:
+    findings = _findings(opened, bad_chunks, options.get("client"))
+    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
+
+
+def save_viewed(image: ImageToWrite, steps: Steps, target: str | PathLike, *, origin: str | None,
+                bad_chunks: str = "raise", **options) -> str:
+    """:func:`save_filtered` for an image the viewer holds (opened by the reader from ``origin``, or made in
+    memory when None). The viewer reads chunks that cannot be decoded as the fill value; the save meets them
+    in the ``bad_chunks`` mode instead, as ``process`` does: it stops naming them (``"raise"``), or writes
+    the fill value and records that the result is not clean (``"fill"``)."""
+    import dask.array as da
+
+    from ._convert import OpenedSource
+    from ._store import reading_bad_chunks, source_provenance
+
+    opened = OpenedSource(image, source_provenance(origin) if origin else {"source": image.name})
+    levels = [reading_bad_chunks(da.asarray(level), bad_chunks, opened.tell)
+              for level in (image.data if isinstance(image.data, list | tuple) else [image.data])]
+    image = replace(image, data=levels if isinstance(image.data, list | tuple) else levels[0])
+    findings = _findings(opened, bad_chunks, options.get("client"))
+    return save_filtered(image, steps, target, source=opened.provenance, findings=findings, **options)
+
+
+def _findings(opened, bad_chunks: str, client):
+    """What the store records, once written, of the chunks filled in."""
+    if bad_chunks == "fill" and client is not None:
         # The chunks filled in are told where they are read, on the workers: this process cannot say none were.
         def findings() -> dict:
             return {"clean": None, "bad_chunks_filled": "not known: read on a dask.distributed cluster"}
-    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
+
+        return findings
+    return opened.findings
 
 
 @contextmanager

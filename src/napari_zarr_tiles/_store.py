@@ -308,6 +308,29 @@ def to_dask(
     )
 
 
+def reading_bad_chunks(data: da.Array, bad_chunks: str, on_bad_chunks: Callable[[BadChunks], None] | None = None) -> da.Array:
+    """``data`` with every lazy zarr view in its graph (made by :func:`to_dask`) meeting bad chunks in the
+    ``bad_chunks`` mode, reported to ``on_bad_chunks``.
+
+    A layer the viewer holds reads bad chunks as the fill value (napari must keep drawing); a save made from
+    it must stop on them, or record them, as ``convert`` and ``process`` do. The views sit in the graph as
+    the values of dask's ``original-`` keys (``from_array`` with ``asarray=False``); only those are replaced.
+    """
+    from dask.highlevelgraph import HighLevelGraph
+
+    graph = data.__dask_graph__()
+    layers = {}
+    for name, layer in graph.layers.items():
+        if any(isinstance(value, NamedReads) for value in layer.values()):
+            layer = {
+                key: NamedReads(value.array, bad_chunks=bad_chunks, on_bad_chunks=on_bad_chunks)
+                if isinstance(value, NamedReads) else value
+                for key, value in layer.items()
+            }
+        layers[name] = layer
+    return da.Array(HighLevelGraph(layers, graph.dependencies), data.name, data.chunks, meta=data._meta)
+
+
 class NamedReads:
     """A zarr array whose failed reads say which store, array and chunks failed, or read as the fill value.
 

@@ -32,7 +32,8 @@ from magicgui.widgets import (
 from psygnal import Signal as Event
 from qtpy.QtCore import QObject, Signal
 
-from ._errors import InvalidOptionError, WriteCancelled
+from . import _ome
+from ._errors import DamagedStoreError, InvalidOptionError, UnreadableChunkError, WriteCancelled
 from ._image import ImageToWrite
 from ._writer import image_from_layer
 from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
@@ -104,12 +105,18 @@ class _BackgroundJob(Container):
         self._running = False  # from a click until the job is done: a second click meanwhile is refused
 
     def _make_write_fields(self) -> None:
-        """The write options every job here offers: tile edge, compressor, OME-Zarr version, pyramid, overwrite."""
+        """The write options every job here offers: tile edge, compressor, OME-Zarr version, pyramid, overwrite,
+        and what a chunk of the source that cannot be read does."""
         self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
         self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
-        self._version = ComboBox(label="OME-Zarr", choices=["0.4", "0.5"], value="0.4")
+        self._version = ComboBox(label="OME-Zarr", choices=list(_ome.SUPPORTED_VERSIONS), value="0.4")
         self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
+        self._fill_bad_chunks = CheckBox(
+            label="fill bad chunks", value=False,
+            tooltip="a chunk of the source that cannot be read is written as the fill value, and the result is "
+            "recorded as not clean; unticked, the job stops naming it",
+        )
 
     def _write_options(self, target: Path, **fixed) -> WriteOptions | None:
         """The write options as chosen (and ``fixed``); None, with the reason shown, where one is wrong or
@@ -183,7 +190,12 @@ class _BackgroundJob(Container):
             self._progress_bar.refresh()
         self._status.value = f"{done}/{total} tiles"
 
+    def _bad_chunks(self) -> str:
+        return "fill" if self._fill_bad_chunks.value else "raise"
+
     def _failed(self, error: Exception) -> None:
+        if isinstance(error, UnreadableChunkError | DamagedStoreError):
+            error = type(error)(f"{error}; tick 'fill bad chunks' to write the fill value in their place")
         self._status.value = str(error) if isinstance(error, WriteCancelled) else f"failed: {error}"
         if not isinstance(error, WriteCancelled):
             from napari.utils.notifications import show_error
@@ -208,7 +220,7 @@ class ConvertWidget(_BackgroundJob):
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
         self._make_write_fields()
         super().__init__(viewer, [self._source, self._target, self._chunks, self._compressor, self._version,
-                                  self._pyramid, self._overwrite])
+                                  self._pyramid, self._overwrite, self._fill_bad_chunks])
         self._source.changed.connect(self._suggest_target)
 
     def _suggest_target(self, source: Path) -> None:
@@ -226,7 +238,8 @@ class ConvertWidget(_BackgroundJob):
         if options is None:
             return
         self._launch(
-            convert, source, target, options=options, description=f"Converting {source.name}",
+            convert, source, target, options=options, bad_chunks=self._bad_chunks(),
+            description=f"Converting {source.name}",
             cancelled_message=f"conversion of {source} cancelled; nothing was written",
         )
 
@@ -542,7 +555,8 @@ class SaveResultWidget(_BackgroundJob):
             tooltip="0: threads in this process; N: a local dask.distributed cluster of N processes",
         )
         super().__init__(viewer, [self._layer, self._target, self._chunks, self._compressor, self._version,
-                                  self._scheduler, self._workers, self._pyramid, self._overwrite])
+                                  self._scheduler, self._workers, self._pyramid, self._overwrite,
+                                  self._fill_bad_chunks])
         viewer.layers.events.inserted.connect(self._layer.reset_choices)
         viewer.layers.events.removed.connect(self._layer.reset_choices)
         self._saving = None
@@ -567,7 +581,7 @@ class SaveResultWidget(_BackgroundJob):
         self._saving = (layer, recipe)
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
-            options=options, description=f"Saving {layer.name}",
+            options=options, bad_chunks=self._bad_chunks(), description=f"Saving {layer.name}",
             cancelled_message=f"save to {target} cancelled; Save again to resume it",
         )
 
@@ -593,9 +607,7 @@ class SaveResultWidget(_BackgroundJob):
 
 
 def _save(recipe: Recipe, target: Path, scheduler: str | None, workers: int | None, **options) -> str:
-    from ._jobs import cluster, save_filtered
-    from ._store import source_provenance
+    from ._jobs import cluster, save_viewed
 
-    source = source_provenance(recipe.origin) if recipe.origin else None
     with cluster(scheduler=scheduler, workers=None if scheduler else workers) as client:
-        return save_filtered(recipe.source, recipe.steps, target, source=source, client=client, **options)
+        return save_viewed(recipe.source, recipe.steps, target, origin=recipe.origin, client=client, **options)
