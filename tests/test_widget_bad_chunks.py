@@ -7,6 +7,7 @@ import pytest
 import zarr
 from scipy import ndimage as ndi
 
+from napari_zarr_tiles._cli import main
 from napari_zarr_tiles._store import WRITER_MARKER
 from napari_zarr_tiles._widgets import ConvertWidget, SaveResultWidget, TileFilterWidget
 
@@ -29,7 +30,7 @@ def finish(qtbot, widget):
 
 
 def test_a_save_from_the_viewer_stops_on_a_bad_chunk_or_fills_it_when_ticked(make_napari_viewer, qtbot, tmp_path,
-                                                                             damaged, blobs):
+                                                                             damaged, blobs, capsys):
     viewer = make_napari_viewer()
     viewer.open(damaged, plugin="napari-zarr-tiles")
     tile_filter = TileFilterWidget(viewer)
@@ -50,6 +51,10 @@ def test_a_save_from_the_viewer_stops_on_a_bad_chunk_or_fills_it_when_ticked(mak
     marker = zarr.open_group(tmp_path / "max.zarr", mode="r").attrs[WRITER_MARKER]
     assert marker["complete"] is True
     assert marker["provenance"]["clean"] is False and marker["provenance"]["bad_chunks_filled"] == {"/": ["1.2"]}
+    assert main(["info", str(tmp_path / "max.zarr")]) == 0
+    assert "NOT CLEAN: chunks of the source that could not be read were written as the fill value: {'/': ['1.2']}" in (
+        capsys.readouterr().out
+    )
     filled = blobs.copy()
     filled[64:128, 128:192] = 0
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "max.zarr" / "0", mode="r")[:],

@@ -378,6 +378,11 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
         state = "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)"
         provenance = marker.get("provenance")
         yield f"{indent}written by napari-zarr-tiles: {state}{f'; {_short(provenance)}' if provenance else ''}"
+        clean = (provenance or {}).get("clean", True)
+        if clean is not True:  # said whole, not cut with the provenance
+            filled = provenance.get("bad_chunks_filled")
+            yield (f"{indent}NOT CLEAN: chunks of the source that could not be read were written as the fill value: "
+                   f"{filled}" if clean is False else f"{indent}clean or not: not known ({filled})")
     members = group_members(group)
     for name, array in members.arrays:
         yield from _describe_array(array, name, depth, complete, damaged)
