@@ -437,3 +437,18 @@ def test_malformed_multiscales_metadata_is_named_not_a_traceback(tmp_path, blobs
         _reader.layer_data(tmp_path / "bad.zarr")
     assert main(["info", str(tmp_path / "bad.zarr")]) == 0
     assert "multiscales: MALFORMED, not a list of objects" in capsys.readouterr().out
+
+
+def test_arrays_of_fewer_than_two_axes_or_no_pixels_are_skipped_and_named(tmp_path, blobs):
+    root = zarr.open_group(tmp_path / "odd.zarr", mode="w", zarr_format=3)
+    root.create_array("image", data=blobs, chunks=(128, 128))
+    root.create_array("scalar", shape=(), dtype="f4")
+    root.create_array("empty", shape=(0, 10), dtype="u2", chunks=(1, 10))
+    root.create_array("profile", shape=(1000,), dtype="f4", chunks=(100,))
+    found = _reader.find_images(tmp_path / "odd.zarr")
+    assert [source.name for source in found.sources] == ["image"]
+    said = " ".join(found.skipped)
+    assert "scalar: it has 0 dimension(s)" in said and "profile: it has 1 dimension(s)" in said
+    assert "empty: it holds no pixels (shape (0, 10))" in said
+    with pytest.raises(UnreadableStoreError, match="it has 0 dimension"):
+        _reader.layer_data(tmp_path / "odd.zarr" / "scalar")

@@ -180,7 +180,7 @@ def find_images(path: str | PathLike) -> FoundImages:
     name = _display_name(where)
     node = open_readonly(path)
     if isinstance(node, zarr.Array):
-        reason = _not_pixels(node)
+        reason = _not_an_image(node)
         if reason:
             raise UnreadableStoreError(f"{where}: {reason}")
         return FoundImages([_plain_source(node, where, name)], [])
@@ -205,11 +205,15 @@ def _skipped_message(where: str, skipped: list[str], nothing_else: bool = False)
     return f"{where}: {what}: " + "; ".join(line.replace(f"{where}/", "") for line in skipped)
 
 
-def _not_pixels(array: zarr.Array) -> str | None:
-    """Why ``array`` cannot be an image layer (text, objects, records), or None."""
-    if np.dtype(array.dtype).kind in "biuf":
-        return None
-    return f"its data type {array.dtype} is not pixels (napari shows numbers)"
+def _not_an_image(array: zarr.Array) -> str | None:
+    """Why ``array`` cannot be an image layer (text, objects, records; fewer than two axes; no pixels), or None."""
+    if np.dtype(array.dtype).kind not in "biuf":
+        return f"its data type {array.dtype} is not pixels (napari shows numbers)"
+    if array.ndim < 2:
+        return f"it has {array.ndim} dimension(s), shape {array.shape}: napari shows images of two or more"
+    if 0 in array.shape:
+        return f"it holds no pixels (shape {array.shape})"
+    return None
 
 
 def _display_name(where: str) -> str:
@@ -232,7 +236,7 @@ def _group_sources(
     skipped += [f"{where}/{key}: {why}" for key, why in members.unreadable]
     arrays = []
     for key, array in members.arrays:
-        reason = _not_pixels(array)
+        reason = _not_an_image(array)
         if reason:
             skipped.append(f"{where}/{key}: {reason}")
         else:
@@ -337,7 +341,7 @@ def _multiscale_source(group: zarr.Group, where: str, name: str, version: str | 
         node = _member(group, path, where)
         if not isinstance(node, zarr.Array):
             return None
-        reason = _not_pixels(node)
+        reason = _not_an_image(node)
         if reason:
             raise UnreadableStoreError(f"{where}/{path}: {reason}")
         arrays[path] = node
