@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -98,3 +99,14 @@ def test_every_command_explains_itself_and_the_write_commands_advise_on_compress
     assert "usage: napari-zarr-tiles" in out
     if command in ("convert", "process"):
         assert "writes float results" in out and "three times faster" in out
+
+
+def test_info_says_what_the_reader_would_refuse(tmp_path, blobs, capsys):
+    root = ome_group(tmp_path / "img.zarr", "0.4")
+    write_ome_image(root, [blobs, blobs[::2, ::2]], YX, version="0.4", chunks=(100, 100))
+    shutil.rmtree(tmp_path / "img.zarr" / "1")
+    assert main(["info", str(tmp_path / "img.zarr")]) == 0
+    assert "MALFORMED: /: dataset path '1' is listed in multiscales but no array is there" in capsys.readouterr().out
+    (tmp_path / "img.zarr" / ".zattrs").write_text("{not json")
+    assert main(["info", str(tmp_path / "img.zarr")]) == 0
+    assert f"UNREADABLE: {tmp_path / 'img.zarr' / '.zattrs'} is not valid JSON" in capsys.readouterr().out

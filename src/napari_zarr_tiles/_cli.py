@@ -335,7 +335,7 @@ def describe(path: Path) -> Iterator[str]:
         root = open_readonly(path)
     except UnreadableStoreError as error:  # a store whose one array zarr cannot open: described, not failed
         yield f"{path}"
-        yield f"  /: UNREADABLE: {unreadable_reason(error.__cause__ or error)}"
+        yield f"  /: UNREADABLE: {error.reason or unreadable_reason(error.__cause__ or error)}"
         return
     yield f"{path} (zarr format {root.metadata.zarr_format})"
     if isinstance(root, zarr.Array):
@@ -368,6 +368,9 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
             axes = [_describe_axis(axis) for axis in multiscales[0].get("axes") or ()]
             levels = len(multiscales[0].get("datasets") or ())
             yield f"{indent}{ome} image, {f'axes {chr(32).join(axes)}, ' if axes else ''}{levels} pyramid level(s)"
+            problem = _multiscale_problem(group, version, block)
+            if problem:
+                yield f"{indent}MALFORMED: {problem}"
         elif "multiscales" in block:
             yield f"{indent}{ome} multiscales: MALFORMED, not a list of objects: {_short(multiscales)}"
         for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
@@ -391,6 +394,30 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
     for name, subgroup in members.groups:
         yield f"{indent}{name}/ (group)"
         yield from _describe_group(subgroup, depth + 1, complete, damaged)
+
+
+def _multiscale_problem(group, version, block) -> str | None:
+    """What the reader would refuse in a supported multiscale block (levels missing, axes not matching the
+    arrays), in its words; None when it is sound or its version is not one the reader opens."""
+    from . import _ome
+    from ._errors import ZarrTilesError
+    from ._store import open_member
+
+    if str(version or "0.4") not in _ome.SUPPORTED_VERSIONS:
+        return None
+
+    def ndim(path: str) -> int | None:
+        try:
+            node = open_member(group, path, path)
+        except (FileNotFoundError, ZarrTilesError):
+            return None
+        return getattr(node, "ndim", None)
+
+    try:
+        _ome.parse_multiscale(block, version, group.path or "/", ndim)
+    except ZarrTilesError as error:
+        return str(error)
+    return None
 
 
 def _describe_axis(axis) -> str:

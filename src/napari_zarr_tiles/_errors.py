@@ -16,7 +16,12 @@ class NotZarrError(ZarrTilesError, ValueError):
 
 
 class UnreadableStoreError(ZarrTilesError, OSError):
-    """A zarr store or array that exists but cannot be opened (bad metadata, unknown codec)."""
+    """A zarr store or array that exists but cannot be opened (bad metadata, unknown codec).
+
+    ``reason`` is why, in a person's words, without the place (where it was set: a listing names the place).
+    """
+
+    reason: str | None = None
 
 
 class UnreadableChunkError(UnreadableStoreError):

@@ -7,6 +7,7 @@ writers agree on what a zarr store is.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import warnings
@@ -86,6 +87,22 @@ def open_readonly(path: str | PathLike, subpath: str = "") -> zarr.Array | zarr.
     return _open_node(LocalStore(path, read_only=True), subpath, where)
 
 
+def _unparsable_metadata(store, subpath: str) -> str | None:
+    """The metadata file of the node at ``subpath`` of a local store that is not valid JSON, or None."""
+    root = getattr(store, "root", None)
+    if root is None:
+        return None
+    for name in (*ZARR_MARKERS, ".zattrs"):
+        file = Path(root) / subpath / name
+        try:
+            json.loads(file.read_bytes())
+        except FileNotFoundError:
+            continue
+        except (ValueError, OSError):
+            return str(file)
+    return None
+
+
 def open_member(group: zarr.Group, key: str, where: str) -> zarr.Array | zarr.Group:
     """The array or group ``key`` of ``group``, opened on its own (see :func:`open_readonly` for errors);
     ``where`` names it in messages."""
@@ -101,7 +118,12 @@ def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
         raise
     except (ValueError, KeyError, TypeError, NotImplementedError) as error:
         # zarr reports an unknown codec or dtype and malformed metadata with these types, from deep inside.
-        raise UnreadableStoreError(f"cannot open zarr at {where}: {unreadable_reason(error)}") from error
+        reason = unreadable_reason(error)
+        if isinstance(error, json.JSONDecodeError):  # zarr's message does not say which file
+            reason = f"{_unparsable_metadata(store, subpath) or 'its metadata'} is not valid JSON ({error})"
+        failure = UnreadableStoreError(f"cannot open zarr at {where}: {reason}")
+        failure.reason = reason
+        raise failure from error
     for warning in caught:
         logger.debug("zarr, opening %s: %s", where, warning.message)
     return node
@@ -225,7 +247,7 @@ def group_members(group: zarr.Group) -> GroupMembers:
         except FileNotFoundError:
             continue  # a file or folder that is no zarr node (a stray file, a chunk folder): not a member
         except UnreadableStoreError as error:
-            members.unreadable.append((name, unreadable_reason(error.__cause__ or error)))
+            members.unreadable.append((name, error.reason or unreadable_reason(error.__cause__ or error)))
             continue
         if isinstance(node, zarr.Array):
             members.arrays.append((name, node))
