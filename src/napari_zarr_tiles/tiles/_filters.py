@@ -190,6 +190,20 @@ def _sobel(tile: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(ndi.sobel(tile, axis=axis) ** 2 for axis in range(tile.ndim)))
 
 
+def _float16_in_float32(function: Callable) -> Callable:
+    """``function`` on a float16 tile computed in float32 and given back in float16: neither scipy's rank
+    filters nor OpenCV have float16 kernels, and float16 values are exact in float32, so an order statistic
+    (median, minimum, maximum) comes back unchanged, and the top-hat's difference rounds once, as float16's own
+    arithmetic would."""
+
+    def apply(tile: np.ndarray, **values) -> np.ndarray:
+        if tile.dtype == np.float16:
+            return function(tile.astype(np.float32), **values).astype(np.float16)
+        return function(tile, **values)
+
+    return apply
+
+
 def _size_filter(function, opencv_name: str):
     """A box-window filter: OpenCV's where it gives scipy's exact result, else scipy's.
 
@@ -335,19 +349,19 @@ FILTERS: dict[str, Filter] = {
         doc="The mean over a box of side ``size``: scipy.ndimage.uniform_filter.",
     ),
     "median": Filter(
-        "median", _size_filter(ndi.median_filter, "median"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        "median", _float16_in_float32(_size_filter(ndi.median_filter, "median")), SIZE, halo=lambda size: size // 2, output_dtype=_same,
         doc="The median over a box of side ``size``: scipy.ndimage.median_filter.",
     ),
     "minimum": Filter(
-        "minimum", _size_filter(ndi.minimum_filter, "minimum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        "minimum", _float16_in_float32(_size_filter(ndi.minimum_filter, "minimum")), SIZE, halo=lambda size: size // 2, output_dtype=_same,
         doc="The minimum over a box of side ``size`` (a grey erosion): scipy.ndimage.minimum_filter.",
     ),
     "maximum": Filter(
-        "maximum", _size_filter(ndi.maximum_filter, "maximum"), SIZE, halo=lambda size: size // 2, output_dtype=_same,
+        "maximum", _float16_in_float32(_size_filter(ndi.maximum_filter, "maximum")), SIZE, halo=lambda size: size // 2, output_dtype=_same,
         doc="The maximum over a box of side ``size`` (a grey dilation): scipy.ndimage.maximum_filter.",
     ),
     "white_tophat": Filter(
-        "white_tophat", _white_tophat,
+        "white_tophat", _float16_in_float32(_white_tophat),
         (Parameter("radius", 10, 1, 100, integer=True, length=True, doc="radius of the disk (a ball in 3D), in pixels"),),
         # an opening is an erosion then a dilation, each reading ``radius`` beyond a pixel
         halo=lambda radius: 2 * radius, output_dtype=_same,
