@@ -74,3 +74,25 @@ def test_convert_widget_fills_a_bad_chunk_when_ticked(make_napari_viewer, qtbot,
     expected = blobs.copy()
     expected[64:128, 128:192] = 0
     np.testing.assert_array_equal(copy, expected)
+
+
+def test_empty_path_fields_ask_for_a_path_and_never_take_the_working_folder(make_napari_viewer, tmp_path, blobs,
+                                                                            monkeypatch):
+    from napari_zarr_tiles import _widgets
+
+    asked = []
+    monkeypatch.setattr(_widgets, "ask_to_replace", lambda target: asked.append(target) or True)
+    monkeypatch.chdir(tmp_path)
+    viewer = make_napari_viewer()
+    convert = ConvertWidget(viewer)
+    convert.start()
+    assert convert._status.value == "choose a source file (TIFF or zarr)" and convert.worker is None
+    viewer.add_image(blobs, name="blobs")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("maximum", size=3)
+    tile_filter.apply()
+    tile_filter.wait(timeout=60)
+    save = SaveResultWidget(viewer)
+    save.start()
+    assert save._status.value == "choose a target (.zarr)" and save.worker is None
+    assert asked == [] and list(tmp_path.iterdir()) == []

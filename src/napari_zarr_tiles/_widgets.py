@@ -190,6 +190,14 @@ class _BackgroundJob(Container):
             self._progress_bar.refresh()
         self._status.value = f"{done}/{total} tiles"
 
+    def _chosen(self, field: FileEdit, what: str) -> Path | None:
+        """The path in ``field``; None, saying to choose ``what``, while it is empty (a FileEdit then gives
+        ``Path('.')``, the working folder, which a write must never take for its target)."""
+        if not field.line_edit.value.strip():
+            self._status.value = f"choose {what}"
+            return None
+        return Path(field.value)
+
     def _bad_chunks(self) -> str:
         return "fill" if self._fill_bad_chunks.value else "raise"
 
@@ -233,7 +241,10 @@ class ConvertWidget(_BackgroundJob):
         """Start the conversion in a worker thread; a cancel removes the partial store."""
         from ._convert import convert
 
-        source, target = Path(self._source.value), Path(self._target.value)
+        source = self._chosen(self._source, "a source file (TIFF or zarr)")
+        target = source and self._chosen(self._target, "a target (.zarr)")
+        if target is None:
+            return
         options = self._write_options(target)
         if options is None:
             return
@@ -571,7 +582,9 @@ class SaveResultWidget(_BackgroundJob):
             self._status.value = "no filter result to save: use Tile filter first"
             return
         recipe = layer.metadata[RECIPE]
-        target = Path(self._target.value)
+        target = self._chosen(self._target, "a target (.zarr)")
+        if target is None:
+            return
         if recipe.origin is not None and Path(recipe.origin).resolve() == target.resolve():
             self._status.value = f"{target.name} is the image this result is made from: choose another target"
             return
