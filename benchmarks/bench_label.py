@@ -18,7 +18,6 @@ installed is named and skipped.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import statistics
 import sys
@@ -27,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 from bench_convert import CLI, compile_package, measure, size_mb
-from bench_reader import SHARED_BENCH, make_inputs
+from bench_reader import SHARED_BENCH, make_inputs, size_arguments
 
-HERE = Path(__file__).resolve().parent
 ANCHORS = SHARED_BENCH / "anchors.py"
 # reference way -> (anchor mode, the package it needs)
 LABEL_REFERENCES = {
@@ -89,11 +87,7 @@ def same_table(csv: Path, labels: Path, source: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=16384)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    args = parser.parse_args()
+    args = size_arguments(__doc__)
     compile_package()
     source = make_inputs(args.out, args.size)["single-scale zarr"]
     step = ["threshold", "method=value", "value=200", "+", "label"]

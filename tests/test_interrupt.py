@@ -40,7 +40,7 @@ class Command:
     def __init__(self, *args: str):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "napari_zarr_tiles._cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(SRC)},
+            env={**os.environ, "PYTHONPATH": str(SRC)}, start_new_session=True,
         )
         self.err = b""
         self.written = threading.Event()
@@ -55,7 +55,10 @@ class Command:
 
     def stop_once_writing(self, signum: int) -> tuple[int, str]:
         assert self.written.wait(60), self.err.decode()
-        self.process.send_signal(signum)
+        if signum == signal.SIGINT:  # as a terminal sends Ctrl-C: to every process of the command
+            os.killpg(self.process.pid, signum)
+        else:  # as `kill PID` does
+            self.process.send_signal(signum)
         code = self.process.wait(30)  # the threads stop: the process does not write on to its end
         self.reader.join()
         return code, self.err.decode()
@@ -104,6 +107,15 @@ def test_ctrl_c_in_process_keeps_the_unfinished_store(noise_store, tmp_path):
     assert last_line(err).endswith(
         f"the unfinished store is kept at {tmp_path / '.smooth.zarr.partial'}: run the same command again to resume"
     )
+    assert listing(tmp_path) == [".smooth.zarr.partial"]
+
+
+def test_ctrl_c_in_process_on_a_local_cluster_stops_its_workers_quietly(noise_store, tmp_path):
+    target = tmp_path / "smooth.zarr"
+    command = Command("process", str(noise_store), str(target), "gaussian", "sigma=2", *SLOW, "--workers", "2")
+    code, err = command.stop_once_writing(signal.SIGINT)
+    assert code == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert last_line(err).endswith("run the same command again to resume")
     assert listing(tmp_path) == [".smooth.zarr.partial"]
 
 
@@ -168,3 +180,14 @@ def test_progress_counts_every_tile_of_both_regions_in_flight(tmp_path):
     # levels (dask fuses some tasks of the last few, counted at the end).
     assert reported[: 512 + 128 + 32 + 1] == list(range(512 + 128 + 32 + 1))
     assert reported[-1] == 512 + 128 + 32 + 8 + 2 + 1
+
+
+def test_the_write_commands_run_from_another_thread_too(tmp_path):
+    # Signal handlers can only be set from the main thread: elsewhere the command keeps the process's own.
+    source = tmp_path / "small.zarr"
+    zarr.create_array(source, shape=(32, 32), chunks=(16, 16), dtype="uint8")[...] = 7
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(main(["convert", str(source), str(tmp_path / "out.zarr")])))
+    worker.start()
+    worker.join()
+    assert codes == [0] and (zarr.open_group(tmp_path / "out.zarr", mode="r")["0"][...] == 7).all()

@@ -134,3 +134,13 @@ def test_an_all_nan_source_is_written_with_one_warning(tmp_path, capsys, command
         "to show; writing it all the same")
     ]
     assert np.isnan(level0(target)).all()
+
+
+def test_filling_bad_chunks_on_a_cluster_does_not_claim_a_clean_copy(source, tmp_path):
+    from distributed import Client
+
+    corrupt(source, "1.1")
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        process(source, tmp_path / "out.zarr", [("minimum", {"size": 1})], tile=16, bad_chunks="fill", client=client)
+    assert provenance(tmp_path / "out.zarr")["clean"] is None
+    assert (level0(tmp_path / "out.zarr")[16:32, 16:32] == 0).all()

@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "measure", "process", "read_table"]
+__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "measure", "process", "read_table", "tile_maps"]
 
 
 def __getattr__(name: str):
@@ -27,6 +27,10 @@ def __getattr__(name: str):
         from ._jobs import process
 
         return process
+    if name == "tile_maps":
+        from ._tile_maps import tile_maps
+
+        return tile_maps
     if name in ("measure", "read_table"):
         from . import _measure
 

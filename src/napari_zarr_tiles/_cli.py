@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -170,7 +171,8 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(each, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    handled = (signal.SIGINT, signal.SIGTERM)
+    # Only the main thread may set handlers (main() run from another thread keeps the process's own).
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
     before = {each: signal.signal(each, interrupt) for each in handled}
     try:
         yield

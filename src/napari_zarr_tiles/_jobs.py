@@ -11,6 +11,9 @@ every whole-image statistic from full resolution.
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -67,7 +70,12 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     from ._convert import open_source
 
     opened = open_source(source, bad_chunks=bad_chunks)
-    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=opened.findings, **options)
+    findings = opened.findings
+    if bad_chunks == "fill" and options.get("client") is not None:
+        # The chunks filled in are told where they are read, on the workers: this process cannot say none were.
+        def findings() -> dict:
+            return {"clean": None, "bad_chunks_filled": "not known: read on a dask.distributed cluster"}
+    return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
 
 
 @contextmanager
@@ -87,6 +95,25 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
         with Client(scheduler) as client:
             yield client
         return
-    local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with _ctrl_c_ignored():
+        # Worker processes started now keep ignoring Ctrl-C, which a terminal sends to every process of the
+        # command: the command stops them itself, without a traceback from each. Their logs are silenced
+        # below critical: a task's failure reaches the command as its error, and a cluster closed on Ctrl-C
+        # would have each worker log tracebacks of the transfers it cut.
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                             silence_logs=logging.CRITICAL)
     with local, Client(local) as client:
         yield client
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process for a while (from the main thread, where alone it can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

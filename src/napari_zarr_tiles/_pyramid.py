@@ -38,24 +38,24 @@ def downsample_block(block: np.ndarray, factors: Sequence[int], *, labels: bool 
                 total = _box_sums(block, factors, np.dtype(np.float32))
                 if not np.isinf(total).any():
                     return _mean(total, prod(factors), block.dtype)
-            total = _box_sums(block, factors, _accumulator(block.dtype, prod(factors)))
+            total = _box_sums(block, factors, _accumulator(block, prod(factors)))
             return _mean(total, prod(factors), block.dtype)
         boxes = [dim for size, factor in zip(block.shape, factors) for dim in (size // factor, factor)]
         total = block.reshape(boxes)
-        accumulator = _accumulator(block.dtype, prod(factors))
+        accumulator = _accumulator(block, prod(factors))
         # One box axis at a time, the outermost first: each sum then adds whole contiguous rows, five times
         # faster than reducing all box axes at once (an overview's 16 x 16 boxes of a 2048² task: 1.6 ms).
         for axis in range(block.ndim):
             total = total.sum(axis=axis + 1, dtype=accumulator)
         return _mean(total, prod(factors), block.dtype)
-    total = block.astype(np.float64, copy=False)
-    counts = np.ones((1,) * block.ndim)
+    total = block.astype(_accumulator(block, prod(factors)), copy=False)
+    counts = np.ones((1,) * block.ndim, dtype=np.int64 if total.dtype.kind in "iuO" else np.float64)
     for axis, factor in enumerate(factors):
         if factor == 1:
             continue
         starts = np.arange(0, block.shape[axis], factor)
         total = np.add.reduceat(total, starts, axis=axis)
-        sizes = np.diff(np.append(starts, block.shape[axis])).astype(np.float64)
+        sizes = np.diff(np.append(starts, block.shape[axis])).astype(counts.dtype)
         counts = counts * sizes.reshape([-1 if i == axis else 1 for i in range(block.ndim)])
     return _mean(total, counts, block.dtype)
 
@@ -73,10 +73,11 @@ def _box_sums(block: np.ndarray, factors: Sequence[int], accumulator: np.dtype) 
     return total
 
 
-def _accumulator(dtype: np.dtype, count: int) -> np.dtype:
-    """A dtype that holds the exact sum of ``count`` values of ``dtype``, with room for the rounding offset
-    ``_mean`` adds: 32-bit integers where they are enough (twice as fast as 64-bit), else 64-bit integers,
-    else (and for floats) float64."""
+def _accumulator(block: np.ndarray, count: int) -> np.dtype:
+    """A dtype that holds the exact sum of ``count`` values of ``block``, with room for the rounding offset
+    ``_mean`` adds: 32-bit integers where they are enough (twice as fast as 64-bit), else 64-bit integers;
+    Python integers for 64-bit values too big for a 64-bit sum (float64 would round them); float64 for floats."""
+    dtype = block.dtype
     if not np.issubdtype(dtype, np.integer):
         return np.dtype(np.float64)
     info = np.iinfo(dtype)
@@ -85,7 +86,10 @@ def _accumulator(dtype: np.dtype, count: int) -> np.dtype:
         lowest = (info.min - 1) * count if info.min < 0 else 0
         if (info.max + 1) * count <= limits.max and lowest >= limits.min:
             return np.dtype(wide)
-    return np.dtype(np.float64)
+    # 64-bit values: a 64-bit sum where this block's own values allow it, else exact Python integers.
+    if block.size and (int(block.max()) + 1) * count <= np.iinfo(np.int64).max and (int(block.min()) - 1) * count >= np.iinfo(np.int64).min:
+        return np.dtype(np.int64)
+    return np.dtype(object)
 
 
 def _mean(total: np.ndarray, count, dtype: np.dtype) -> np.ndarray:
@@ -95,7 +99,7 @@ def _mean(total: np.ndarray, count, dtype: np.dtype) -> np.ndarray:
         return total / count >= 0.5
     if not np.issubdtype(dtype, np.integer):
         return (total / count).astype(dtype, copy=False)
-    if np.issubdtype(total.dtype, np.integer):
+    if total.dtype.kind in "iuO":  # integer sums, Python integers among them
         # Integer arithmetic: four times faster than dividing, rounding and casting floats.
         return ((total + count // 2) // count).astype(dtype)
     return np.floor(total / count + 0.5).astype(dtype)

@@ -309,6 +309,19 @@ def _label_in_memory(array: np.ndarray, *, connectivity: int) -> np.ndarray:
     return label_in_memory(array, connectivity=connectivity)
 
 
+def _voronoi_otsu_levels(level0, values: dict, spatial_axes, shapes) -> list:
+    from ._split import voronoi_otsu_levels
+
+    return voronoi_otsu_levels(level0, **values, spatial_axes=spatial_axes, shapes=shapes)
+
+
+def _voronoi_otsu_in_memory(array: np.ndarray, *, spot_sigma: float, outline_sigma: float,
+                            max_object_size: int) -> np.ndarray:
+    from ._split import voronoi_otsu_in_memory
+
+    return voronoi_otsu_in_memory(array, spot_sigma=spot_sigma, outline_sigma=outline_sigma)
+
+
 SIZE = (Parameter("size", 3, 1, 101, integer=True, length=True, doc="side of the box, in pixels"),)
 SIGMA = (Parameter("sigma", 2.0, 0.1, 100.0, length=True, doc="standard deviation of the Gaussian, in pixels"),)
 
@@ -381,6 +394,21 @@ FILTERS: dict[str, Filter] = {
         output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_label_levels,
         doc="Connected components of a mask (non-zero pixels), numbered 1..N as scikit-image numbers them, across tiles.",
     ),
+    "voronoi_otsu": Filter(
+        "voronoi_otsu", _voronoi_otsu_in_memory,
+        (
+            Parameter("spot_sigma", 2.0, 0.1, 100.0,
+                      doc="standard deviation of the Gaussian whose local maxima are the seeds, in pixels"),
+            Parameter("outline_sigma", 2.0, 0.1, 100.0,
+                      doc="standard deviation of the Gaussian thresholded by Otsu's method for the mask, in pixels"),
+            Parameter("max_object_size", 50, 1, 4096, integer=True,
+                      doc="the largest object, in pixels along any axis, labelled exactly as on the whole image"),
+        ),
+        halo=lambda **values: 0,
+        output_dtype=lambda dtype: np.dtype(np.uint64), labels=True, whole_image=_voronoi_otsu_levels,
+        doc="Touching nuclei split (Voronoi-Otsu labelling): seeds at the smoothed image's maxima flood an Otsu "
+            "mask, tile by tile; objects up to max_object_size equal the whole-image result.",
+    ),
 }
 
 
@@ -398,6 +426,7 @@ NAN_BEHAVIOUR: dict[str, str] = {
     "sobel": "NaN or inf makes its 3 x 3 neighbourhood NaN or infinite",
     "threshold": "NaN is in neither mask (0); the threshold is taken from the finite pixels; all NaN is an error",
     "label": "NaN and inf are non-zero, so foreground: threshold first to leave them out",
+    "voronoi_otsu": "NaN or inf makes the smoothed images NaN within 4 sigma: out of the mask (0), no seed there",
 }
 
 

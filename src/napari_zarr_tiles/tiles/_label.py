@@ -108,8 +108,6 @@ def label_levels(data: da.Array, *, connectivity: int = 0, spatial_axes: Sequenc
     from level 0's labels by the label-safe rule of the written pyramid (a box's first pixel), so that every
     level shows the same ids. Returns one lazy array per shape (by default level 0 alone).
     """
-    from .._pyramid import downsample
-
     data = da.asarray(data)
     spatial = list(spatial_axes)
     structure = label_structure(len(spatial), connectivity)
@@ -139,9 +137,18 @@ def label_levels(data: da.Array, *, connectivity: int = 0, spatial_axes: Sequenc
         )
     level0 = da.Array(HighLevelGraph.from_collections(name, graph, dependencies=[data]), name, chunks=data.chunks,
                       dtype=dtype, meta=np.empty((0,) * data.ndim, dtype))
+    return label_pyramid(level0, shapes)
+
+
+def label_pyramid(level0: da.Array, shapes: Sequence[tuple[int, ...]] | None) -> list[da.Array]:
+    """``level0`` and, for each further shape of ``shapes`` (the shapes of a pyramid's levels), a coarser
+    level taken from it by the label-safe rule of the written pyramid (a box's first pixel), so that every
+    level shows the same ids."""
+    from .._pyramid import downsample
+
     levels = [level0]
     for shape in list(shapes or [])[1:]:
-        factors = [max(1, round(data.shape[axis] / size)) for axis, size in enumerate(shape)]
+        factors = [max(1, round(level0.shape[axis] / size)) for axis, size in enumerate(shape)]
         levels.append(downsample(level0, factors, labels=True)[tuple(slice(0, size) for size in shape)])
     return levels
 
@@ -179,23 +186,34 @@ def _lookup_tables(parts: dict[tuple, _TileParts], data: da.Array, spatial: list
     below = np.concatenate([pair[1] for pair in pairs]) if pairs else np.zeros(0, np.int64)
     graph = coo_matrix((np.ones(len(above), np.int8), (above, below)), shape=(total, total))
     object_count, object_of_part = connected_components(graph, directed=False)
-    first_of_object = np.full(object_count, np.iinfo(np.int64).max)
-    np.minimum.at(first_of_object, object_of_part, firsts)
-    plane_of_object = np.zeros(object_count, np.int64)
-    plane_of_object[object_of_part] = plane_of_part
-    # scikit-image's numbering: by first pixel in raster order, from 1 in each plane
-    order = np.lexsort((first_of_object, plane_of_object))
-    per_plane = np.bincount(plane_of_object, minlength=1)
-    plane_starts = np.concatenate([[0], np.cumsum(per_plane)[:-1]])
-    ids = np.empty(object_count, np.int64)
-    ids[order] = np.arange(object_count) - plane_starts[plane_of_object[order]] + 1
-    dtype = label_dtype(int(per_plane.max()) if object_count else 0)
+    ids, dtype = numbered_objects(object_of_part, object_count, firsts, plane_of_part)
     tables = {}
     for index, count in zip(indices, counts):
         table = np.zeros(count + 1, dtype)
         table[1:] = ids[object_of_part[bases[index]:bases[index] + count]]
         tables[index] = table
     return tables, dtype
+
+
+def numbered_objects(object_of_part: np.ndarray, object_count: int, firsts: np.ndarray,
+                     plane_of_part: np.ndarray) -> tuple[np.ndarray, np.dtype]:
+    """Objects numbered as scikit-image numbers them: from 1 in each plane, in raster order of each
+    object's first pixel.
+
+    Each part (a piece of an object in one tile) has its object (``object_of_part``, 0 ..
+    ``object_count`` - 1), the raster index of its first pixel in its plane (``firsts``) and its plane's
+    number (``plane_of_part``). Returns each object's id and the narrowest dtype that holds them.
+    """
+    first_of_object = np.full(object_count, np.iinfo(np.int64).max)
+    np.minimum.at(first_of_object, object_of_part, firsts)
+    plane_of_object = np.zeros(object_count, np.int64)
+    plane_of_object[object_of_part] = plane_of_part
+    order = np.lexsort((first_of_object, plane_of_object))
+    per_plane = np.bincount(plane_of_object, minlength=1)
+    plane_starts = np.concatenate([[0], np.cumsum(per_plane)[:-1]])
+    ids = np.empty(object_count, np.int64)
+    ids[order] = np.arange(object_count) - plane_starts[plane_of_object[order]] + 1
+    return ids, label_dtype(int(per_plane.max()) if object_count else 0)
 
 
 def _touching_parts(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, spatial: list[int],

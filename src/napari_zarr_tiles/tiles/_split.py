@@ -1,0 +1,208 @@
+"""Touching nuclei split by Voronoi-Otsu labelling, tile by tile, with a halo of a stated largest object size.
+
+Voronoi-Otsu labelling as napari-segment-blobs-and-things-with-membranes writes it with scikit-image (the
+notebooks' way of splitting touching nuclei):
+
+1. seeds: the local maxima (``skimage.morphology.local_maxima``) of the image smoothed by a Gaussian of
+   ``spot_sigma``, kept where the mask is, each connected group of them one seed (``skimage.measure.label``);
+2. the mask: the image smoothed by a Gaussian of ``outline_sigma``, above its Otsu threshold;
+3. each mask pixel joins the seed it is reached from first when flooding the mask from every seed at once
+   (``skimage.segmentation.watershed(mask, seeds, mask=mask)``); mask pixels no seed reaches stay 0.
+
+Tiled: both smoothings are the engine's exact Gaussians; the Otsu threshold is taken from the whole smoothed
+image (``whole_image_threshold``, never per tile). Each tile is then split on the tile grown by a halo of
+``max_object_size`` + 1 pixels, and each pixel of the tile keeps the seed it joined, known by the position of
+the seed's first pixel in the whole image: a seed names its object in every tile the object reaches, so the
+tile holding the seed owns the object. Objects are then numbered 1..N in raster order of each object's first
+pixel, as scikit-image numbers labels (``_label.numbered_objects``).
+
+What equals the whole-image result: every object whose region of the mask (its connected part of the mask,
+pixels joined across faces, edges and corners) spans at most ``max_object_size`` pixels along each axis, so
+that the region and the pixels around it lie within every tile's halo that reaches it. An exception, rare in
+smoothed images: a plateau of the seed-smoothed image (neighbouring pixels of exactly equal value, as flat
+saturated patches give) that reaches beyond the halo. Larger regions are still labelled, tile by tile: a tile
+sees only the seeds within its halo, so such a region may be split along tile borders or have pixels left
+at 0 where no seed is within reach. Nothing is ever held for the whole image: each tile is split twice (once
+to number the objects, once for the result), with only its seeds' positions and first pixels kept between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.array.overlap import ensure_minimum_chunksize
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+from scipy import ndimage as ndi
+
+from ._apply import _nested_keys, _run_with_halo, apply_chain
+from ._label import label_pyramid, numbered_objects
+from ._threshold import whole_image_threshold
+
+
+def voronoi_otsu_in_memory(image: np.ndarray, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0) -> np.ndarray:
+    """Voronoi-Otsu labels of an image held in memory, all its axes spatial: the tiled split on one tile."""
+    image = np.asarray(image)
+    level0, = voronoi_otsu_levels(da.from_array(image, chunks=-1), spot_sigma=spot_sigma, outline_sigma=outline_sigma,
+                                  max_object_size=0, spatial_axes=range(image.ndim))
+    return level0.compute()
+
+
+def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0, max_object_size: int = 32,
+                        spatial_axes: Sequence[int], shapes: Sequence[tuple[int, ...]] | None = None) -> list[da.Array]:
+    """The lazy Voronoi-Otsu labels of ``data``, tile by tile, equal to the whole-image result for objects up
+    to ``max_object_size`` pixels across (see the module's docstring for exactly which).
+
+    Parameters
+    ----------
+    data : array
+        The image (numpy or dask); planes along non-spatial axes are split each on its own, numbered from 1.
+    spot_sigma, outline_sigma : float
+        The Gaussians' standard deviations, in pixels, for the seeds and for the mask.
+    max_object_size : int
+        The largest object, in pixels along any axis, whose labels equal the whole image's: each tile reads
+        this many pixels (plus one) beyond its edges, on top of the Gaussians' halos.
+    spatial_axes : sequence of int
+        The axes split (two or three).
+    shapes : sequence of tuple, optional
+        The shapes of a pyramid's levels: coarser levels are taken from level 0 by the label-safe rule.
+
+    Returns
+    -------
+    list of dask.array.Array
+        One lazy labels array per shape (level 0 alone by default), of the narrowest unsigned dtype.
+    """
+    data = da.asarray(data)
+    spatial = list(spatial_axes)
+    spots = apply_chain(data, [("gaussian", {"sigma": spot_sigma})], spatial_axes=spatial)
+    outline = apply_chain(data, [("gaussian", {"sigma": outline_sigma})], spatial_axes=spatial)
+    mask = outline > whole_image_threshold(outline, "otsu")
+    halo = int(max_object_size) + 1
+    # seed-smoothed image and mask side by side on a first axis, so that one task reads both of a tile
+    both = da.stack([spots, mask.astype(spots.dtype)])
+    axes = [axis + 1 for axis in spatial]
+    both = both.rechunk({0: 2, **{axis: 1 for axis in range(1, both.ndim) if axis not in axes}})
+    whole = [axis for axis in axes if halo >= both.shape[axis]]
+    both = both.rechunk({axis: -1 if axis in whole else ensure_minimum_chunksize(halo, both.chunks[axis])
+                         for axis in axes})
+    keys = _seed_key_tiles(both, {axis: (0 if axis in whole else halo) for axis in axes}, axes)
+    indices = list(np.ndindex(*keys.numblocks))
+    starts = [np.cumsum((0, *sizes[:-1])) for sizes in keys.chunks]
+    blocks = keys.to_delayed()
+    plane_shape = tuple(keys.shape[axis] for axis in spatial)
+    parts = dask.compute(*[
+        dask.delayed(_tile_objects)(blocks[index], spatial, tuple(int(starts[axis][index[axis]]) for axis in spatial), plane_shape)
+        for index in indices
+    ])
+    plane_numbers = [int(np.ravel_multi_index(
+        [index[axis] for axis in range(keys.ndim) if axis not in spatial],
+        [keys.numblocks[axis] for axis in range(keys.ndim) if axis not in spatial],
+    )) for index in indices]
+    seeds = np.concatenate([present for present, _ in parts])
+    planes = np.repeat(plane_numbers, [len(present) for present, _ in parts])
+    # an object is a seed of a plane: (plane, seed position) pairs numbered 0..count - 1
+    objects, object_of_part = np.unique(np.stack([planes, seeds]), axis=1, return_inverse=True)
+    ids, dtype = numbered_objects(object_of_part.ravel(), objects.shape[1],
+                                  np.concatenate([firsts for _, firsts in parts]), planes)
+    graph, start = {}, 0
+    name = f"voronoi-otsu-{tokenize(keys.name)}"
+    for index, (present, _) in zip(indices, parts):
+        table = np.concatenate([[0], ids[object_of_part.ravel()[start:start + len(present)]]]).astype(dtype)
+        start += len(present)
+        graph[(name, *index)] = (_looked_up, (keys.name, *index), np.concatenate([[0], present]), table)
+    level0 = da.Array(HighLevelGraph.from_collections(name, graph, dependencies=[keys]), name, chunks=keys.chunks,
+                      dtype=dtype, meta=np.empty((0,) * keys.ndim, dtype))
+    return label_pyramid(level0.rechunk(data.chunks) if level0.chunks != data.chunks else level0, shapes)
+
+
+def _seed_key_tiles(both: da.Array, depth: dict[int, int], axes: list[int]) -> da.Array:
+    """Each tile's seed keys (the raster index + 1 of each pixel's seed's first pixel in its plane; 0 where
+    no seed reaches), split on the tile grown by ``depth``: ``map_with_halo``, with each tile's origin."""
+    depths = tuple(depth.get(axis, 0) for axis in range(both.ndim))
+    starts = [np.cumsum((0, *sizes[:-1])) for sizes in both.chunks]
+    plane_shape = tuple(both.shape[axis] for axis in axes)
+    name = f"voronoi-otsu-seeds-{tokenize(both.name, depths)}"
+    graph = {}
+    for index in np.ndindex(*both.numblocks):
+        around = [[offset for offset in ((-1, 0, 1) if d else (0,)) if 0 <= i + offset < count]
+                  for i, count, d in zip(index, both.numblocks, depths)]
+        grown_starts = [d if -1 in axis_around else 0 for d, axis_around in zip(depths, around)]
+        core = tuple(slice(start, start + sizes[i]) for start, i, sizes in zip(grown_starts, index, both.chunks))
+        origin = tuple(int(starts[axis][index[axis]]) - grown_starts[axis] for axis in axes)
+        graph[(name, *index[1:])] = (_first_plane, (
+            _run_with_halo, partial(_tile_seed_keys, axes=axes, origin=origin, plane_shape=plane_shape),
+            _nested_keys(both.name, index, around), around, depths, core,
+        ))
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[both])
+    return da.Array(layer, name, chunks=both.chunks[1:], dtype=np.int64, meta=np.empty((0,) * (both.ndim - 1), np.int64))
+
+
+def _tile_seed_keys(grown: np.ndarray, axes: list[int], origin: tuple[int, ...], plane_shape: tuple[int, ...]):
+    """A grown tile's seed keys, on a first axis of one (``_run_with_halo`` cuts the core on every axis)."""
+    shape = [grown.shape[axis] for axis in axes]  # other axes are one plane: dropped
+    keys = _seed_keys(grown[0].reshape(shape), grown[1].reshape(shape) > 0, origin, plane_shape)
+    return keys.reshape((1, *grown.shape[1:]))
+
+
+def _first_plane(block: np.ndarray) -> np.ndarray:
+    return block[0]
+
+
+def _seed_keys(spots: np.ndarray, mask: np.ndarray, origin: tuple[int, ...], plane_shape: tuple[int, ...]) -> np.ndarray:
+    """Each mask pixel's seed, as the raster index + 1 in the whole plane of the seed's first pixel (0 where
+    no seed reaches): the seeds, then the mask flooded from them, on this part of the image at ``origin``."""
+    from skimage.measure import label
+    from skimage.morphology import local_maxima
+
+    seeds = label(local_maxima(spots) & mask)
+    count = int(seeds.max())
+    keys = np.zeros(count + 1, np.int64)
+    if count:
+        flat = seeds.ravel()
+        at = np.flatnonzero(flat)
+        ids, first = np.unique(flat[at], return_index=True)
+        where = np.unravel_index(at[first], seeds.shape)
+        keys[ids] = np.ravel_multi_index(tuple(w + o for w, o in zip(where, origin)), plane_shape) + 1
+    return _flooded(keys[seeds], mask)
+
+
+def _flooded(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``keys`` (0: none yet) spread over ``mask`` one step at a time, across pixels' faces: each mask pixel
+    takes the key of the seed fewest steps away, of the smallest key where several are as few.
+
+    A breadth-first flood, as the watershed of a flat image floods, but with its ties settled by the seeds'
+    own positions: scikit-image's heap settles them by the order of everything pushed before, which
+    depends on the part of the image it is given, so that no two tilings would agree."""
+    unset = 2**62  # above any key, and exact as the float scipy takes cval as
+    work = np.where(keys > 0, keys, unset)
+    cross = ndi.generate_binary_structure(keys.ndim, 1)
+    frontier = keys > 0
+    while True:
+        # the smallest key next to each pixel, looked for only around the last step's new pixels
+        reach = ndi.binary_dilation(frontier, cross) & mask & (work == unset)
+        if not reach.any():
+            break
+        near = ndi.minimum_filter(work, footprint=cross, mode="constant", cval=unset)
+        work[reach] = near[reach]
+        frontier = reach
+    return np.where(work == unset, 0, work)
+
+
+def _tile_objects(keys: np.ndarray, spatial: list[int], start: tuple[int, ...], plane_shape: tuple[int, ...]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The seeds present in a tile of seed keys (sorted, without 0), and the raster index in the whole
+    plane of each one's first pixel in the tile (the tile starting at ``start``)."""
+    tile = keys.reshape([keys.shape[axis] for axis in spatial])
+    flat = tile.ravel()
+    at = np.flatnonzero(flat)
+    present, first = np.unique(flat[at], return_index=True)
+    where = np.unravel_index(at[first], tile.shape)
+    return present, np.ravel_multi_index(tuple(w + s for w, s in zip(where, start)), plane_shape).astype(np.int64)
+
+
+def _looked_up(keys: np.ndarray, present: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return table[np.searchsorted(present, keys)]
