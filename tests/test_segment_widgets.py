@@ -276,3 +276,22 @@ def test_measuring_another_layer_follows_it_and_leaves_the_first(make_napari_vie
     assert not isinstance(first.colormap, DirectLabelColormap)  # its own colours back
     assert widget._select_clicked_object not in first.mouse_drag_callbacks
     assert widget._select_clicked_object in second.mouse_drag_callbacks
+
+
+def test_segment_by_voronoi_otsu_splits_touching_objects_tile_by_tile(make_napari_viewer, qtbot, blobs):
+    import dask.array as da
+
+    from napari_zarr_tiles.tiles._split import voronoi_otsu_in_memory
+
+    viewer = make_napari_viewer()
+    viewer.add_image(da.from_array(blobs, chunks=100), name="blobs")  # 3 x 3 tiles
+    widget = SegmentWidget(viewer)
+    widget._method.value = "voronoi_otsu"
+    assert not widget._split.native.isHidden() and widget._connectivity.native.isHidden()
+    widget._split.spot_sigma.value, widget._split.outline_sigma.value = 3.0, 1.0
+    widget._split.max_object_size.value = 64  # beyond the largest blob: equal to the whole-image result
+    widget.apply()
+    labels = widget.wait()
+    assert labels.name == "blobs voronoi_otsu(spot_sigma=3.0, outline_sigma=1.0, max_object_size=64)"
+    np.testing.assert_array_equal(np.asarray(labels.data), voronoi_otsu_in_memory(blobs, spot_sigma=3.0, outline_sigma=1.0))
+    assert labels.data.chunks == ((100, 100, 54), (100, 100, 56))

@@ -321,15 +321,7 @@ class TileFilterWidget(Container):
 
         self._parameters.clear()
         for parameter in get_filter(self._filter.value).parameters:
-            if parameter.choices:
-                widget = ComboBox(name=parameter.name, choices=parameter.choices, value=parameter.default)
-            elif parameter.integer:
-                widget = SpinBox(name=parameter.name, value=parameter.default, min=parameter.minimum, max=parameter.maximum)
-            else:
-                widget = FloatSpinBox(
-                    name=parameter.name, value=parameter.default, step=0.5,
-                    min=max(parameter.minimum, -1e9), max=min(parameter.maximum, 1e9),
-                )
+            widget = _parameter_widget(parameter)
             widget.changed.connect(self._follow)
             self._parameters.append(widget)
         self._enable_used_parameters()
@@ -452,6 +444,19 @@ class TileFilterWidget(Container):
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
         self.settled.emit()
+
+
+def _parameter_widget(parameter):
+    """The field for a registered filter's ``parameter``: a choice, a whole number or a number, at its default."""
+    if parameter.choices:
+        return ComboBox(name=parameter.name, choices=parameter.choices, value=parameter.default, tooltip=parameter.doc)
+    if parameter.integer:
+        return SpinBox(name=parameter.name, value=parameter.default, min=parameter.minimum, max=parameter.maximum,
+                       tooltip=parameter.doc)
+    return FloatSpinBox(
+        name=parameter.name, value=parameter.default, step=0.5,
+        min=max(parameter.minimum, -1e9), max=min(parameter.maximum, 1e9), tooltip=parameter.doc,
+    )
 
 
 def _recipe_for(layer, steps: list[tuple[str, dict]]) -> Recipe:
@@ -615,40 +620,43 @@ def _save(recipe: Recipe, target: Path, scheduler: str | None, workers: int | No
 
 
 THRESHOLD_METHODS = ("otsu", "li", "triangle", "value")
+SPLIT = "voronoi_otsu"  # the registered step that splits touching objects, making labels itself
 
 
 class SegmentWidget(Container):
     """Segment an image layer: a threshold (a method's, from the whole image, or a value) then labelling
-    across tiles. The result is a lazy labels layer whose ids are the whole image's (the label step's first
-    pass runs over every tile of level 0, in a worker thread, with napari's busy bar); its recipe lets
-    "Save result to zarr" save it with progress, cancel and resume.
-
-    Hook for a seeded split: a registered step that makes labels itself (``voronoi_otsu``) is to be offered
-    in ``_method`` and given its own steps in :attr:`steps`; until it is registered only thresholds are.
+    across tiles, or Voronoi-Otsu labelling (touching nuclei split). The result is a lazy labels layer whose
+    ids are the whole image's (the labelling's first pass runs over every tile of level 0, in a worker
+    thread, with napari's busy bar); its recipe lets "Save result to zarr" save it with progress, cancel and
+    resume.
     """
 
     settled = Event()  # the newest Apply's layer is shown, or it failed
 
     def __init__(self, viewer: napari.viewer.Viewer):
+        from .tiles import get_filter
         from .tiles._cache import TileCache
 
         self._viewer = viewer
         self._layer = ComboBox(label="image", choices=self._image_layers)
-        self._method = ComboBox(label="threshold", choices=THRESHOLD_METHODS, value="otsu")
+        self._method = ComboBox(label="method", choices=(*THRESHOLD_METHODS, SPLIT), value="otsu",
+                                tooltip=f"a threshold, then labels; or {SPLIT}: touching nuclei split")
         self._value = FloatSpinBox(label="value", value=0.0, min=-1e9, max=1e9, step=1.0, enabled=False)
         self._polarity = ComboBox(label="objects are", choices=("brighter", "darker"), value="brighter")
         self._connectivity = SpinBox(label="connectivity", value=0, min=0, max=3,
                                      tooltip="1: pixels sharing a face touch; up to the number of axes: a corner; "
                                              "0: all axes (scikit-image's default)")
+        self._split = Container(labels=True, visible=False,
+                                widgets=[_parameter_widget(parameter) for parameter in get_filter(SPLIT).parameters])
         self._run = PushButton(text="Apply")
         self._status = _status_label()
         super().__init__(widgets=[self._layer, self._method, self._value, self._polarity, self._connectivity,
-                                  self._run, self._status])
+                                  self._split, self._run, self._status])
         self.cache = TileCache()
         self.result_layer = None
         self.worker = None
         self._error = None
-        self._method.changed.connect(lambda method: setattr(self._value, "enabled", method == "value"))
+        self._method.changed.connect(self._show_fields)
         self._run.clicked.connect(self.apply)
         viewer.layers.events.inserted.connect(self._layer.reset_choices)
         viewer.layers.events.removed.connect(self._layer.reset_choices)
@@ -656,8 +664,17 @@ class SegmentWidget(Container):
     def _image_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Image)]
 
+    def _show_fields(self, method: str) -> None:
+        """The fields of the chosen method: a threshold's (its value only for "value"), or the split's."""
+        for field in (self._polarity, self._connectivity):
+            field.visible = method != SPLIT
+        self._value.visible, self._value.enabled = method != SPLIT, method == "value"
+        self._split.visible = method == SPLIT
+
     @property
     def steps(self) -> list[tuple[str, dict]]:
+        if self._method.value == SPLIT:
+            return [(SPLIT, {field.name: field.value for field in self._split})]
         threshold = {"method": self._method.value, "value": self._value.value, "polarity": self._polarity.value}
         return [("threshold", threshold), ("label", {"connectivity": self._connectivity.value})]
 
