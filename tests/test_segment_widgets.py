@@ -73,17 +73,16 @@ def test_segment_labels_the_whole_image_and_the_result_saves_with_cancel_and_res
     save._layer.value = labels
     save._target.value = tmp_path / "labels.zarr"
     save._chunks.value = 16  # a thousand tiles: time to cancel after the first
-    cancel_once = [True]
 
-    def cancel(done, total):
-        if done >= 1 and cancel_once[0]:
-            cancel_once[0] = False
-            save.cancel()
+    def stop(done, total):
+        save.cancel()
 
-    save._relay.advanced.connect(cancel)
+    save._relay.advanced.connect(stop)
     save.start()
     qtbot.waitUntil(lambda: save._run.enabled and not save._running, timeout=60_000)
     assert "Save again to resume" in save._status.value
+    assert (tmp_path / ".labels.zarr.partial").exists() and not (tmp_path / "labels.zarr").exists()
+    save._relay.advanced.disconnect(stop)
     save.start()
     qtbot.waitUntil(lambda: save._run.enabled and not save._running, timeout=60_000)
     assert save._status.value.startswith("wrote"), save._status.value
@@ -295,3 +294,20 @@ def test_segment_by_voronoi_otsu_splits_touching_objects_tile_by_tile(make_napar
     assert labels.name == "blobs voronoi_otsu(spot_sigma=3.0, outline_sigma=1.0, max_object_size=64)"
     np.testing.assert_array_equal(np.asarray(labels.data), voronoi_otsu_in_memory(blobs, spot_sigma=3.0, outline_sigma=1.0))
     assert labels.data.chunks == ((100, 100, 54), (100, 100, 56))
+
+
+def test_a_labels_layer_opened_with_its_stored_table_shows_it(make_napari_viewer, qtbot, tmp_path, blobs_store):
+    from napari_zarr_tiles import measure
+    from napari_zarr_tiles._jobs import process
+
+    path, image = blobs_store
+    target = process(path, tmp_path / "labels.zarr", [("threshold", {"method": "value", "value": 128}), ("label", {})])
+    measure(target, image, table="objects")
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari-zarr-tiles")
+    widget = MeasureWidget(viewer)
+    layer, = viewer.open(target, plugin="napari-zarr-tiles")
+    assert widget.measured_layer is layer and widget.table.model().rowCount() == label(image > 128).max()
+    assert widget._status.value.endswith("as opened") and "intensity_mean" in widget._colour_by.choices
+    widget._colour_by.value = "intensity_mean"
+    assert isinstance(layer.colormap, DirectLabelColormap)

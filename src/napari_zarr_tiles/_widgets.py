@@ -376,19 +376,8 @@ class TileFilterWidget(Container):
         Exception
             The error the filter failed with (also shown in the status line).
         """
-        from qtpy.QtCore import QEventLoop, QTimer
-
         if self._latest is not None:
-            loop = QEventLoop()
-            timer = QTimer(singleShot=True)
-            timer.timeout.connect(loop.quit)
-            self.settled.connect(loop.quit, check_nargs=False)
-            timer.start(int(timeout * 1000))
-            try:
-                loop.exec()
-            finally:
-                timer.stop()
-                self.settled.disconnect(loop.quit)
+            _wait_for(self.settled, timeout)
         if self._error is not None:
             raise self._error
         if self._latest is not None:
@@ -444,6 +433,22 @@ class TileFilterWidget(Container):
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
         self.settled.emit()
+
+
+def _wait_for(signal, timeout: float) -> None:
+    """Handle Qt's events until ``signal`` is emitted, or for at most ``timeout`` seconds."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    timer = QTimer(singleShot=True)
+    timer.timeout.connect(loop.quit)
+    signal.connect(loop.quit, check_nargs=False)
+    timer.start(int(timeout * 1000))
+    try:
+        loop.exec()
+    finally:
+        timer.stop()
+        signal.disconnect(loop.quit)
 
 
 def _parameter_widget(parameter):
@@ -711,19 +716,8 @@ class SegmentWidget(Container):
         Exception
             The error the segmentation failed with (also shown in the status line).
         """
-        from qtpy.QtCore import QEventLoop, QTimer
-
         if self.worker is not None:
-            loop = QEventLoop()
-            timer = QTimer(singleShot=True)
-            timer.timeout.connect(loop.quit)
-            self.settled.connect(loop.quit, check_nargs=False)
-            timer.start(int(timeout * 1000))
-            try:
-                loop.exec()
-            finally:
-                timer.stop()
-                self.settled.disconnect(loop.quit)
+            _wait_for(self.settled, timeout)
         if self._error is not None:
             raise self._error
         if self.worker is not None:
@@ -786,6 +780,17 @@ class MeasureWidget(_BackgroundJob):
             event.connect(self._label_layer.reset_choices)
             event.connect(self._intensity.reset_choices)
         viewer.layers.events.removed.connect(self._forget_removed)
+        self._label_layer.changed.connect(self._show_stored)
+        self._show_stored(self._label_layer.value)
+
+    def _show_stored(self, layer) -> None:
+        """A labels layer chosen that has a table already (measured, or opened with its stored table): shown."""
+        if layer is None or layer is self.measured_layer:
+            return
+        features = layer.features
+        if "label" in features.columns and len(features):
+            self.show_table(layer, features.drop(columns="index", errors="ignore"))
+            self._status.value = f"{len(features)} objects in {_short(layer.name)}, as opened"
 
     def _labels_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Labels)]
