@@ -311,3 +311,29 @@ def test_a_labels_layer_opened_with_its_stored_table_shows_it(make_napari_viewer
     assert widget._status.value.endswith("as opened") and "intensity_mean" in widget._colour_by.choices
     widget._colour_by.value = "intensity_mean"
     assert isinstance(layer.colormap, DirectLabelColormap)
+
+
+def test_a_connectivity_beyond_the_image_axes_is_refused_before_any_work(make_napari_viewer, blobs):
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs, name="blobs")
+    widget = SegmentWidget(viewer)
+    widget._connectivity.value = 3
+    widget.apply()
+    assert widget.worker is None and len(viewer.layers) == 1
+    assert widget._status.value == "connectivity 3 is more than the 2 spatial axes of blobs: choose 1 to 2, or 0 for all"
+
+
+def test_an_image_without_values_fails_with_the_reason_said(make_napari_viewer, monkeypatch):
+    from napari.utils import notifications
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((64, 64), np.nan, np.float32), name="empty")
+    widget = SegmentWidget(viewer)
+    widget.apply()
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        widget.wait()
+    assert widget._status.value.startswith("failed: threshold: every pixel is NaN or infinite")
+    assert shown == [f"Segment: {widget._status.value.removeprefix('failed: ')}"] and len(viewer.layers) == 1
+    assert widget.worker is None  # Apply works again

@@ -696,7 +696,14 @@ class SegmentWidget(Container):
         if layer is None:
             self._status.value = "choose an image layer"
             return
+        from ._ome import filter_axes
+
         recipe = _recipe_for(layer, self.steps)
+        spatial = len(filter_axes(recipe.source.axes))
+        if self._method.value != SPLIT and self._connectivity.value > spatial:
+            self._status.value = (f"connectivity {self._connectivity.value} is more than the {spatial} spatial axes of "
+                                  f"{_short(layer.name)}: choose 1 to {spatial}, or 0 for all")
+            return
         self._error = None
         self._status.value = "labelling the whole image, tile by tile..."
         # Not a preview: the threshold and the labels are the whole image's, as Save writes them.
