@@ -337,3 +337,16 @@ def test_an_image_without_values_fails_with_the_reason_said(make_napari_viewer, 
     assert widget._status.value.startswith("failed: threshold: every pixel is NaN or infinite")
     assert shown == [f"Segment: {widget._status.value.removeprefix('failed: ')}"] and len(viewer.layers) == 1
     assert widget.worker is None  # Apply works again
+
+
+def test_an_intensity_image_of_another_shape_is_refused_before_measuring(make_napari_viewer, blobs):
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs[:100], name="crop")
+    layer = viewer.add_labels(label(blobs > 128), name="objects")
+    widget = MeasureWidget(viewer)
+    widget._intensity.value = viewer.layers["crop"]
+    widget.start()
+    assert widget.worker is None and layer.features.shape[1] == 0
+    assert widget._status.value == (
+        "crop has shape (100, 256), objects (254, 256): choose an intensity image of the labels' shape, or none"
+    )

@@ -818,6 +818,12 @@ class MeasureWidget(_BackgroundJob):
             self._status.value = "choose a labels layer (Segment makes one)"
             return
         intensity = self._intensity.value
+        if intensity is not None and _level0(intensity).shape[-layer.ndim:] != _level0(layer).shape:
+            self._status.value = (
+                f"{_short(intensity.name)} has shape {tuple(_level0(intensity).shape)}, {_short(layer.name)} "
+                f"{tuple(_level0(layer).shape)}: choose an intensity image of the labels' shape, or none"
+            )
+            return
         self._measuring = layer
         self._launch(
             _measure_layer, _level0(layer), None if intensity is None else _level0(intensity),
