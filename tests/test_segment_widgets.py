@@ -165,6 +165,8 @@ def test_a_row_clicked_centres_the_view_on_its_object_and_selects_it(measured_bl
     np.testing.assert_allclose(viewer.camera.center[-2:], (10 + 2 * record["centroid-0"], -4 + 3 * record["centroid-1"]))
     assert layer.selected_label == record["label"] == row + 1
     assert widget.table.selectionModel().selectedRows()[0].row() == row
+    widget._only_selected.value = True
+    assert layer.show_selected_label
 
 
 def test_an_object_clicked_in_the_canvas_selects_its_row(measured_blobs, qtbot):
@@ -269,10 +271,12 @@ def test_measuring_another_layer_follows_it_and_leaves_the_first(make_napari_vie
     widget._label_layer.value = first
     measured(qtbot, widget)
     widget._colour_by.value = "area"
+    widget._only_selected.value = True
     widget._label_layer.value = second
     measured(qtbot, widget)
     assert widget.measured_layer is second and widget.frame["label"].max() == label(blobs > 200).max()
-    assert not isinstance(first.colormap, DirectLabelColormap)  # its own colours back
+    assert not isinstance(first.colormap, DirectLabelColormap) and not first.show_selected_label  # as it was
+    assert second.show_selected_label
     assert widget._select_clicked_object not in first.mouse_drag_callbacks
     assert widget._select_clicked_object in second.mouse_drag_callbacks
 

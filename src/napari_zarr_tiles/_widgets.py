@@ -769,9 +769,10 @@ class MeasureWidget(_BackgroundJob):
         self._label_layer = ComboBox(label="labels", choices=self._labels_layers)
         self._intensity = ComboBox(label="intensity", choices=self._image_layers, nullable=True, value=None)
         self._colour_by = ComboBox(label="colour by", choices=self._colour_columns)
+        self._only_selected = CheckBox(label="show only the selected object", value=False)
         self._export = PushButton(text="Export CSV", enabled=False)
         super().__init__(viewer, [self._label_layer, self._intensity])
-        self.extend([self._colour_by, self._export])
+        self.extend([self._colour_by, self._only_selected, self._export])
         self.table = QTableView()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -782,6 +783,7 @@ class MeasureWidget(_BackgroundJob):
         self._plain_colormap = None  # the measured layer's colours before "colour by"
         self._measuring = None
         self._colour_by.changed.connect(self.colour_by)
+        self._only_selected.changed.connect(self._show_only_selected)
         self._export.clicked.connect(self.export_csv)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._label_layer.reset_choices)
@@ -850,18 +852,20 @@ class MeasureWidget(_BackgroundJob):
         self._plain_colormap = layer.colormap
         self.table.setModel(_FrameModel(frame, self.table))
         layer.mouse_drag_callbacks.append(self._select_clicked_object)
+        layer.show_selected_label = self._only_selected.value
         self._colour_by.reset_choices()
         self._colour_by.value = NO_COLOUR_COLUMN
         self._export.enabled = True
 
     def _forget(self) -> None:
-        """Stop following the measured layer: its clicks, its colours by a column."""
+        """Stop following the measured layer: its clicks, its colours by a column, only its selection shown."""
         layer = self.measured_layer
         if layer is not None:
             if self._select_clicked_object in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.remove(self._select_clicked_object)
             if self._plain_colormap is not None:
                 layer.colormap = self._plain_colormap
+            layer.show_selected_label = False
         self.frame = self.measured_layer = self._plain_colormap = None
         self._rows = {}
         self.table.setModel(None)
@@ -872,6 +876,10 @@ class MeasureWidget(_BackgroundJob):
         if event.value is self.measured_layer:
             self.measured_layer = None  # gone: nothing of it to restore
             self._forget()
+
+    def _show_only_selected(self, only: bool) -> None:
+        if self.measured_layer is not None:
+            self.measured_layer.show_selected_label = only
 
     def go_to_row(self, row: int) -> None:
         """Centre the view on the object of table row ``row`` (its centroid) and select it in its layer."""
