@@ -8,6 +8,9 @@ layer with both steps is added next to it, and the input result stays.
 "Save result to zarr": stream a filter result at full resolution, with its pyramid, into OME-Zarr, with
 progress and a cancel that keeps what was written for the next Save to resume; the layer then reads the store
 and can be saved again, or chained on.
+"Segment": a threshold then labels, or Voronoi-Otsu, as a lazy labels layer with the whole image's ids
+(saved like any result). "Measure": a labels layer's object table in its features, shown as a table whose
+rows and the objects select each other, colours by a column, CSV export.
 A Save or Convert onto an existing target asks whether to replace it (``ask_to_replace``), as napari's own
 Save through this plugin's writer does.
 """
