@@ -430,6 +430,9 @@ def _layers(source: ImageSource) -> list[LayerData]:
     )
     if source.labels:
         kwargs = {**common, "name": source.name}
+        features = _stored_features(source)
+        if features is not None:
+            kwargs["features"] = features
         if source.label_colors:
             kwargs["colormap"] = {0: (0.0, 0.0, 0.0, 0.0), None: (1.0, 1.0, 1.0, 1.0), **source.label_colors}
         return [_squeeze_channel(data, kwargs, source)]
@@ -442,6 +445,33 @@ def _layers(source: ImageSource) -> list[LayerData]:
     return [
         _channel_layer(source, levels, coarsest, common, index) for index in range(source.levels[0].shape[channel_axis])
     ]
+
+
+STORED_TABLE = "objects"  # the table a label image opens with as its features (``measure --table``'s default)
+
+
+def labels_features(frame):
+    """An object table (scikit-image's columns, ``label`` first) as a napari labels layer's ``features``:
+    napari finds a label's row by the ``index`` column, so it is added, holding the labels."""
+    return frame.assign(index=frame["label"].to_numpy())[["index", *frame.columns]]
+
+
+def _stored_features(source: ImageSource):
+    """The features of a label image holding a stored table ``tables/objects``; None without one, or,
+    with a warning naming it, where it cannot be read."""
+    if not (Path(source.where) / "tables" / STORED_TABLE).is_dir():
+        return None
+    from ._measure import read_table
+
+    try:
+        return labels_features(read_table(source.where, STORED_TABLE))
+    except (ZarrTilesError, OSError, KeyError, ValueError) as error:
+        reason = f"its column {error.args[0]!r} is missing" if isinstance(error, KeyError) else str(error)
+        _warn(
+            f"{source.where}/tables/{STORED_TABLE} cannot be read ({reason}): the labels open without their "
+            "table; measure them again (napari-zarr-tiles measure --table objects --overwrite)"
+        )
+        return None
 
 
 def _channel_layer(source: ImageSource, levels: list, coarsest, common: dict, index: int) -> LayerData:
