@@ -37,7 +37,6 @@ import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
-from scipy import ndimage as ndi
 
 from ._apply import _nested_keys, _run_with_halo, apply_chain
 from ._label import label_pyramid, numbered_objects
@@ -176,20 +175,31 @@ def _flooded(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     A breadth-first flood, as the watershed of a flat image floods, but with its ties settled by the seeds'
     own positions: scikit-image's heap settles them by the order of everything pushed before, which
-    depends on the part of the image it is given, so that no two tilings would agree."""
-    unset = 2**62  # above any key, and exact as the float scipy takes cval as
-    work = np.where(keys > 0, keys, unset)
-    cross = ndi.generate_binary_structure(keys.ndim, 1)
-    frontier = keys > 0
-    while True:
-        # the smallest key next to each pixel, looked for only around the last step's new pixels
-        reach = ndi.binary_dilation(frontier, cross) & mask & (work == unset)
-        if not reach.any():
+    depends on the part of the image it is given, so that no two tilings would agree. Each step looks only
+    at the pixels next to the last step's, on flat indices of the image padded by one pixel (no wrapping
+    from one row's end to the next row's start)."""
+    inner = tuple(slice(1, -1) for _ in keys.shape)
+    work = np.zeros([n + 2 for n in keys.shape], np.int64)
+    work[inner] = keys
+    free = np.zeros(work.shape, bool)
+    free[inner] = mask & (keys == 0)
+    flat, flat_free = work.reshape(-1), free.reshape(-1)
+    steps = [sign * stride // work.itemsize for stride in work.strides for sign in (-1, 1)]
+    frontier = np.flatnonzero(flat)
+    unset = np.iinfo(np.int64).max
+    while frontier.size:
+        reached = np.unique(np.concatenate([frontier + step for step in steps]))
+        reached = reached[flat_free[reached]]
+        if not reached.size:
             break
-        near = ndi.minimum_filter(work, footprint=cross, mode="constant", cval=unset)
-        work[reach] = near[reach]
-        frontier = reach
-    return np.where(work == unset, 0, work)
+        nearest = np.full(reached.size, unset)
+        for step in steps:
+            around = flat[reached + step]
+            np.minimum(nearest, np.where(around > 0, around, unset), out=nearest)
+        flat[reached] = nearest
+        flat_free[reached] = False
+        frontier = reached
+    return work[inner]
 
 
 def _tile_objects(keys: np.ndarray, spatial: list[int], start: tuple[int, ...], plane_shape: tuple[int, ...]
