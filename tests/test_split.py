@@ -186,3 +186,17 @@ def test_the_process_command_splits_zarr_to_zarr_with_a_label_safe_pyramid(tmp_p
     np.testing.assert_array_equal(root["1"][:], expected[::2, ::2])
     assert _cli.main([*args[:-2], "max_object_size=0", "--overwrite"]) == 1
     assert "max_object_size" in capsys.readouterr().err
+
+
+def test_a_local_cluster_splits_the_same_store_as_threads(tmp_path, image):
+    from napari_zarr_tiles._jobs import cluster, process
+
+    tifffile.imwrite(tmp_path / "nuclei.tif", image)
+    source = convert(tmp_path / "nuclei.tif", tmp_path / "nuclei.zarr", tile=64)
+    steps = [("voronoi_otsu", {"max_object_size": 40})]
+    threaded = zarr.open_group(process(source, tmp_path / "threads.zarr", steps, tile=64), mode="r")
+    with cluster(workers=2) as client:
+        distributed = zarr.open_group(process(source, tmp_path / "cluster.zarr", steps, tile=64, client=client), mode="r")
+    for level in ("0", "1"):
+        np.testing.assert_array_equal(distributed[level][:], threaded[level][:])
+    assert threaded["0"][:].max() > 40
