@@ -13,7 +13,7 @@ from skimage.measure import label
 from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
-from napari_zarr_tiles import _cli, apply_filter
+from napari_zarr_tiles import _cli, apply_chain, apply_filter
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles.tiles import voronoi_otsu_levels
 from napari_zarr_tiles.tiles._split import voronoi_otsu_in_memory
@@ -200,3 +200,20 @@ def test_a_local_cluster_splits_the_same_store_as_threads(tmp_path, image):
     for level in ("0", "1"):
         np.testing.assert_array_equal(distributed[level][:], threaded[level][:])
     assert threaded["0"][:].max() > 40
+
+
+def test_a_chain_smooths_then_splits_as_the_split_of_the_smoothed_image(image):
+    smoothed = ndi.median_filter(image, 3)
+    expected = whole_image_reference(smoothed)[0]
+    result = apply_chain(da.from_array(image, chunks=(64, 64)),
+                         [("median", {"size": 3}), ("voronoi_otsu", {"max_object_size": 40})]).compute()
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_nan_pixels_are_out_of_the_mask_and_an_image_of_nothing_finite_is_refused_in_words(image):
+    with_nan = image.astype(np.float32)
+    with_nan[50:60, 50:70] = np.nan
+    result = apply_filter(da.from_array(with_nan, chunks=64), "voronoi_otsu", max_object_size=40).compute()
+    assert not result[50:60, 50:70].any() and result.max() > 40
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        apply_filter(da.from_array(np.full((50, 50), np.inf), chunks=20), "voronoi_otsu", max_object_size=10)
