@@ -51,7 +51,7 @@ def voronoi_otsu_in_memory(image: np.ndarray, *, spot_sigma: float = 2.0, outlin
     return level0.compute()
 
 
-def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0, max_object_size: int = 32,
+def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0, max_object_size: int = 50,
                         spatial_axes: Sequence[int], shapes: Sequence[tuple[int, ...]] | None = None) -> list[da.Array]:
     """The lazy Voronoi-Otsu labels of ``data``, tile by tile, equal to the whole-image result for objects up
     to ``max_object_size`` pixels across (see the module's docstring for exactly which).
