@@ -217,3 +217,21 @@ def test_nan_pixels_are_out_of_the_mask_and_an_image_of_nothing_finite_is_refuse
     assert not result[50:60, 50:70].any() and result.max() > 40
     with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
         apply_filter(da.from_array(np.full((50, 50), np.inf), chunks=20), "voronoi_otsu", max_object_size=10)
+
+
+def test_tiles_split_again_give_the_same_labels_as_tiles_kept_from_the_first_pass(image, reference, monkeypatch):
+    from napari_zarr_tiles.tiles import _label, _split
+
+    splits = []
+    seed_keys = _split._seed_keys
+    monkeypatch.setattr(_split, "_seed_keys", lambda *args: splits.append(1) or seed_keys(*args))
+    kept, = voronoi_otsu_levels(da.from_array(image, chunks=64), max_object_size=40, spatial_axes=(0, 1))
+    first_pass = len(splits)
+    np.testing.assert_array_equal(kept.compute(), reference[0])
+    assert first_pass == 5 * 6 and len(splits) == first_pass  # every tile kept: none split again
+    monkeypatch.setattr(_label, "FOREGROUND_BUDGET", 0)
+    again, = voronoi_otsu_levels(da.from_array(image, chunks=64), max_object_size=40, spatial_axes=(0, 1))
+    splits.clear()
+    np.testing.assert_array_equal(again.compute(), reference[0])
+    labelled_tiles = sum(reference[0][y:y + 64, x:x + 64].any() for y in range(0, 300, 64) for x in range(0, 340, 64))
+    assert len(splits) == labelled_tiles > 20  # none kept but the empty ones: every other tile split again
