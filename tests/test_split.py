@@ -13,7 +13,7 @@ from skimage.measure import label
 from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
-from napari_zarr_tiles import _cli, apply_filter
+from napari_zarr_tiles import _cli, apply_chain, apply_filter
 from napari_zarr_tiles._convert import convert
 from napari_zarr_tiles.tiles import voronoi_otsu_levels
 from napari_zarr_tiles.tiles._split import voronoi_otsu_in_memory
@@ -186,3 +186,52 @@ def test_the_process_command_splits_zarr_to_zarr_with_a_label_safe_pyramid(tmp_p
     np.testing.assert_array_equal(root["1"][:], expected[::2, ::2])
     assert _cli.main([*args[:-2], "max_object_size=0", "--overwrite"]) == 1
     assert "max_object_size" in capsys.readouterr().err
+
+
+def test_a_local_cluster_splits_the_same_store_as_threads(tmp_path, image):
+    from napari_zarr_tiles._jobs import cluster, process
+
+    tifffile.imwrite(tmp_path / "nuclei.tif", image)
+    source = convert(tmp_path / "nuclei.tif", tmp_path / "nuclei.zarr", tile=64)
+    steps = [("voronoi_otsu", {"max_object_size": 40})]
+    threaded = zarr.open_group(process(source, tmp_path / "threads.zarr", steps, tile=64), mode="r")
+    with cluster(workers=2) as client:
+        distributed = zarr.open_group(process(source, tmp_path / "cluster.zarr", steps, tile=64, client=client), mode="r")
+    for level in ("0", "1"):
+        np.testing.assert_array_equal(distributed[level][:], threaded[level][:])
+    assert threaded["0"][:].max() > 40
+
+
+def test_a_chain_smooths_then_splits_as_the_split_of_the_smoothed_image(image):
+    smoothed = ndi.median_filter(image, 3)
+    expected = whole_image_reference(smoothed)[0]
+    result = apply_chain(da.from_array(image, chunks=(64, 64)),
+                         [("median", {"size": 3}), ("voronoi_otsu", {"max_object_size": 40})]).compute()
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_nan_pixels_are_out_of_the_mask_and_an_image_of_nothing_finite_is_refused_in_words(image):
+    with_nan = image.astype(np.float32)
+    with_nan[50:60, 50:70] = np.nan
+    result = apply_filter(da.from_array(with_nan, chunks=64), "voronoi_otsu", max_object_size=40).compute()
+    assert not result[50:60, 50:70].any() and result.max() > 40
+    with pytest.raises(ValueError, match="every pixel is NaN or infinite"):
+        apply_filter(da.from_array(np.full((50, 50), np.inf), chunks=20), "voronoi_otsu", max_object_size=10)
+
+
+def test_tiles_split_again_give_the_same_labels_as_tiles_kept_from_the_first_pass(image, reference, monkeypatch):
+    from napari_zarr_tiles.tiles import _label, _split
+
+    splits = []
+    seed_keys = _split._seed_keys
+    monkeypatch.setattr(_split, "_seed_keys", lambda *args: splits.append(1) or seed_keys(*args))
+    kept, = voronoi_otsu_levels(da.from_array(image, chunks=64), max_object_size=40, spatial_axes=(0, 1))
+    first_pass = len(splits)
+    np.testing.assert_array_equal(kept.compute(), reference[0])
+    assert first_pass == 5 * 6 and len(splits) == first_pass  # every tile kept: none split again
+    monkeypatch.setattr(_label, "FOREGROUND_BUDGET", 0)
+    again, = voronoi_otsu_levels(da.from_array(image, chunks=64), max_object_size=40, spatial_axes=(0, 1))
+    splits.clear()
+    np.testing.assert_array_equal(again.compute(), reference[0])
+    labelled_tiles = sum(reference[0][y:y + 64, x:x + 64].any() for y in range(0, 300, 64) for x in range(0, 340, 64))
+    assert len(splits) == labelled_tiles > 20  # none kept but the empty ones: every other tile split again

@@ -101,3 +101,29 @@ def test_bad_arguments_are_told_in_words(labels_and_intensity, kwargs, message):
 def test_float_labels_are_refused():
     with pytest.raises(ValueError, match="labels must be integers"):
         tile_maps(np.zeros((4, 4)), tile=2)
+
+
+def test_the_measure_command_writes_the_maps_as_one_image_lying_over_the_labels(tmp_path, labels_and_intensity, capsys):
+    from napari_zarr_tiles import _cli
+    from napari_zarr_tiles._reader import image_sources
+
+    labels, intensity = labels_and_intensity
+    tifffile.imwrite(tmp_path / "labels.tif", labels.astype(np.uint16))
+    tifffile.imwrite(tmp_path / "intensity.tif", intensity)
+    store = convert(tmp_path / "labels.tif", tmp_path / "labels.zarr", tile=64)
+    maps_path = tmp_path / "maps.zarr"
+    args = ["measure", store, "--intensity", str(tmp_path / "intensity.tif"), "--no-table", "--tile-maps",
+            str(maps_path), "--map-tile", "50"]
+    assert _cli.main(args) == 0
+    assert f"wrote the per-tile maps to {maps_path}" in capsys.readouterr().out
+    source, = image_sources(maps_path)
+    expected = tile_maps(labels, intensity, tile=50)
+    assert [channel.label for channel in source.channels] == ["object count", "area fraction", "mean intensity"]
+    for channel, (values, scale, translate) in zip(source.levels[0][:], expected.values()):
+        np.testing.assert_array_equal(channel, values)
+        assert source.scale == (1.0, *scale) and source.translate == (0.0, *translate)
+    # refused before any work: the maps exist, a tile of no pixels
+    assert _cli.main(args) == 1
+    assert f"{maps_path} exists; pass --overwrite" in capsys.readouterr().err
+    assert _cli.main([*args[:-1], "0", "--overwrite"]) == 1
+    assert "--map-tile must be at least 1 pixel, not 0" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage import filters as skfilters
 from skimage import measure, morphology
+from test_split import whole_image_reference
 
 import napari_zarr_tiles
 from napari_zarr_tiles.tiles import FILTERS, total_halo
@@ -35,6 +36,10 @@ WHOLE_IMAGE = {
     ),
     # scikit-image's ids, in the narrowest unsigned dtype that holds them (test_label.py tests it at length)
     "label": lambda image, connectivity: narrowest(measure.label(image != 0, connectivity=connectivity or None)),
+    # the whole image's Voronoi-Otsu labels (test_split.py tests the tiling at length, on objects of known size)
+    "voronoi_otsu": lambda image, spot_sigma, outline_sigma, max_object_size: narrowest(
+        whole_image_reference(image, spot_sigma, outline_sigma)[0]
+    ),
 }
 
 
@@ -61,6 +66,10 @@ def cases(draw):
         params = {}
     elif name == "label":
         params = {"connectivity": draw(st.sampled_from([0, 1, 2]))}
+    elif name == "voronoi_otsu":
+        # regions of random noise have any size: a halo spanning the image makes every one exact
+        params = {"spot_sigma": draw(st.floats(0.5, 3.0)), "outline_sigma": draw(st.floats(0.5, 3.0)),
+                  "max_object_size": 60}
     elif name == "white_tophat":
         params = {"radius": draw(st.integers(1, 6))}
     elif name == "threshold":

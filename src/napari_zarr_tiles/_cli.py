@@ -61,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     storing = measure.add_mutually_exclusive_group()
     storing.add_argument("--table", default="objects", metavar="NAME", help="the stored table's name (default objects)")
     storing.add_argument("--no-table", action="store_true", help="do not store the table in LABELS")
-    measure.add_argument("--overwrite", action="store_true", help="replace an existing table or CSV file")
+    measure.add_argument("--tile-maps", type=Path, metavar="OUT.zarr",
+                         help="also write per-tile maps (object count, area fraction, mean intensity) as a small image")
+    measure.add_argument("--map-tile", type=int, metavar="N", help="the maps' tile edge in pixels (default: LABELS' chunk)")
+    measure.add_argument("--overwrite", action="store_true", help="replace an existing table, CSV file or maps")
     _add_cluster_options(measure)
     commands.add_parser("filters", help="the tile filters, with their parameters, defaults and ranges")
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
@@ -195,6 +198,10 @@ def run_measure(args: argparse.Namespace) -> None:
 
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise TargetExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    if args.map_tile is not None and args.map_tile < 1:
+        raise ValueError(f"--map-tile must be at least 1 pixel, not {args.map_tile}")
+    if args.tile_maps is not None and args.tile_maps.exists() and not args.overwrite:
+        raise TargetExistsError(f"{args.tile_maps} exists; pass --overwrite to replace it")
     table = None if args.no_table else args.table
     _prepare_long_run()
     with cluster(args.scheduler, args.workers):
@@ -205,6 +212,12 @@ def run_measure(args: argparse.Namespace) -> None:
     if args.csv is not None:
         frame.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
+    if args.tile_maps is not None:
+        from ._tile_maps import write_tile_maps
+
+        write_tile_maps(args.tile_maps, args.labels, args.intensity, tile=args.map_tile, table=frame,
+                        overwrite=args.overwrite)
+        print(f"wrote the per-tile maps to {args.tile_maps}")
 
 
 def _prepare_long_run() -> None:

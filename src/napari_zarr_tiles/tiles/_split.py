@@ -22,13 +22,15 @@ that the region and the pixels around it lie within every tile's halo that reach
 smoothed images: a plateau of the seed-smoothed image (neighbouring pixels of exactly equal value, as flat
 saturated patches give) that reaches beyond the halo. Larger regions are still labelled, tile by tile: a tile
 sees only the seeds within its halo, so such a region may be split along tile borders or have pixels left
-at 0 where no seed is within reach. Nothing is ever held for the whole image: each tile is split twice (once
-to number the objects, once for the result), with only its seeds' positions and first pixels kept between.
+at 0 where no seed is within reach. Nothing is ever held for the whole image: the first pass keeps of each tile
+its seeds' positions and first pixels, and its labelled pixels (positions and seeds) where they fit its
+share of label's FOREGROUND_BUDGET; the result of a tile whose pixels were not kept is split again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import dask
@@ -37,10 +39,10 @@ import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
-from scipy import ndimage as ndi
 
+from . import _label
 from ._apply import _nested_keys, _run_with_halo, apply_chain
-from ._label import label_pyramid, numbered_objects
+from ._label import label_dtype, label_pyramid, numbered_objects
 from ._threshold import whole_image_threshold
 
 
@@ -52,7 +54,7 @@ def voronoi_otsu_in_memory(image: np.ndarray, *, spot_sigma: float = 2.0, outlin
     return level0.compute()
 
 
-def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0, max_object_size: int = 32,
+def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float = 2.0, max_object_size: int = 50,
                         spatial_axes: Sequence[int], shapes: Sequence[tuple[int, ...]] | None = None) -> list[da.Array]:
     """The lazy Voronoi-Otsu labels of ``data``, tile by tile, equal to the whole-image result for objects up
     to ``max_object_size`` pixels across (see the module's docstring for exactly which).
@@ -94,26 +96,32 @@ def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float =
     starts = [np.cumsum((0, *sizes[:-1])) for sizes in keys.chunks]
     blocks = keys.to_delayed()
     plane_shape = tuple(keys.shape[axis] for axis in spatial)
+    budget = _label.FOREGROUND_BUDGET // max(1, len(indices))
     parts = dask.compute(*[
-        dask.delayed(_tile_objects)(blocks[index], spatial, tuple(int(starts[axis][index[axis]]) for axis in spatial), plane_shape)
+        dask.delayed(_tile_objects)(blocks[index], spatial, tuple(int(starts[axis][index[axis]]) for axis in spatial),
+                                    plane_shape, budget)
         for index in indices
     ])
     plane_numbers = [int(np.ravel_multi_index(
         [index[axis] for axis in range(keys.ndim) if axis not in spatial],
         [keys.numblocks[axis] for axis in range(keys.ndim) if axis not in spatial],
     )) for index in indices]
-    seeds = np.concatenate([present for present, _ in parts])
-    planes = np.repeat(plane_numbers, [len(present) for present, _ in parts])
+    seeds = np.concatenate([part.present for part in parts])
+    planes = np.repeat(plane_numbers, [len(part.present) for part in parts])
     # an object is a seed of a plane: (plane, seed position) pairs numbered 0..count - 1
     objects, object_of_part = np.unique(np.stack([planes, seeds]), axis=1, return_inverse=True)
     ids, dtype = numbered_objects(object_of_part.ravel(), objects.shape[1],
-                                  np.concatenate([firsts for _, firsts in parts]), planes)
+                                  np.concatenate([part.firsts for part in parts]), planes)
     graph, start = {}, 0
     name = f"voronoi-otsu-{tokenize(keys.name)}"
-    for index, (present, _) in zip(indices, parts):
-        table = np.concatenate([[0], ids[object_of_part.ravel()[start:start + len(present)]]]).astype(dtype)
-        start += len(present)
-        graph[(name, *index)] = (_looked_up, (keys.name, *index), np.concatenate([[0], present]), table)
+    for index, part in zip(indices, parts):
+        table = np.concatenate([[0], ids[object_of_part.ravel()[start:start + len(part.present)]]]).astype(dtype)
+        start += len(part.present)
+        shape = tuple(sizes[i] for sizes, i in zip(keys.chunks, index))
+        graph[(name, *index)] = (
+            (_label._from_foreground, shape, part.foreground, part.ids, table) if part.ids is not None
+            else (_looked_up, (keys.name, *index), np.concatenate([[0], part.present]), table)
+        )
     level0 = da.Array(HighLevelGraph.from_collections(name, graph, dependencies=[keys]), name, chunks=keys.chunks,
                       dtype=dtype, meta=np.empty((0,) * keys.ndim, dtype))
     return label_pyramid(level0.rechunk(data.chunks) if level0.chunks != data.chunks else level0, shapes)
@@ -176,32 +184,58 @@ def _flooded(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     A breadth-first flood, as the watershed of a flat image floods, but with its ties settled by the seeds'
     own positions: scikit-image's heap settles them by the order of everything pushed before, which
-    depends on the part of the image it is given, so that no two tilings would agree."""
-    unset = 2**62  # above any key, and exact as the float scipy takes cval as
-    work = np.where(keys > 0, keys, unset)
-    cross = ndi.generate_binary_structure(keys.ndim, 1)
-    frontier = keys > 0
-    while True:
-        # the smallest key next to each pixel, looked for only around the last step's new pixels
-        reach = ndi.binary_dilation(frontier, cross) & mask & (work == unset)
-        if not reach.any():
+    depends on the part of the image it is given, so that no two tilings would agree. Each step looks only
+    at the pixels next to the last step's, on flat indices of the image padded by one pixel (no wrapping
+    from one row's end to the next row's start)."""
+    inner = tuple(slice(1, -1) for _ in keys.shape)
+    work = np.zeros([n + 2 for n in keys.shape], np.int64)
+    work[inner] = keys
+    free = np.zeros(work.shape, bool)
+    free[inner] = mask & (keys == 0)
+    flat, flat_free = work.reshape(-1), free.reshape(-1)
+    steps = [sign * stride // work.itemsize for stride in work.strides for sign in (-1, 1)]
+    frontier = np.flatnonzero(flat)
+    unset = np.iinfo(np.int64).max
+    while frontier.size:
+        reached = np.unique(np.concatenate([frontier + step for step in steps]))
+        reached = reached[flat_free[reached]]
+        if not reached.size:
             break
-        near = ndi.minimum_filter(work, footprint=cross, mode="constant", cval=unset)
-        work[reach] = near[reach]
-        frontier = reach
-    return np.where(work == unset, 0, work)
+        nearest = np.full(reached.size, unset)
+        for step in steps:
+            around = flat[reached + step]
+            np.minimum(nearest, np.where(around > 0, around, unset), out=nearest)
+        flat[reached] = nearest
+        flat_free[reached] = False
+        frontier = reached
+    return work[inner]
 
 
-def _tile_objects(keys: np.ndarray, spatial: list[int], start: tuple[int, ...], plane_shape: tuple[int, ...]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """The seeds present in a tile of seed keys (sorted, without 0), and the raster index in the whole
-    plane of each one's first pixel in the tile (the tile starting at ``start``)."""
+@dataclass(frozen=True)
+class _TileSeeds:
+    """What the first pass keeps of one tile: its seeds, and its foreground where it fits its budget."""
+
+    present: np.ndarray  # the seed keys in the tile, sorted, without 0
+    firsts: np.ndarray  # the raster index, in the whole plane, of each one's first pixel in the tile
+    foreground: np.ndarray | None = None  # flat positions of the tile's labelled pixels
+    ids: np.ndarray | None = None  # each one's seed, as 1 + its place in ``present``
+
+
+def _tile_objects(keys: np.ndarray, spatial: list[int], start: tuple[int, ...], plane_shape: tuple[int, ...],
+                  budget: int) -> _TileSeeds:
+    """The seeds of a tile of seed keys starting at ``start``, and its foreground if it fits ``budget``
+    bytes (then its result is made from it, without splitting the tile again)."""
     tile = keys.reshape([keys.shape[axis] for axis in spatial])
     flat = tile.ravel()
     at = np.flatnonzero(flat)
-    present, first = np.unique(flat[at], return_index=True)
+    present, first, local = np.unique(flat[at], return_index=True, return_inverse=True)
     where = np.unravel_index(at[first], tile.shape)
-    return present, np.ravel_multi_index(tuple(w + s for w, s in zip(where, start)), plane_shape).astype(np.int64)
+    firsts = np.ravel_multi_index(tuple(w + s for w, s in zip(where, start)), plane_shape).astype(np.int64)
+    ids = (local.ravel() + 1).astype(label_dtype(len(present)))
+    foreground = at.astype(np.int32 if tile.size < 2**31 else np.int64)
+    if foreground.nbytes + ids.nbytes > budget:
+        return _TileSeeds(present, firsts)
+    return _TileSeeds(present, firsts, foreground, ids)
 
 
 def _looked_up(keys: np.ndarray, present: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ MAP_NAMES = ("object_count", "area_fraction", "mean_intensity")
 
 
 def tile_maps(labels, intensity=None, *, tile: int | Sequence[int] | None = None,
-              scale: Sequence[float] | None = None, translate: Sequence[float] | None = None
+              scale: Sequence[float] | None = None, translate: Sequence[float] | None = None, table=None
               ) -> dict[str, tuple[np.ndarray, tuple[float, ...], tuple[float, ...]]]:
     """Object count, area fraction and (with ``intensity``) mean intensity per tile of ``labels``.
 
@@ -40,6 +40,9 @@ def tile_maps(labels, intensity=None, *, tile: int | Sequence[int] | None = None
         The tile's size in pixels, one for every axis or one per axis; by default the labels' first chunk.
     scale, translate : sequence of float, optional
         The image's pixel size and its first pixel's position per axis (default 1 and 0).
+    table : mapping, optional
+        The labels' object table, if already made (``object_table``'s, or ``measure``'s DataFrame): its
+        ``centroid-<axis>`` columns, in pixels, place the objects; by default it is computed here.
 
     Returns
     -------
@@ -64,11 +67,11 @@ def tile_maps(labels, intensity=None, *, tile: int | Sequence[int] | None = None
     scale = np.ones(ndim) if scale is None else np.asarray(scale, np.float64)
     translate = np.zeros(ndim) if translate is None else np.asarray(translate, np.float64)
     grid = tuple(-(-n // t) for n, t in zip(labels.shape, sizes))
-    table = object_table(labels)
+    table = object_table(labels) if table is None else table
     counts = np.zeros(grid, np.int64)
-    if len(table["label"]):
+    if len(table[f"centroid-{ndim - 1}"]):
         # the pixel holding the centroid (a centroid half-way between pixels rounds to the pixel after it)
-        at = tuple(np.floor(table[f"centroid-{axis}"] + 0.5).astype(np.int64) // sizes[axis] for axis in range(ndim))
+        at = tuple(np.floor(np.asarray(table[f"centroid-{axis}"]) + 0.5).astype(np.int64) // sizes[axis] for axis in range(ndim))
         np.add.at(counts, at, 1)
     chunks = tuple(tuple(min(t, n - start) for start in range(0, n, t)) for n, t in zip(labels.shape, sizes))
     foreground = _per_tile_sum((labels != 0).rechunk(chunks))
