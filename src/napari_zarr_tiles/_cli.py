@@ -20,6 +20,7 @@ from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 FLAGS = {
     "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
+    "workers": "--workers",
 }
 
 
@@ -249,18 +250,32 @@ def _write_options(args: argparse.Namespace) -> WriteOptions:
 
 
 def parse_steps(words: Sequence[str]) -> list[tuple[str, dict]]:
-    """``median size=3 + gaussian sigma=2`` -> ``[("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]``."""
+    """``median size=3 + gaussian sigma=2`` -> ``[("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]``.
+
+    Each step is a filter name, then its parameters; steps are joined by ``+``. A ``+`` with no step on one
+    side, a parameter before any filter name and a parameter given twice are refused, naming the word.
+    """
     steps: list[tuple[str, dict]] = []
+    expecting_name = True  # at the start and after each '+'
     for word in words:
         if word == "+":
-            continue
-        if "=" in word:
-            if not steps:
-                raise ValueError(f"{word!r} comes before any filter name")
+            if expecting_name:
+                raise ValueError(f"'+' with no filter step before it: {' '.join(words)!r}")
+            expecting_name = True
+        elif "=" in word:
+            if expecting_name:
+                raise ValueError(f"{word!r} comes before a filter name")
             name, value = word.split("=", 1)
+            if name in steps[-1][1]:
+                raise ValueError(f"{name} is given twice to {steps[-1][0]} ({word!r})")
             steps[-1][1][name] = value
         else:
+            if not expecting_name:
+                raise ValueError(f"{word!r} follows the filter {steps[-1][0]}: join steps with '+', give parameters as NAME=VALUE")
             steps.append((word, {}))
+            expecting_name = False
+    if expecting_name:
+        raise ValueError(f"'+' with no filter step after it: {' '.join(words)!r}" if steps else "no filter step given")
     return steps
 
 

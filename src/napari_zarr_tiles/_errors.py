@@ -72,3 +72,7 @@ class WriteCancelled(ZarrTilesError):
 
 class TargetNotWritableError(ZarrTilesError, OSError):
     """The target's folder or disk refuses the write: read-only, no permission, or full."""
+
+
+class SchedulerUnreachableError(ZarrTilesError, ConnectionError):
+    """The dask.distributed scheduler asked for does not answer."""
