@@ -65,3 +65,110 @@ def test_loose_steps_are_refused_naming_the_word(words, message):
 
 def test_steps_as_documented_are_parsed():
     assert parse_steps(["median", "size=3", "+", "gaussian", "sigma=2"]) == [("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]
+
+
+def _tree(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["source", "inside", "holding"])
+def test_a_target_that_is_the_source_inside_it_or_holding_it_is_refused_before_any_work(tmp_path, source, capsys, where):
+    from napari_zarr_tiles import _jobs
+    from napari_zarr_tiles._convert import convert
+    from napari_zarr_tiles._errors import TargetExistsError
+
+    target = {"source": source, "inside": source / "out.zarr", "holding": tmp_path}[where]
+    before = _tree(tmp_path)
+    words = {"source": "the target is the source", "inside": "the target is inside the source",
+             "holding": "the target holds the source"}[where]
+    assert main(["convert", str(source), str(target), "--overwrite"]) == 1
+    assert main(["process", str(source), str(target), "gaussian", "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(f"{words}") == 2 and "choose another target" in err and "Traceback" not in err
+    with pytest.raises(TargetExistsError, match=words):
+        convert(source, target, overwrite=True)
+    with pytest.raises(TargetExistsError, match=words):
+        _jobs.process(source, target, [("gaussian", {})], overwrite=True)
+    assert _tree(tmp_path) == before  # nothing written, nothing moved
+
+
+def test_a_tiff_converted_onto_itself_is_kept(tmp_path, blobs, capsys):
+    import tifffile
+
+    tiff = tmp_path / "copy.tif"
+    tifffile.imwrite(tiff, blobs)
+    assert main(["convert", str(tiff), str(tiff), "--overwrite"]) == 1
+    assert "the target is the source: choose another target" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [tiff] and (tifffile.imread(tiff) == blobs).all()
+
+
+def test_a_target_that_is_a_file_is_refused_even_with_overwrite(tmp_path, source, capsys):
+    target = tmp_path / "notes.zarr"
+    target.write_text("mine")
+    assert main(["convert", str(source), str(target), "--overwrite"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"napari-zarr-tiles convert: {target} is a file, not a zarr store: choose another target"
+    )
+    assert target.read_text() == "mine" and sorted(tmp_path.iterdir()) == [source, target]
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_moving_into_place_removes_what_it_replaced_whatever_it_is(tmp_path, kind):
+    from napari_zarr_tiles._writing import _move_into_place
+
+    partial, target = tmp_path / ".new.partial", tmp_path / "new"
+    partial.mkdir()
+    (partial / "zarr.json").write_text("{}")
+    if kind == "folder":
+        target.mkdir()
+        (target / "old").write_text("old")
+    else:
+        target.write_text("old")
+    _move_into_place(partial, target, overwrite=True)
+    assert _tree(tmp_path) == ["new", "new/zarr.json"]  # no .old-* left
+
+
+def test_the_command_says_overwrite_in_its_words_and_python_in_its_own(tmp_path, source, capsys):
+    from napari_zarr_tiles._convert import convert
+    from napari_zarr_tiles._errors import TargetExistsError
+
+    target = tmp_path / "out.zarr"
+    target.mkdir()
+    assert main(["convert", str(source), str(target)]) == 1
+    assert capsys.readouterr().err.strip() == f"napari-zarr-tiles convert: {target} exists; --overwrite replaces it"
+    with pytest.raises(TargetExistsError) as raised:
+        convert(source, target)
+    assert str(raised.value) == f"{target} exists; pass overwrite=True to replace it"
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    (["gaussian", "sigma=-1"], "gaussian: sigma=-1.0 is outside"),
+    (["threshold", "value=100"], "threshold: value is used only with method=value"),
+    (["threshold", "method=value"], "threshold method=value: give value=N"),
+])
+def test_steps_are_checked_before_the_target(tmp_path, source, capsys, steps, message):
+    target = tmp_path / "out.zarr"
+    target.mkdir()
+    assert main(["process", str(source), str(target), *steps]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "exists" not in err
+
+
+def test_a_threshold_of_an_existing_target_is_refused_before_its_statistic(tmp_path, source, monkeypatch):
+    """Otsu's value is taken from the whole image: an existing target is refused before that work."""
+    from napari_zarr_tiles import _jobs
+    from napari_zarr_tiles._errors import TargetExistsError
+
+    def no_statistic(*_):
+        raise AssertionError("the whole-image statistic ran")
+
+    monkeypatch.setattr(_jobs, "filtered", no_statistic)
+    (tmp_path / "out.zarr").mkdir()
+    with pytest.raises(TargetExistsError):
+        _jobs.process(source, tmp_path / "out.zarr", [("threshold", {})])
+
+
+def test_a_threshold_value_as_given_is_used(tmp_path, source, blobs):
+    target = tmp_path / "mask.zarr"
+    assert main(["process", str(source), str(target), "threshold", "method=value", "value=100"]) == 0
+    assert (zarr.open_group(target, mode="r")["0"][:] == (blobs > 100)).all()

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import InvalidOptionError, UnreadableChunkError, ZarrTilesError
+from ._errors import InvalidOptionError, TargetExistsError, UnreadableChunkError, ZarrTilesError
 from ._store import WRITER_MARKER
 from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
@@ -22,6 +22,8 @@ FLAGS = {
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
     "workers": "--workers",
 }
+# What replaces an existing target, as this command says it (TargetExistsError.in_words).
+REPLACING = {"overwrite": "--overwrite replaces it"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidOptionError as error:
         print(f"napari-zarr-tiles {args.command}: {error.in_words(FLAGS)}", file=sys.stderr)
         return 2
+    except TargetExistsError as error:
+        print(f"napari-zarr-tiles {args.command}: {error.in_words(REPLACING)}", file=sys.stderr)
+        return 1
     except (ZarrTilesError, FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
@@ -124,9 +129,10 @@ def _write(args: argparse.Namespace) -> int:
             else:
                 from ._jobs import cluster, process
 
+                steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
-                        args.source, args.target, parse_steps(args.steps), bad_chunks=bad_chunks, client=client,
+                        args.source, args.target, steps, bad_chunks=bad_chunks, client=client,
                         options=options, progress=progress,
                     )
     except UnreadableChunkError as error:
@@ -190,12 +196,11 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
 
 def run_measure(args: argparse.Namespace) -> None:
     """``measure``: the table, stored in the labels' group unless --no-table, and written as CSV with --csv."""
-    from ._errors import TargetExistsError
     from ._jobs import cluster
     from ._measure import measure
 
     if args.csv is not None and args.csv.exists() and not args.overwrite:
-        raise TargetExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+        raise TargetExistsError(f"{args.csv} exists", replaced_by="overwrite")
     table = None if args.no_table else args.table
     _prepare_long_run()
     with cluster(args.scheduler, args.workers):
@@ -276,6 +281,27 @@ def parse_steps(words: Sequence[str]) -> list[tuple[str, dict]]:
             expecting_name = False
     if expecting_name:
         raise ValueError(f"'+' with no filter step after it: {' '.join(words)!r}" if steps else "no filter step given")
+    return steps
+
+
+def given_steps(steps: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """``steps`` as typed, refused where a parameter given would not be used (``value=100`` with the default
+    method, otsu), or where one that only some choice uses is left out with that choice (``method=value``
+    with no ``value=``): its default means nothing there. Python callers and the widgets pass every parameter,
+    so this is the command line's check alone."""
+    from .tiles._filters import get_filter
+
+    for name, given in steps:
+        flt = get_filter(name)
+        values = flt.checked(**given)
+        for parameter in flt.parameters:
+            if parameter.used_when is None:
+                continue
+            choice = "=".join(parameter.used_when)
+            if parameter.name in given and not parameter.used(values):
+                raise ValueError(f"{name}: {parameter.name} is used only with {choice}")
+            if parameter.name not in given and parameter.used(values):
+                raise ValueError(f"{name} {choice}: give {parameter.name}=N")
     return steps
 
 

@@ -21,7 +21,7 @@ from os import PathLike
 
 from ._errors import InvalidOptionError, SchedulerUnreachableError
 from ._image import ImageToWrite
-from ._writing import WriteOptions, default_chunks, write_ome_zarr
+from ._writing import WriteOptions, default_chunks, refuse_target, refuse_target_of_source, write_ome_zarr
 from .tiles._filters import get_filter, one_thread_per_tile
 from .tiles._result import filtered
 
@@ -48,6 +48,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     image = replace(image, data=level0.rechunk(default_chunks(image.axes, level0.shape, options.tile)))
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
+    refuse_target(target, options)  # before a threshold's whole-image statistic is computed
     result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
@@ -70,6 +71,7 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     what a chunk of the source that cannot be read does (``_convert.open_source``)."""
     from ._convert import open_source
 
+    refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks)
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)

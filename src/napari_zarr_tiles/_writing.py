@@ -190,11 +190,11 @@ def write_ome_zarr(
     """
     options = WriteOptions.of(options, **option_values)
     target = Path(path)
-    _refuse_existing(target, options)
+    refuse_target(target, options)
     layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
     partial = partial_path(target) if options.resumable else target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     with _target_lock(target):
-        _refuse_existing(target, options)  # again, under the lock: the write that held it may just have finished
+        refuse_target(target, options)  # again, under the lock: the write that held it may just have finished
         resuming = options.resumable and _resumable(partial)
         try:
             root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=options.zarr_format)
@@ -242,9 +242,26 @@ def _resumable(partial: Path) -> bool:
     return marker is not None
 
 
-def _refuse_existing(target: Path, options: WriteOptions) -> None:
+def refuse_target(target: str | PathLike, options: WriteOptions) -> None:
+    """Refuse, before any work, a target that is a file (even with overwrite: it is not a store to replace),
+    or a store that exists when overwrite was not asked for."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise TargetExistsError(f"{target} is a file, not a zarr store: choose another target")
     if target.exists() and not options.overwrite:
-        raise TargetExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+        raise TargetExistsError(f"{target} exists", replaced_by="overwrite")
+
+
+def refuse_target_of_source(source: str | PathLike, target: str | PathLike) -> None:
+    """Refuse, before any work, a target that is the source, lies inside it or holds it: writing there would
+    replace (or write into) the source it reads."""
+    source_path, target_path = Path(source).resolve(), Path(target).resolve()
+    if target_path == source_path:
+        raise TargetExistsError(f"{target}: the target is the source: choose another target")
+    if source_path in target_path.parents:
+        raise TargetExistsError(f"{target}: the target is inside the source {source}: choose another target")
+    if target_path in source_path.parents:
+        raise TargetExistsError(f"{target}: the target holds the source {source}: choose another target")
 
 
 # What a full or read-only disk, or a folder without permission, raises on writing.
@@ -440,14 +457,23 @@ class _Plan:
         self.group.attrs.update(attributes)
 
 
+def _remove(path: Path) -> None:
+    """Remove ``path``, a store (a folder) or a file."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
+    """Move the finished store ``partial`` to ``target``; with ``overwrite``, what was there is removed."""
     if target.exists():
         if not overwrite:
             raise TargetExistsError(f"{target} appeared while writing; the result is left at {partial}")
         old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(target, old)
         os.replace(partial, target)
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     else:
         os.replace(partial, target)
 
