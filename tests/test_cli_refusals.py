@@ -172,3 +172,53 @@ def test_a_threshold_value_as_given_is_used(tmp_path, source, blobs):
     target = tmp_path / "mask.zarr"
     assert main(["process", str(source), str(target), "threshold", "method=value", "value=100"]) == 0
     assert (zarr.open_group(target, mode="r")["0"][:] == (blobs > 100)).all()
+
+
+def _interrupted_resumable_convert(source, target, capsys):
+    """``convert --resumable`` stopped by Ctrl-C after its first tiles: a .NAME.partial stays."""
+    from napari_zarr_tiles import _cli
+
+    class StopAfterTwoTiles(_cli.TextProgress):
+        def __call__(self, done, total):
+            if done >= 2:
+                raise KeyboardInterrupt
+            super().__call__(done, total)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_cli, "TextProgress", StopAfterTwoTiles)
+        assert main(["convert", str(source), str(target), "--resumable", "--chunks", "64"]) == 130
+    capsys.readouterr()
+    partial = target.with_name(f".{target.name}.partial")
+    assert partial.is_dir()
+    return partial
+
+
+def test_a_stale_partial_is_told_and_left_as_is(tmp_path, source, capsys):
+    from napari_zarr_tiles._convert import convert
+    from napari_zarr_tiles._errors import UnfinishedWriteKept
+
+    target = tmp_path / "out.zarr"
+    partial = _interrupted_resumable_convert(source, target, capsys)
+    kept = _tree(partial)
+    assert main(["convert", str(source), str(target), "--chunks", "64"]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"napari-zarr-tiles convert: warning: an unfinished write into {target} is kept at {partial} and was left "
+        "as is: the same command with --resumable continues it; or remove it"
+    )
+    assert _tree(partial) == kept
+    with pytest.warns(UnfinishedWriteKept, match="a write with resumable=True into the same target continues it"):
+        convert(source, target, tile=64, overwrite=True)
+
+
+@pytest.mark.parametrize(("options", "difference"), [
+    (["--chunks", "128"], "array 0: chunks (64, 64) then, (128, 128) now"),
+    (["--chunks", "64", "--compressor", "gzip"], "array 0: codecs [Blosc(cname='zstd'"),
+    (["--chunks", "64", "--no-pyramid"], "3 arrays (pyramid levels) then, 1 now"),
+])
+def test_a_resume_of_another_layout_names_the_setting_that_differs(tmp_path, source, capsys, options, difference):
+    target = tmp_path / "out.zarr"
+    partial = _interrupted_resumable_convert(source, target, capsys)
+    assert main(["convert", str(source), str(target), "--resumable", *options]) == 1
+    err = capsys.readouterr().err
+    assert f"the unfinished write at {partial} was of something else (another layout: {difference}" in err
+    assert not target.exists()

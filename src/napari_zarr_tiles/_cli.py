@@ -12,7 +12,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import InvalidOptionError, TargetExistsError, UnreadableChunkError, ZarrTilesError
+from ._errors import (
+    InvalidOptionError,
+    TargetExistsError,
+    UnfinishedWriteKept,
+    UnreadableChunkError,
+    ZarrTilesError,
+)
 from ._store import WRITER_MARKER
 from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
@@ -109,6 +115,8 @@ def _write(args: argparse.Namespace) -> int:
 
     def warn(message, *_) -> None:
         progress.end_line()
+        if isinstance(message, UnfinishedWriteKept):
+            message = message.in_words({"resumable": "the same command with --resumable"})
         print(f"napari-zarr-tiles {args.command}: warning: {message}", file=sys.stderr)
 
     # The reader logs each chunk it fills in (--fill-bad-chunks) from the write's threads.

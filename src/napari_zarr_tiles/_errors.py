@@ -93,3 +93,21 @@ class TargetNotWritableError(ZarrTilesError, OSError):
 
 class SchedulerUnreachableError(ZarrTilesError, ConnectionError):
     """The dask.distributed scheduler asked for does not answer."""
+
+
+class UnfinishedWriteKept(UserWarning):
+    """A write that is not resumable found the unfinished store of an earlier resumable write into the same
+    target (``.NAME.partial``), and left it as is.
+
+    Each interface says how to continue it in its own words (:meth:`in_words`: ``{"resumable": "the same
+    command with --resumable"}`` on the command line), Python's by default.
+    """
+
+    def __init__(self, partial: str, target: str):
+        self.partial, self.target = partial, target
+        super().__init__(self.in_words({}))
+
+    def in_words(self, words: Mapping[str, str]) -> str:
+        again = words.get("resumable") or "a write with resumable=True into the same target"
+        return (f"an unfinished write into {self.target} is kept at {self.partial} and was left as is: "
+                f"{again} continues it; or remove it")

@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import dask.array as da
 import zarr
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, MemoryStore
 
 from . import _ome
 from ._display import contrast_limits, sample
@@ -30,6 +31,7 @@ from ._errors import (
     TargetExistsError,
     TargetLockedError,
     TargetNotWritableError,
+    UnfinishedWriteKept,
     UnreadableChunkError,
     ZarrTilesError,
 )
@@ -191,6 +193,8 @@ def write_ome_zarr(
     options = WriteOptions.of(options, **option_values)
     target = Path(path)
     refuse_target(target, options)
+    if not options.resumable and partial_path(target).exists():
+        warnings.warn(UnfinishedWriteKept(str(partial_path(target)), str(target)), stacklevel=2)
     layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
     partial = partial_path(target) if options.resumable else target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     with _target_lock(target):
@@ -203,8 +207,9 @@ def write_ome_zarr(
                 labels_group = root["labels"] if resuming else root.create_group("labels")
                 groups += [labels_group[label.name] if resuming else labels_group.create_group(label.name) for label in labels]
                 labels_group.attrs.update(_ome.wrap({"labels": [label.name for label in labels]}, options.ome_version))
-            plans = [_Plan(group, layout, _arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
-            recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
+            plans = [_Plan(group, layout, *_arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
+            recipe = {"complete": False, "provenance": provenance or {},
+                      "arrays": [described for plan in plans for described in plan.planned]}
             if resuming and root.attrs.get(WRITER_MARKER) != recipe:
                 raise ResumeMismatchError(
                     f"the unfinished write at {partial} was of something else "
@@ -343,7 +348,24 @@ def _what_differs(unfinished: dict, recipe: dict) -> str:
         return f"the files of {now.get('source')} have changed since"
     if before.get("steps") != now.get("steps"):
         return f"other filter steps: {before.get('steps')}"
-    return "another layout: tiles, shards, compressor or levels"
+    return f"another layout: {_layout_difference(unfinished.get('arrays') or [], recipe['arrays'])}"
+
+
+def _shown(key: str, value) -> str:
+    if key == "codecs" and isinstance(value, list):
+        return f"[{', '.join(value)}]"
+    return str(tuple(value)) if isinstance(value, list) else str(value)
+
+
+def _layout_difference(before: list[dict], now: list[dict]) -> str:
+    """The first setting in which two writes' array descriptions (:func:`_describe`) differ, in words."""
+    for old, new in zip(before, now):
+        for key in ("shape", "dtype", "chunks", "shards", "codecs"):
+            if old.get(key) != new.get(key):
+                return f"array {new['path']}: {key} {_shown(key, old.get(key))} then, {_shown(key, new.get(key))} now"
+    if len(before) != len(now):
+        return f"{len(before)} arrays (pyramid levels) then, {len(now)} now"
+    return "tiles, shards, compressor or levels"
 
 
 @dataclass(frozen=True)
@@ -385,51 +407,50 @@ def _datasets(image: ImageToWrite, shape, shapes) -> list[tuple[str, list[float]
     return datasets
 
 
-def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> list:
-    """The arrays of the levels of ``layout`` in ``group``: created, or opened where a resume finds them."""
+def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> tuple[list, list[dict]]:
+    """The arrays of the levels of ``layout`` in ``group``: created, or opened where a resume finds them; and
+    each one's description as ``options`` plan it (:func:`_describe`), which a resume must match."""
     chunks = layout.level0.chunksize
     zarr_format = options.zarr_format
-    arrays = []
+    arrays, planned = [], []
     for index, level_shape in enumerate(layout.shapes):
+        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
+        # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
+        shard_shape = tuple(c * options.shards if c > 1 else c for c in level_chunks) if options.shards else None
+        spec = dict(
+            shape=level_shape,
+            dtype=layout.level0.dtype,
+            chunks=level_chunks,
+            shards=shard_shape,
+            compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
+            fill_value=0,
+            config=WRITE_CONFIG,
+            dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
+            **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
+        )
         if resuming and str(index) in group:
             # Opened with the config it was created with: zarr's default skips a tile equal to the fill value
             # (all zeros), which a resumed write would then find missing.
             arrays.append(group[str(index)].with_config(WRITE_CONFIG))
+            # The array as these options would make it, in memory, to describe: the one on disk is as it was.
+            twin = zarr.create_array(MemoryStore(), zarr_format=zarr_format, **spec)
+            planned.append(_describe(twin, arrays[-1].path))
             continue
-        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
-        # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
-        shard_shape = tuple(c * options.shards if c > 1 else c for c in level_chunks) if options.shards else None
-        arrays.append(
-            group.create_array(
-                str(index),
-                shape=level_shape,
-                dtype=layout.level0.dtype,
-                chunks=level_chunks,
-                shards=shard_shape,
-                compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
-                fill_value=0,
-                config=WRITE_CONFIG,
-                dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
-                **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
-            )
-        )
-    return arrays
+        arrays.append(group.create_array(str(index), **spec))
+        planned.append(_describe(arrays[-1], arrays[-1].path))
+    return arrays, planned
 
 
 # Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
 WRITE_CONFIG = {"write_empty_chunks": True}
 
 
-def _describe(plans: list[_Plan]) -> list[dict]:
-    """What a resumed write must match: every array's path, shape, dtype, chunks, shards and codecs."""
-    return [
-        {
-            "path": target.path, "shape": list(target.shape), "dtype": str(target.dtype),
-            "chunks": list(target.chunks), "shards": list(target.shards or []), "codecs": codec_names(target),
-        }
-        for plan in plans
-        for target in plan.targets
-    ]
+def _describe(array, path: str) -> dict:
+    """What a resumed write must match: the array's path, shape, dtype, chunks, shards and codecs."""
+    return {
+        "path": path, "shape": list(array.shape), "dtype": str(array.dtype),
+        "chunks": list(array.chunks), "shards": list(array.shards or []), "codecs": codec_names(array),
+    }
 
 
 @dataclass
@@ -439,6 +460,7 @@ class _Plan:
     group: object
     layout: _Layout
     targets: list
+    planned: list[dict]  # each target as the options plan it (_arrays)
 
     def write_metadata(self, ome_version: str) -> None:
         """Set the OME metadata; channels with no window get one from the coarsest level just written."""
