@@ -222,3 +222,15 @@ def test_a_resume_of_another_layout_names_the_setting_that_differs(tmp_path, sou
     err = capsys.readouterr().err
     assert f"the unfinished write at {partial} was of something else (another layout: {difference}" in err
     assert not target.exists()
+
+
+def test_ctrl_c_while_a_command_loads_its_modules_is_one_line(monkeypatch, capsys):
+    """Ctrl-C at any moment of main(), here while the filters' modules load, stops it with one line."""
+    from napari_zarr_tiles import _cli
+
+    def interrupted_import():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "describe_filters", interrupted_import)
+    assert main(["filters"]) == 130
+    assert capsys.readouterr().err == "napari-zarr-tiles: stopped (Ctrl-C)\n"

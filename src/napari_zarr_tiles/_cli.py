@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+# Only light modules here: the heavy ones (zarr, dask, ...) are imported by the commands that use them, so that
+# --help answers at once and Ctrl-C while they load stops the command in one line (main).
 from ._errors import (
     InvalidOptionError,
     TargetExistsError,
@@ -19,8 +21,7 @@ from ._errors import (
     UnreadableChunkError,
     ZarrTilesError,
 )
-from ._store import WRITER_MARKER
-from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
 # The write options as this command's flags name them, for its error messages.
 FLAGS = {
@@ -33,6 +34,16 @@ REPLACING = {"overwrite": "--overwrite replaces it"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command in ``argv`` and return its exit status; Ctrl-C at any moment, even while the modules a
+    command needs load, stops it with one line (130)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("napari-zarr-tiles: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="napari-zarr-tiles", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="the tree of a zarr store: arrays, chunks, codecs, OME metadata")
@@ -378,7 +389,7 @@ def describe(path: Path) -> Iterator[str]:
     import zarr
 
     from ._errors import UnreadableStoreError
-    from ._store import open_readonly, unreadable_reason
+    from ._store import WRITER_MARKER, open_readonly, unreadable_reason
 
     try:
         root = open_readonly(path)
@@ -403,7 +414,7 @@ def describe(path: Path) -> Iterator[str]:
 
 def _describe_group(group, depth: int, complete: bool = False, damaged: list[str] | None = None) -> Iterator[str]:
     from . import _ome
-    from ._store import group_members
+    from ._store import WRITER_MARKER, group_members
 
     indent = "  " * depth
     found = _ome.ome_block(group.attrs.asdict())

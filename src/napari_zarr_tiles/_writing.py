@@ -15,7 +15,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from zarr.storage import LocalStore, MemoryStore
 from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import (
-    InvalidOptionError,
     ResumeMismatchError,
     TargetExistsError,
     TargetLockedError,
@@ -36,92 +35,15 @@ from ._errors import (
     ZarrTilesError,
 )
 from ._image import ImageToWrite
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, LEVELS, WriteOptions
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
-__all__ = ["COMPRESSORS", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
+# COMPRESSOR_ADVICE and WriteOptions are _options' (their one home), here too for the writing core's callers.
+__all__ = ["COMPRESSORS", "COMPRESSOR_ADVICE", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
-MIN_TILE = 16
-COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
-# Each codec's compression levels (inclusive) and its default: the notebook's blosc-zstd 3, zlib's usual 6.
-LEVELS = {"blosc-zstd": (0, 9, 3), "blosc-lz4": (0, 9, 3), "zstd": (1, 22, 3), "gzip": (0, 9, 6)}
-# Measured on filter results (benchmarks/README.md): what a user weighs in choosing.
-COMPRESSOR_ADVICE = (
-    "blosc-zstd (default) makes the smallest files; blosc-lz4 writes float results, such as a Gaussian's, "
-    "about three times faster and reads them faster, in files 1 to 8 percent bigger (up to 3 times on sparse images)"
-)
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    """How a store is written; checked when made, so that a bad option fails before any work.
-
-    Field names are the Python keywords of :func:`write_ome_zarr`, ``convert`` and ``process``; an
-    :class:`InvalidOptionError` says which option is at fault, and each interface names it in its own words
-    (``InvalidOptionError.in_words``: ``--chunks`` on the command line, "tile edge" in a widget).
-    """
-
-    tile: int | None = None
-    compressor: str = "blosc-zstd"
-    compression_level: int | None = None
-    ome_version: str = "0.4"
-    shards: int | None = None
-    with_pyramid: bool = True
-    overwrite: bool = False
-    resumable: bool = False
-
-    def __post_init__(self) -> None:
-        if self.tile is not None and (not _is_whole(self.tile) or self.tile < MIN_TILE):
-            raise InvalidOptionError("tile", f"{{tile}} must be a whole number of at least {MIN_TILE} pixels, not {self.tile!r}")
-        if self.tile is not None and self.with_pyramid and self.tile % 2:
-            # Each pyramid task halves one tile: with an odd edge a 2 x 2 box would straddle two tiles.
-            raise InvalidOptionError(
-                "tile", f"{{tile}} must be even when a pyramid is written (each level halves a tile), not {self.tile} "
-                "(or turn the pyramid off: {with_pyramid})"
-            )
-        if self.compressor not in COMPRESSORS:
-            raise InvalidOptionError("compressor", f"{{compressor}} {self.compressor!r} is not one of {', '.join(COMPRESSORS)}")
-        if self.compression_level is not None:
-            if self.compressor == "none":
-                raise InvalidOptionError("compression_level", "{compression_level} has no meaning without a compressor")
-            low, high, _ = LEVELS[self.compressor]
-            if not _is_whole(self.compression_level) or not low <= self.compression_level <= high:
-                raise InvalidOptionError(
-                    "compression_level",
-                    f"{{compression_level}} of {self.compressor} runs from {low} to {high}, not {self.compression_level!r}",
-                )
-        if str(self.ome_version) not in _ome.SUPPORTED_VERSIONS:
-            raise InvalidOptionError(
-                "ome_version", f"{{ome_version}} {self.ome_version!r} is not one of {', '.join(_ome.SUPPORTED_VERSIONS)}"
-            )
-        if self.shards is not None:
-            if not _is_whole(self.shards) or self.shards < 1:
-                raise InvalidOptionError("shards", f"{{shards}} must be a whole number of tiles, at least 1, not {self.shards!r}")
-            if self.zarr_format == 2:
-                raise InvalidOptionError(
-                    "shards", "{shards} needs {ome_version} 0.5 (zarr v3): OME-Zarr 0.4 is stored as zarr v2, which has no shards"
-                )
-
-    @classmethod
-    def of(cls, options: WriteOptions | None = None, **values) -> WriteOptions:
-        """``options`` with ``values`` replacing some of its fields (keywords left None keep the default)."""
-        unknown = set(values) - {field.name for field in fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown write option(s): {', '.join(sorted(unknown))}")
-        return replace(options or cls(), **values)
-
-    @property
-    def zarr_format(self) -> int:
-        return _ome.zarr_format(self.ome_version)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _is_whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def make_compressor(name: str, zarr_format: int, level: int | None = None):
