@@ -234,3 +234,22 @@ def test_ctrl_c_while_a_command_loads_its_modules_is_one_line(monkeypatch, capsy
     monkeypatch.setattr(_cli, "describe_filters", interrupted_import)
     assert main(["filters"]) == 130
     assert capsys.readouterr().err == "napari-zarr-tiles: stopped (Ctrl-C)\n"
+
+
+def test_ctrl_c_while_convert_imports_the_writing_core_is_one_line(tmp_path, source, monkeypatch, capsys):
+    """Ctrl-C cut the writing core's imports short: saying what is left must not import them again (a module
+    left half imported, numpy's, then failed with a RecursionError traceback)."""
+    import sys
+    import types
+
+    class InterruptedImport(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "napari_zarr_tiles._convert", InterruptedImport("napari_zarr_tiles._convert"))
+    monkeypatch.setitem(sys.modules, "napari_zarr_tiles._writing", None)  # broken: importing it fails
+    assert main(["convert", str(source), str(tmp_path / "out.zarr")]) == 130
+    assert capsys.readouterr().err == (
+        f"napari-zarr-tiles convert: stopped before writing any tile; nothing was written to {tmp_path / 'out.zarr'} "
+        "(--resumable keeps an unfinished conversion to continue it)\n"
+    )

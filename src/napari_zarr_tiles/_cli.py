@@ -178,7 +178,7 @@ def _write(args: argparse.Namespace) -> int:
 
 
 def _what_is_left(args: argparse.Namespace, options: WriteOptions) -> str:
-    from ._writing import partial_path
+    from ._options import partial_path  # light: Ctrl-C may have cut the writing core's imports short
 
     partial = partial_path(args.target)
     if options.resumable and partial.exists():

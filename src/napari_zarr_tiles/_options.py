@@ -5,6 +5,8 @@ options without importing the writing core."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from os import PathLike
+from pathlib import Path
 
 from . import _ome
 from ._errors import InvalidOptionError
@@ -88,3 +90,9 @@ class WriteOptions:
 
 def _is_whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def partial_path(target: str | PathLike) -> Path:
+    """Where a resumable write into ``target`` keeps its unfinished store: ``.NAME.partial`` beside it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.partial")

@@ -35,7 +35,7 @@ from ._errors import (
     ZarrTilesError,
 )
 from ._image import ImageToWrite
-from ._options import COMPRESSOR_ADVICE, COMPRESSORS, LEVELS, WriteOptions
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
@@ -254,12 +254,6 @@ def _lock_now(descriptor: int) -> None:
         msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
     else:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def partial_path(target: str | PathLike) -> Path:
-    """Where a resumable write into ``target`` keeps its unfinished store: ``.NAME.partial`` beside it."""
-    target = Path(target)
-    return target.with_name(f".{target.name}.partial")
 
 
 def _what_differs(unfinished: dict, recipe: dict) -> str:
