@@ -162,7 +162,7 @@ def test_the_measure_command_writes_scikit_images_columns_as_csv(tmp_path, label
     assert list(napari_zarr_tiles.read_table(labels_path).columns)[:3] == ["label", "area", "centroid-0"]
     # again: the CSV and the stored table exist
     assert _cli.main(["measure", str(labels_path), "--csv", str(csv)]) == 1
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert "exists; --overwrite replaces it" in capsys.readouterr().err
     assert _cli.main(["measure", str(labels_path), "--csv", str(csv), "--overwrite"]) == 0
 
 

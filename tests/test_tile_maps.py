@@ -124,6 +124,6 @@ def test_the_measure_command_writes_the_maps_as_one_image_lying_over_the_labels(
         assert source.scale == (1.0, *scale) and source.translate == (0.0, *translate)
     # refused before any work: the maps exist, a tile of no pixels
     assert _cli.main(args) == 1
-    assert f"{maps_path} exists; pass --overwrite" in capsys.readouterr().err
+    assert f"{maps_path} exists; --overwrite replaces it" in capsys.readouterr().err
     assert _cli.main([*args[:-1], "0", "--overwrite"]) == 1
     assert "--map-tile must be at least 1 pixel, not 0" in capsys.readouterr().err

@@ -12,18 +12,38 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import InvalidOptionError, UnreadableChunkError, ZarrTilesError
-from ._store import WRITER_MARKER
-from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
+# Only light modules here: the heavy ones (zarr, dask, ...) are imported by the commands that use them, so that
+# --help answers at once and Ctrl-C while they load stops the command in one line (main).
+from ._errors import (
+    InvalidOptionError,
+    TargetExistsError,
+    UnfinishedWriteKept,
+    UnreadableChunkError,
+    ZarrTilesError,
+)
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
 # The write options as this command's flags name them, for its error messages.
 FLAGS = {
     "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
+    "workers": "--workers",
 }
+# What replaces an existing target, as this command says it (TargetExistsError.in_words).
+REPLACING = {"overwrite": "--overwrite replaces it"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command in ``argv`` and return its exit status; Ctrl-C at any moment, even while the modules a
+    command needs load, stops it with one line (130)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("napari-zarr-tiles: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="napari-zarr-tiles", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="the tree of a zarr store: arrays, chunks, codecs, OME metadata")
@@ -90,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidOptionError as error:
         print(f"napari-zarr-tiles {args.command}: {error.in_words(FLAGS)}", file=sys.stderr)
         return 2
+    except TargetExistsError as error:
+        print(f"napari-zarr-tiles {args.command}: {error.in_words(REPLACING)}", file=sys.stderr)
+        return 1
     except (ZarrTilesError, FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"napari-zarr-tiles: {error}", file=sys.stderr)
         return 1
@@ -106,6 +129,8 @@ def _write(args: argparse.Namespace) -> int:
 
     def warn(message, *_) -> None:
         progress.end_line()
+        if isinstance(message, UnfinishedWriteKept):
+            message = message.in_words({"resumable": "the same command with --resumable"})
         print(f"napari-zarr-tiles {args.command}: warning: {message}", file=sys.stderr)
 
     # The reader logs each chunk it fills in (--fill-bad-chunks) from the write's threads.
@@ -126,9 +151,10 @@ def _write(args: argparse.Namespace) -> int:
             else:
                 from ._jobs import cluster, process
 
+                steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
-                        args.source, args.target, parse_steps(args.steps), bad_chunks=bad_chunks, client=client,
+                        args.source, args.target, steps, bad_chunks=bad_chunks, client=client,
                         options=options, progress=progress,
                     )
     except UnreadableChunkError as error:
@@ -155,7 +181,7 @@ def _write(args: argparse.Namespace) -> int:
 
 
 def _what_is_left(args: argparse.Namespace, options: WriteOptions) -> str:
-    from ._writing import partial_path
+    from ._options import partial_path  # light: Ctrl-C may have cut the writing core's imports short
 
     partial = partial_path(args.target)
     if options.resumable and partial.exists():
@@ -192,16 +218,15 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
 
 def run_measure(args: argparse.Namespace) -> None:
     """``measure``: the table, stored in the labels' group unless --no-table, and written as CSV with --csv."""
-    from ._errors import TargetExistsError
     from ._jobs import cluster
     from ._measure import measure
 
     if args.csv is not None and args.csv.exists() and not args.overwrite:
-        raise TargetExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+        raise TargetExistsError(f"{args.csv} exists", replaced_by="overwrite")
     if args.map_tile is not None and args.map_tile < 1:
         raise ValueError(f"--map-tile must be at least 1 pixel, not {args.map_tile}")
     if args.tile_maps is not None and args.tile_maps.exists() and not args.overwrite:
-        raise TargetExistsError(f"{args.tile_maps} exists; pass --overwrite to replace it")
+        raise TargetExistsError(f"{args.tile_maps} exists", replaced_by="overwrite")
     table = None if args.no_table else args.table
     _prepare_long_run()
     with cluster(args.scheduler, args.workers):
@@ -262,18 +287,53 @@ def _write_options(args: argparse.Namespace) -> WriteOptions:
 
 
 def parse_steps(words: Sequence[str]) -> list[tuple[str, dict]]:
-    """``median size=3 + gaussian sigma=2`` -> ``[("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]``."""
+    """``median size=3 + gaussian sigma=2`` -> ``[("median", {"size": "3"}), ("gaussian", {"sigma": "2"})]``.
+
+    Each step is a filter name, then its parameters; steps are joined by ``+``. A ``+`` with no step on one
+    side, a parameter before any filter name and a parameter given twice are refused, naming the word.
+    """
     steps: list[tuple[str, dict]] = []
+    expecting_name = True  # at the start and after each '+'
     for word in words:
         if word == "+":
-            continue
-        if "=" in word:
-            if not steps:
-                raise ValueError(f"{word!r} comes before any filter name")
+            if expecting_name:
+                raise ValueError(f"'+' with no filter step before it: {' '.join(words)!r}")
+            expecting_name = True
+        elif "=" in word:
+            if expecting_name:
+                raise ValueError(f"{word!r} comes before a filter name")
             name, value = word.split("=", 1)
+            if name in steps[-1][1]:
+                raise ValueError(f"{name} is given twice to {steps[-1][0]} ({word!r})")
             steps[-1][1][name] = value
         else:
+            if not expecting_name:
+                raise ValueError(f"{word!r} follows the filter {steps[-1][0]}: join steps with '+', give parameters as NAME=VALUE")
             steps.append((word, {}))
+            expecting_name = False
+    if expecting_name:
+        raise ValueError(f"'+' with no filter step after it: {' '.join(words)!r}" if steps else "no filter step given")
+    return steps
+
+
+def given_steps(steps: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """``steps`` as typed, refused where a parameter given would not be used (``value=100`` with the default
+    method, otsu), or where one that only some choice uses is left out with that choice (``method=value``
+    with no ``value=``): its default means nothing there. Python callers and the widgets pass every parameter,
+    so this is the command line's check alone."""
+    from .tiles._filters import get_filter
+
+    for name, given in steps:
+        flt = get_filter(name)
+        values = flt.checked(**given)
+        for parameter in flt.parameters:
+            if parameter.used_when is None:
+                continue
+            choice = "=".join(parameter.used_when)
+            if parameter.name in given and not parameter.used(values):
+                raise ValueError(f"{name}: {parameter.name} is used only with {choice}")
+            if parameter.name not in given and parameter.used(values):
+                raise ValueError(f"{name} {choice}: give {parameter.name}=N")
     return steps
 
 
@@ -342,7 +402,7 @@ def describe(path: Path) -> Iterator[str]:
     import zarr
 
     from ._errors import UnreadableStoreError
-    from ._store import open_readonly, unreadable_reason
+    from ._store import WRITER_MARKER, open_readonly, unreadable_reason
 
     try:
         root = open_readonly(path)
@@ -367,7 +427,7 @@ def describe(path: Path) -> Iterator[str]:
 
 def _describe_group(group, depth: int, complete: bool = False, damaged: list[str] | None = None) -> Iterator[str]:
     from . import _ome
-    from ._store import group_members
+    from ._store import WRITER_MARKER, group_members
 
     indent = "  " * depth
     found = _ome.ome_block(group.attrs.asdict())

@@ -28,7 +28,7 @@ from ._store import (
     source_provenance,
     to_dask,
 )
-from ._writing import DEFAULT_TILE_2D, write_ome_zarr
+from ._writing import DEFAULT_TILE_2D, refuse_target_of_source, write_ome_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".ome.tif", ".ome.tiff")
 # OME-NGFF orders axes time, channel, then space; tifffile's letters map onto those kinds.
@@ -43,6 +43,7 @@ def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str =
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
     ``bad_chunks`` is what a chunk of the source that cannot be read does (:func:`open_source`).
     """
+    refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks)
     return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
 

@@ -60,7 +60,24 @@ class _Words(dict):
 
 
 class TargetExistsError(ZarrTilesError, FileExistsError):
-    """The target of a write exists, and replacing it was not asked for."""
+    """The target of a write exists, and replacing it was not asked for (or cannot be).
+
+    ``replaced_by``, where given, is the Python keyword of the option that would replace it; each interface
+    says it in its own words (:meth:`in_words`: ``{"overwrite": "--overwrite replaces it"}`` on the command
+    line), Python's by default ("pass overwrite=True to replace it").
+    """
+
+    def __init__(self, message: str, replaced_by: str | None = None):
+        self.message, self.replaced_by = message, replaced_by
+        super().__init__(self.in_words({}))
+
+    def __reduce__(self):  # picklable, as a dask.distributed worker's errors must be
+        return type(self), (self.message, self.replaced_by)
+
+    def in_words(self, words: Mapping[str, str]) -> str:
+        if self.replaced_by is None:
+            return self.message
+        return f"{self.message}; {words.get(self.replaced_by) or f'pass {self.replaced_by}=True to replace it'}"
 
 
 class TargetLockedError(ZarrTilesError):
@@ -77,3 +94,25 @@ class WriteCancelled(ZarrTilesError):
 
 class TargetNotWritableError(ZarrTilesError, OSError):
     """The target's folder or disk refuses the write: read-only, no permission, or full."""
+
+
+class SchedulerUnreachableError(ZarrTilesError, ConnectionError):
+    """The dask.distributed scheduler asked for does not answer."""
+
+
+class UnfinishedWriteKept(UserWarning):
+    """A write that is not resumable found the unfinished store of an earlier resumable write into the same
+    target (``.NAME.partial``), and left it as is.
+
+    Each interface says how to continue it in its own words (:meth:`in_words`: ``{"resumable": "the same
+    command with --resumable"}`` on the command line), Python's by default.
+    """
+
+    def __init__(self, partial: str, target: str):
+        self.partial, self.target = partial, target
+        super().__init__(self.in_words({}))
+
+    def in_words(self, words: Mapping[str, str]) -> str:
+        again = words.get("resumable") or "a write with resumable=True into the same target"
+        return (f"an unfinished write into {self.target} is kept at {self.partial} and was left as is: "
+                f"{again} continues it; or remove it")

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from os import PathLike
 
+from ._errors import InvalidOptionError, SchedulerUnreachableError
 from ._image import ImageToWrite
-from ._writing import WriteOptions, default_chunks, write_ome_zarr
+from ._writing import WriteOptions, default_chunks, refuse_target, refuse_target_of_source, write_ome_zarr
 from .tiles._filters import get_filter, one_thread_per_tile
 from .tiles._result import filtered
 
@@ -47,6 +48,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     image = replace(image, data=level0.rechunk(default_chunks(image.axes, level0.shape, options.tile)))
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
+    refuse_target(target, options)  # before a threshold's whole-image statistic is computed
     result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
@@ -69,6 +71,7 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     what a chunk of the source that cannot be read does (``_convert.open_source``)."""
     from ._convert import open_source
 
+    refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks)
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
@@ -105,12 +108,19 @@ def _findings(opened, bad_chunks: str, client):
 
 
 @contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterator[object]:
+def cluster(scheduler: str | None = None, workers: int | None = None, *,
+            connect_timeout: float | None = None) -> Iterator[object]:
     """A dask.distributed Client: of the scheduler at ``scheduler``, or of a local cluster of ``workers``
-    processes (one thread each), closed on exit; None when neither is given (the write uses threads)."""
+    processes (one thread each), closed on exit; None when neither is given (the write uses threads).
+
+    A scheduler that does not answer within ``connect_timeout`` seconds (by default dask's
+    ``distributed.comm.timeouts.connect``) raises :class:`SchedulerUnreachableError`.
+    """
     if scheduler is None and workers is None:
         yield None
         return
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise InvalidOptionError("workers", f"{{workers}} must be at least 1, not {workers!r}")
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -118,7 +128,14 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
             "running on a cluster needs dask.distributed: pip install 'napari-zarr-tiles[distributed]'"
         ) from None
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, **({} if connect_timeout is None else {"timeout": connect_timeout}))
+        except (OSError, TimeoutError) as error:  # distributed: "Timed out trying to connect to ..."
+            raise SchedulerUnreachableError(
+                f"no dask scheduler answered at {scheduler}: check the address and port, and that the scheduler "
+                "is running and reachable from this machine"
+            ) from error
+        with client:
             yield client
         return
     with _ctrl_c_ignored():

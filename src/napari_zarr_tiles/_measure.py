@@ -64,7 +64,7 @@ def measure(labels, intensity=None, *, table: str | None = None, overwrite: bool
         raise ZarrTilesError("measure: a table is stored in the labels' zarr group; pass the labels as a zarr path")
     target = _table_path(source, table) if table is not None else None
     if target is not None and target.exists() and not overwrite:
-        raise TargetExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace the table")
+        raise TargetExistsError(f"the table {target} exists", replaced_by="overwrite")
     data, units = labels, {}
     if source is not None:
         from ._store import to_dask

@@ -12,114 +12,38 @@ import errno
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 
 import dask.array as da
 import zarr
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, MemoryStore
 
 from . import _ome
 from ._display import contrast_limits, sample
 from ._errors import (
-    InvalidOptionError,
     ResumeMismatchError,
     TargetExistsError,
     TargetLockedError,
     TargetNotWritableError,
+    UnfinishedWriteKept,
     UnreadableChunkError,
     ZarrTilesError,
 )
 from ._image import ImageToWrite
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
-__all__ = ["COMPRESSORS", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
+# COMPRESSOR_ADVICE and WriteOptions are _options' (their one home), here too for the writing core's callers.
+__all__ = ["COMPRESSORS", "COMPRESSOR_ADVICE", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
-MIN_TILE = 16
-COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
-# Each codec's compression levels (inclusive) and its default: the notebook's blosc-zstd 3, zlib's usual 6.
-LEVELS = {"blosc-zstd": (0, 9, 3), "blosc-lz4": (0, 9, 3), "zstd": (1, 22, 3), "gzip": (0, 9, 6)}
-# Measured on filter results (benchmarks/README.md): what a user weighs in choosing.
-COMPRESSOR_ADVICE = (
-    "blosc-zstd (default) makes the smallest files; blosc-lz4 writes float results, such as a Gaussian's, "
-    "about three times faster and reads them faster, in files 1 to 8 percent bigger (up to 3 times on sparse images)"
-)
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    """How a store is written; checked when made, so that a bad option fails before any work.
-
-    Field names are the Python keywords of :func:`write_ome_zarr`, ``convert`` and ``process``; an
-    :class:`InvalidOptionError` says which option is at fault, and each interface names it in its own words
-    (``InvalidOptionError.in_words``: ``--chunks`` on the command line, "tile edge" in a widget).
-    """
-
-    tile: int | None = None
-    compressor: str = "blosc-zstd"
-    compression_level: int | None = None
-    ome_version: str = "0.4"
-    shards: int | None = None
-    with_pyramid: bool = True
-    overwrite: bool = False
-    resumable: bool = False
-
-    def __post_init__(self) -> None:
-        if self.tile is not None and (not _is_whole(self.tile) or self.tile < MIN_TILE):
-            raise InvalidOptionError("tile", f"{{tile}} must be a whole number of at least {MIN_TILE} pixels, not {self.tile!r}")
-        if self.tile is not None and self.with_pyramid and self.tile % 2:
-            # Each pyramid task halves one tile: with an odd edge a 2 x 2 box would straddle two tiles.
-            raise InvalidOptionError(
-                "tile", f"{{tile}} must be even when a pyramid is written (each level halves a tile), not {self.tile} "
-                "(or turn the pyramid off: {with_pyramid})"
-            )
-        if self.compressor not in COMPRESSORS:
-            raise InvalidOptionError("compressor", f"{{compressor}} {self.compressor!r} is not one of {', '.join(COMPRESSORS)}")
-        if self.compression_level is not None:
-            if self.compressor == "none":
-                raise InvalidOptionError("compression_level", "{compression_level} has no meaning without a compressor")
-            low, high, _ = LEVELS[self.compressor]
-            if not _is_whole(self.compression_level) or not low <= self.compression_level <= high:
-                raise InvalidOptionError(
-                    "compression_level",
-                    f"{{compression_level}} of {self.compressor} runs from {low} to {high}, not {self.compression_level!r}",
-                )
-        if str(self.ome_version) not in _ome.SUPPORTED_VERSIONS:
-            raise InvalidOptionError(
-                "ome_version", f"{{ome_version}} {self.ome_version!r} is not one of {', '.join(_ome.SUPPORTED_VERSIONS)}"
-            )
-        if self.shards is not None:
-            if not _is_whole(self.shards) or self.shards < 1:
-                raise InvalidOptionError("shards", f"{{shards}} must be a whole number of tiles, at least 1, not {self.shards!r}")
-            if self.zarr_format == 2:
-                raise InvalidOptionError(
-                    "shards", "{shards} needs {ome_version} 0.5 (zarr v3): OME-Zarr 0.4 is stored as zarr v2, which has no shards"
-                )
-
-    @classmethod
-    def of(cls, options: WriteOptions | None = None, **values) -> WriteOptions:
-        """``options`` with ``values`` replacing some of its fields (keywords left None keep the default)."""
-        unknown = set(values) - {field.name for field in fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown write option(s): {', '.join(sorted(unknown))}")
-        return replace(options or cls(), **values)
-
-    @property
-    def zarr_format(self) -> int:
-        return _ome.zarr_format(self.ome_version)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _is_whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def make_compressor(name: str, zarr_format: int, level: int | None = None):
@@ -190,11 +114,13 @@ def write_ome_zarr(
     """
     options = WriteOptions.of(options, **option_values)
     target = Path(path)
-    _refuse_existing(target, options)
+    refuse_target(target, options)
+    if not options.resumable and partial_path(target).exists():
+        warnings.warn(UnfinishedWriteKept(str(partial_path(target)), str(target)), stacklevel=2)
     layouts = [_layout(image, options), *(_layout(label, options) for label in labels)]
     partial = partial_path(target) if options.resumable else target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     with _target_lock(target):
-        _refuse_existing(target, options)  # again, under the lock: the write that held it may just have finished
+        refuse_target(target, options)  # again, under the lock: the write that held it may just have finished
         resuming = options.resumable and _resumable(partial)
         try:
             root = zarr.open_group(LocalStore(partial), mode="r+" if resuming else "w-", zarr_format=options.zarr_format)
@@ -203,8 +129,9 @@ def write_ome_zarr(
                 labels_group = root["labels"] if resuming else root.create_group("labels")
                 groups += [labels_group[label.name] if resuming else labels_group.create_group(label.name) for label in labels]
                 labels_group.attrs.update(_ome.wrap({"labels": [label.name for label in labels]}, options.ome_version))
-            plans = [_Plan(group, layout, _arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
-            recipe = {"complete": False, "provenance": provenance or {}, "arrays": _describe(plans)}
+            plans = [_Plan(group, layout, *_arrays(group, layout, options, resuming)) for group, layout in zip(groups, layouts)]
+            recipe = {"complete": False, "provenance": provenance or {},
+                      "arrays": [described for plan in plans for described in plan.planned]}
             if resuming and root.attrs.get(WRITER_MARKER) != recipe:
                 raise ResumeMismatchError(
                     f"the unfinished write at {partial} was of something else "
@@ -242,9 +169,26 @@ def _resumable(partial: Path) -> bool:
     return marker is not None
 
 
-def _refuse_existing(target: Path, options: WriteOptions) -> None:
+def refuse_target(target: str | PathLike, options: WriteOptions) -> None:
+    """Refuse, before any work, a target that is a file (even with overwrite: it is not a store to replace),
+    or a store that exists when overwrite was not asked for."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise TargetExistsError(f"{target} is a file, not a zarr store: choose another target")
     if target.exists() and not options.overwrite:
-        raise TargetExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+        raise TargetExistsError(f"{target} exists", replaced_by="overwrite")
+
+
+def refuse_target_of_source(source: str | PathLike, target: str | PathLike) -> None:
+    """Refuse, before any work, a target that is the source, lies inside it or holds it: writing there would
+    replace (or write into) the source it reads."""
+    source_path, target_path = Path(source).resolve(), Path(target).resolve()
+    if target_path == source_path:
+        raise TargetExistsError(f"{target}: the target is the source: choose another target")
+    if source_path in target_path.parents:
+        raise TargetExistsError(f"{target}: the target is inside the source {source}: choose another target")
+    if target_path in source_path.parents:
+        raise TargetExistsError(f"{target}: the target holds the source {source}: choose another target")
 
 
 # What a full or read-only disk, or a folder without permission, raises on writing.
@@ -312,12 +256,6 @@ def _lock_now(descriptor: int) -> None:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def partial_path(target: str | PathLike) -> Path:
-    """Where a resumable write into ``target`` keeps its unfinished store: ``.NAME.partial`` beside it."""
-    target = Path(target)
-    return target.with_name(f".{target.name}.partial")
-
-
 def _what_differs(unfinished: dict, recipe: dict) -> str:
     before, now = unfinished.get("provenance") or {}, recipe["provenance"]
     if before.get("source") != now.get("source"):
@@ -326,7 +264,24 @@ def _what_differs(unfinished: dict, recipe: dict) -> str:
         return f"the files of {now.get('source')} have changed since"
     if before.get("steps") != now.get("steps"):
         return f"other filter steps: {before.get('steps')}"
-    return "another layout: tiles, shards, compressor or levels"
+    return f"another layout: {_layout_difference(unfinished.get('arrays') or [], recipe['arrays'])}"
+
+
+def _shown(key: str, value) -> str:
+    if key == "codecs" and isinstance(value, list):
+        return f"[{', '.join(value)}]"
+    return str(tuple(value)) if isinstance(value, list) else str(value)
+
+
+def _layout_difference(before: list[dict], now: list[dict]) -> str:
+    """The first setting in which two writes' array descriptions (:func:`_describe`) differ, in words."""
+    for old, new in zip(before, now):
+        for key in ("shape", "dtype", "chunks", "shards", "codecs"):
+            if old.get(key) != new.get(key):
+                return f"array {new['path']}: {key} {_shown(key, old.get(key))} then, {_shown(key, new.get(key))} now"
+    if len(before) != len(now):
+        return f"{len(before)} arrays (pyramid levels) then, {len(now)} now"
+    return "tiles, shards, compressor or levels"
 
 
 @dataclass(frozen=True)
@@ -368,51 +323,50 @@ def _datasets(image: ImageToWrite, shape, shapes) -> list[tuple[str, list[float]
     return datasets
 
 
-def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> list:
-    """The arrays of the levels of ``layout`` in ``group``: created, or opened where a resume finds them."""
+def _arrays(group, layout: _Layout, options: WriteOptions, resuming: bool) -> tuple[list, list[dict]]:
+    """The arrays of the levels of ``layout`` in ``group``: created, or opened where a resume finds them; and
+    each one's description as ``options`` plan it (:func:`_describe`), which a resume must match."""
     chunks = layout.level0.chunksize
     zarr_format = options.zarr_format
-    arrays = []
+    arrays, planned = [], []
     for index, level_shape in enumerate(layout.shapes):
+        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
+        # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
+        shard_shape = tuple(c * options.shards if c > 1 else c for c in level_chunks) if options.shards else None
+        spec = dict(
+            shape=level_shape,
+            dtype=layout.level0.dtype,
+            chunks=level_chunks,
+            shards=shard_shape,
+            compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
+            fill_value=0,
+            config=WRITE_CONFIG,
+            dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
+            **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
+        )
         if resuming and str(index) in group:
             # Opened with the config it was created with: zarr's default skips a tile equal to the fill value
             # (all zeros), which a resumed write would then find missing.
             arrays.append(group[str(index)].with_config(WRITE_CONFIG))
+            # The array as these options would make it, in memory, to describe: the one on disk is as it was.
+            twin = zarr.create_array(MemoryStore(), zarr_format=zarr_format, **spec)
+            planned.append(_describe(twin, arrays[-1].path))
             continue
-        level_chunks = tuple(min(c, s) for c, s in zip(chunks, level_shape))
-        # A shard must hold whole chunks; the last shard along an axis may run past the array's edge.
-        shard_shape = tuple(c * options.shards if c > 1 else c for c in level_chunks) if options.shards else None
-        arrays.append(
-            group.create_array(
-                str(index),
-                shape=level_shape,
-                dtype=layout.level0.dtype,
-                chunks=level_chunks,
-                shards=shard_shape,
-                compressors=make_compressor(options.compressor, zarr_format, options.compression_level),
-                fill_value=0,
-                config=WRITE_CONFIG,
-                dimension_names=[axis.name for axis in layout.image.axes] if zarr_format == 3 else None,
-                **({"chunk_key_encoding": {"name": "v2", "separator": "/"}} if zarr_format == 2 else {}),
-            )
-        )
-    return arrays
+        arrays.append(group.create_array(str(index), **spec))
+        planned.append(_describe(arrays[-1], arrays[-1].path))
+    return arrays, planned
 
 
 # Every chunk is written, zeros too: no scan per chunk, and a complete store counts complete.
 WRITE_CONFIG = {"write_empty_chunks": True}
 
 
-def _describe(plans: list[_Plan]) -> list[dict]:
-    """What a resumed write must match: every array's path, shape, dtype, chunks, shards and codecs."""
-    return [
-        {
-            "path": target.path, "shape": list(target.shape), "dtype": str(target.dtype),
-            "chunks": list(target.chunks), "shards": list(target.shards or []), "codecs": codec_names(target),
-        }
-        for plan in plans
-        for target in plan.targets
-    ]
+def _describe(array, path: str) -> dict:
+    """What a resumed write must match: the array's path, shape, dtype, chunks, shards and codecs."""
+    return {
+        "path": path, "shape": list(array.shape), "dtype": str(array.dtype),
+        "chunks": list(array.chunks), "shards": list(array.shards or []), "codecs": codec_names(array),
+    }
 
 
 @dataclass
@@ -422,6 +376,7 @@ class _Plan:
     group: object
     layout: _Layout
     targets: list
+    planned: list[dict]  # each target as the options plan it (_arrays)
 
     def write_metadata(self, ome_version: str) -> None:
         """Set the OME metadata; channels with no window get one from the coarsest level just written."""
@@ -440,14 +395,23 @@ class _Plan:
         self.group.attrs.update(attributes)
 
 
+def _remove(path: Path) -> None:
+    """Remove ``path``, a store (a folder) or a file."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
+    """Move the finished store ``partial`` to ``target``; with ``overwrite``, what was there is removed."""
     if target.exists():
         if not overwrite:
             raise TargetExistsError(f"{target} appeared while writing; the result is left at {partial}")
         old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(target, old)
         os.replace(partial, target)
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     else:
         os.replace(partial, target)
 
