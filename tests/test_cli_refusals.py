@@ -114,7 +114,7 @@ def test_a_target_that_is_a_file_is_refused_even_with_overwrite(tmp_path, source
 
 @pytest.mark.parametrize("kind", ["folder", "file"])
 def test_moving_into_place_removes_what_it_replaced_whatever_it_is(tmp_path, kind):
-    from napari_zarr_tiles._writing import _move_into_place
+    from napari_zarr_tiles._writing import move_into_place
 
     partial, target = tmp_path / ".new.partial", tmp_path / "new"
     partial.mkdir()
@@ -124,7 +124,7 @@ def test_moving_into_place_removes_what_it_replaced_whatever_it_is(tmp_path, kin
         (target / "old").write_text("old")
     else:
         target.write_text("old")
-    _move_into_place(partial, target, overwrite=True)
+    move_into_place(partial, target, overwrite=True)
     assert _tree(tmp_path) == ["new", "new/zarr.json"]  # no .old-* left
 
 

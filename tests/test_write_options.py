@@ -6,7 +6,7 @@ import tifffile
 
 from napari_zarr_tiles._cli import main
 from napari_zarr_tiles._errors import InvalidOptionError
-from napari_zarr_tiles._writing import WriteOptions
+from napari_zarr_tiles._options import WriteOptions
 
 
 @pytest.mark.parametrize(

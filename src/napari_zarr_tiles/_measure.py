@@ -128,7 +128,7 @@ def write_table(target: Path, frame) -> None:
     import zarr
     from zarr.storage import LocalStore
 
-    from ._writing import _move_into_place
+    from ._writing import move_into_place
 
     labels_group = zarr.open_group(LocalStore(target.parent.parent), mode="r")
     zarr_format = labels_group.metadata.zarr_format
@@ -141,7 +141,7 @@ def write_table(target: Path, frame) -> None:
             array = group.create_array(column, shape=values.shape, dtype=values.dtype, chunks=(max(1, len(values)),))
             array[...] = values
         group.attrs[TABLE_MARKER] = {"columns": list(frame.columns), "units": frame.attrs.get("units", {})}
-        _move_into_place(partial, target, overwrite=True)
+        move_into_place(partial, target, overwrite=True)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -38,8 +38,8 @@ from qtpy.QtCore import QAbstractTableModel, QObject, Qt, Signal
 from . import _ome
 from ._errors import DamagedStoreError, InvalidOptionError, UnreadableChunkError, WriteCancelled
 from ._image import ImageToWrite
+from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 from ._writer import image_from_layer
-from ._writing import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 
 RECIPE = "napari-zarr-tiles"  # the layer.metadata key of a filter result's recipe
 

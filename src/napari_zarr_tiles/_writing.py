@@ -35,12 +35,12 @@ from ._errors import (
     ZarrTilesError,
 )
 from ._image import ImageToWrite
-from ._options import COMPRESSOR_ADVICE, COMPRESSORS, LEVELS, WriteOptions, partial_path
+from ._options import LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
 # COMPRESSOR_ADVICE and WriteOptions are _options' (their one home), here too for the writing core's callers.
-__all__ = ["COMPRESSORS", "COMPRESSOR_ADVICE", "ImageToWrite", "WriteOptions", "default_chunks", "write_ome_zarr"]
+__all__ = ["ImageToWrite", "default_chunks", "move_into_place", "write_ome_zarr"]
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
@@ -143,7 +143,7 @@ def write_ome_zarr(
             for plan in plans:
                 plan.write_metadata(options.ome_version)
             root.attrs[WRITER_MARKER] = {"complete": True, "provenance": {**(provenance or {}), **(findings() if findings else {})}}
-            _move_into_place(partial, target, overwrite=options.overwrite)
+            move_into_place(partial, target, overwrite=options.overwrite)
         except BaseException as error:
             if not options.resumable:
                 shutil.rmtree(partial, ignore_errors=True)
@@ -403,7 +403,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
+def move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
     """Move the finished store ``partial`` to ``target``; with ``overwrite``, what was there is removed."""
     if target.exists():
         if not overwrite:
