@@ -120,3 +120,15 @@ def faults(monkeypatch):
     for module in (napari_zarr_tiles._store, napari_zarr_tiles._writing):
         monkeypatch.setattr(module, "LocalStore", faulty_local_store)
     return rules
+
+
+def save_widget_for_a_result(viewer, name: str, **params):
+    """A Save result widget of ``viewer`` with one result to save: ``name`` run by the Tile filter on the
+    first image layer."""
+    from napari_zarr_tiles._widgets import SaveResultWidget, TileFilterWidget
+
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose(name, **params)
+    tile_filter.apply()
+    tile_filter.wait(timeout=60)
+    return SaveResultWidget(viewer)

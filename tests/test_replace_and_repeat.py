@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
-from conftest import DATA
+from conftest import DATA, save_widget_for_a_result
 from scipy import ndimage as ndi
 
 from napari_zarr_tiles import _widgets
@@ -153,11 +153,7 @@ def test_a_result_is_never_saved_over_the_image_it_is_made_from(make_napari_view
     source = convert(tmp_path / "blobs.tif", tmp_path / "blobs.zarr", tile=64)
     viewer = make_napari_viewer()
     viewer.open(source, plugin="napari-zarr-tiles")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter.choose("median", size=3)
-    tile_filter.apply()
-    tile_filter.wait(timeout=60)
-    save = SaveResultWidget(viewer)
+    save = save_widget_for_a_result(viewer, "median", size=3)
     save._target.value = source
     save.start()
     assert save.worker is None and answer.asked == []

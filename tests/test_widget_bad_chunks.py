@@ -5,11 +5,12 @@ itself shows such a chunk as the fill value and keeps drawing)."""
 import numpy as np
 import pytest
 import zarr
+from conftest import save_widget_for_a_result
 from scipy import ndimage as ndi
 
 from napari_zarr_tiles._cli import main
 from napari_zarr_tiles._store import WRITER_MARKER
-from napari_zarr_tiles._widgets import ConvertWidget, SaveResultWidget, TileFilterWidget
+from napari_zarr_tiles._widgets import ConvertWidget
 
 pytestmark = pytest.mark.gui
 
@@ -33,11 +34,7 @@ def test_a_save_from_the_viewer_stops_on_a_bad_chunk_or_fills_it_when_ticked(mak
                                                                              damaged, blobs, capsys):
     viewer = make_napari_viewer()
     viewer.open(damaged, plugin="napari-zarr-tiles")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter.choose("maximum", size=3)
-    tile_filter.apply()
-    tile_filter.wait(timeout=60)
-    save = SaveResultWidget(viewer)
+    save = save_widget_for_a_result(viewer, "maximum", size=3)
     save._target.value = tmp_path / "max.zarr"
     save.start()
     finish(qtbot, save)
@@ -88,11 +85,7 @@ def test_empty_path_fields_ask_for_a_path_and_never_take_the_working_folder(make
     convert.start()
     assert convert._status.value == "choose a source file (TIFF or zarr)" and convert.worker is None
     viewer.add_image(blobs, name="blobs")
-    tile_filter = TileFilterWidget(viewer)
-    tile_filter.choose("maximum", size=3)
-    tile_filter.apply()
-    tile_filter.wait(timeout=60)
-    save = SaveResultWidget(viewer)
+    save = save_widget_for_a_result(viewer, "maximum", size=3)
     save.start()
     assert save._status.value == "choose a target (.zarr)" and save.worker is None
     assert asked == [] and list(tmp_path.iterdir()) == []
