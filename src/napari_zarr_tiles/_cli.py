@@ -142,15 +142,15 @@ def _write(args: argparse.Namespace) -> int:
             warnings.simplefilter("default")  # each warning once
             warnings.showwarning = warn
             logs.addHandler(handler)
+            # the modules first: the garbage collector is then told to leave what they made alone
+            from ._convert import convert
+            from ._jobs import cluster, process
+
             _prepare_long_run()
             bad_chunks = "fill" if args.fill_bad_chunks else "raise"
             if args.command == "convert":
-                from ._convert import convert
-
                 written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress)
             else:
-                from ._jobs import cluster, process
-
                 steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
@@ -246,7 +246,7 @@ def run_measure(args: argparse.Namespace) -> None:
 
 
 def _prepare_long_run() -> None:
-    """Settings for a command that writes a whole image, once its modules are imported.
+    """Settings for a command that writes a whole image, once its modules are imported (call it after them).
 
     The objects the imports made (a few hundred thousand, of numpy, dask, zarr, ...) are exempted from the
     garbage collector: they live until the command ends anyway, and every full collection during the write,

@@ -42,7 +42,7 @@ def sample(array: zarr.Array | da.Array, fixed: dict[int, int] | None = None) ->
             selection[axis] = fixed[axis]
     plane_shape = [array.shape[axis] for axis, sel in enumerate(selection) if isinstance(sel, slice)]
     if prod(plane_shape) * array.dtype.itemsize <= SAMPLE_BYTES:
-        return np.asarray(array[tuple(selection)])
+        return _read(array[tuple(selection)])
     chunks = [c[0] if isinstance(c, tuple) else c for c in array.chunks]  # zarr's chunk shape, or dask's first
     chunk_bytes = prod(chunks[-2:]) * array.dtype.itemsize
     count = int(min(MAX_SAMPLE_CHUNKS, max(1, SAMPLE_BYTES // chunk_bytes)))
@@ -55,8 +55,19 @@ def sample(array: zarr.Array | da.Array, fixed: dict[int, int] | None = None) ->
         piece = list(selection)
         piece[-2] = slice(row * chunks[-2], (row + 1) * chunks[-2])
         piece[-1] = slice(col * chunks[-1], (col + 1) * chunks[-1])
-        pieces.append(np.asarray(array[tuple(piece)]).ravel())
+        pieces.append(_read(array[tuple(piece)]).ravel())
     return np.concatenate(pieces)
+
+
+def _read(part) -> np.ndarray:
+    """The values of a zarr or numpy selection, or of a lazy dask one computed on dask's threads: named by
+    its function, since a scheduler left to dask, or given by name, makes dask import dask.distributed to
+    look for a cluster (0.6 s, more than the sample's reads)."""
+    if hasattr(part, "dask"):
+        import dask.threaded
+
+        return np.asarray(part.compute(scheduler=dask.threaded.get))
+    return np.asarray(part)
 
 
 def contrast_limits(values: np.ndarray) -> tuple[float, float]:
