@@ -18,9 +18,10 @@ from hypothesis.extra import numpy as hnp
 from napari_zarr_tiles import _ome
 from napari_zarr_tiles._errors import ZarrTilesError
 from napari_zarr_tiles._image import ImageToWrite
+from napari_zarr_tiles._options import COMPRESSORS
 from napari_zarr_tiles._reader import layer_data
 from napari_zarr_tiles._store import open_readonly
-from napari_zarr_tiles._writing import COMPRESSORS, write_ome_zarr
+from napari_zarr_tiles._writing import write_ome_zarr
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64", ">u2", ">i4", ">f4", ">f8"]

@@ -57,7 +57,8 @@ def narrowest(labels: np.ndarray) -> np.ndarray:
 def cases(draw):
     height, width = draw(st.integers(5, 60)), draw(st.integers(5, 60))
     chunks = (draw(st.integers(1, height)), draw(st.integers(1, width)))
-    name = draw(st.sampled_from(sorted(WHOLE_IMAGE)))
+    # voronoi_otsu: test_split.py, on images of objects of known size (and the known failure below)
+    name = draw(st.sampled_from(sorted(set(WHOLE_IMAGE) - {"voronoi_otsu"})))
     if name in ("gaussian", "laplace_of_gaussian"):
         params = {"sigma": draw(st.floats(0.3, 4.0))}
     elif name == "difference_of_gaussians":
@@ -97,6 +98,19 @@ def test_tiled_result_equals_the_whole_image_function(case):
     # and the same function run on the whole image as one tile (bit for bit for integer results)
     whole = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=-1), name, **params).compute()
     assert_same_result(result, whole, magnitude=float(image.max()))
+
+
+@pytest.mark.xfail(strict=True, reason="known: on random noise in tiles of 1 x 1 pixels, 5 of 1537 pixels the whole "
+                   "image leaves unreached get a seed's label; not yet explained (issue 12)")
+def test_voronoi_otsu_on_noise_in_one_pixel_tiles_equals_the_whole_image_result():
+    # found by the property test above; the halo (max_object_size 60) spans the whole 53 x 29 image
+    rng = np.random.default_rng(143)
+    shape = (53, 29)
+    image = np.where(rng.random(shape) < 0.3, rng.normal(3000, 300, shape), rng.normal(800, 200, shape))
+    image = image.clip(0, 4095).astype(np.uint16)
+    params = {"spot_sigma": 2.0, "outline_sigma": 0.5996136519429919, "max_object_size": 60}
+    result = napari_zarr_tiles.apply_filter(da.from_array(image, chunks=(1, 1)), "voronoi_otsu", **params).compute()
+    np.testing.assert_array_equal(result, WHOLE_IMAGE["voronoi_otsu"](image, **params))
 
 
 def test_map_with_halo_equals_dask_map_overlap_with_one_task_per_block():
