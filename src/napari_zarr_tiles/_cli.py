@@ -402,13 +402,13 @@ def describe(path: Path) -> Iterator[str]:
     import zarr
 
     from ._errors import UnreadableStoreError
-    from ._store import WRITER_MARKER, open_readonly, unreadable_reason
+    from ._store import WRITER_MARKER, open_readonly
 
     try:
         root = open_readonly(path)
     except UnreadableStoreError as error:  # a store whose one array zarr cannot open: described, not failed
         yield f"{path}"
-        yield f"  /: UNREADABLE: {error.reason or unreadable_reason(error.__cause__ or error)}"
+        yield f"  /: UNREADABLE: {error.reason}"
         return
     yield f"{path} (zarr format {root.metadata.zarr_format})"
     if isinstance(root, zarr.Array):

@@ -89,9 +89,8 @@ def save_viewed(image: ImageToWrite, steps: Steps, target: str | PathLike, *, or
     from ._store import reading_bad_chunks, source_provenance
 
     opened = OpenedSource(image, source_provenance(origin) if origin else {"source": image.name})
-    levels = [reading_bad_chunks(da.asarray(level), bad_chunks, opened.tell)
-              for level in (image.data if isinstance(image.data, list | tuple) else [image.data])]
-    image = replace(image, data=levels if isinstance(image.data, list | tuple) else levels[0])
+    # level 0 only: save_filtered computes every level of the result from it
+    image = replace(image, data=reading_bad_chunks(da.asarray(image.level0), bad_chunks, opened.tell))
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(image, steps, target, source=opened.provenance, findings=findings, **options)
 

@@ -247,7 +247,7 @@ def group_members(group: zarr.Group) -> GroupMembers:
         except FileNotFoundError:
             continue  # a file or folder that is no zarr node (a stray file, a chunk folder): not a member
         except UnreadableStoreError as error:
-            members.unreadable.append((name, error.reason or unreadable_reason(error.__cause__ or error)))
+            members.unreadable.append((name, error.reason))
             continue
         if isinstance(node, zarr.Array):
             members.arrays.append((name, node))

@@ -403,13 +403,8 @@ class TileFilterWidget(Container):
         Exception
             The error the filter failed with (also shown in the status line).
         """
-        if self._latest is not None:
-            _wait_for(self.settled, timeout)
-        if self._error is not None:
-            raise self._error
-        if self._latest is not None:
-            raise TimeoutError(f"Tile filter: no result of {self._filter.value} after {timeout:g} s")
-        return self.result_layer
+        return _settled_result(self, lambda: self._latest is not None, timeout,
+                               f"Tile filter: no result of {self._filter.value}")
 
     def _show(self, made) -> None:
         recipe, image, contrast, steps_run, problems = made
@@ -460,6 +455,19 @@ class TileFilterWidget(Container):
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
         self.settled.emit()
+
+
+def _settled_result(widget, busy, timeout: float, missing: str):
+    """The ``result_layer`` of a widget that emits ``settled`` when its newest request is shown or failed:
+    waited for while ``busy()``, Qt's events handled meanwhile; its ``_error`` raised; TimeoutError saying
+    ``missing`` if still busy after ``timeout`` seconds."""
+    if busy():
+        _wait_for(widget.settled, timeout)
+    if widget._error is not None:
+        raise widget._error
+    if busy():
+        raise TimeoutError(f"{missing} after {timeout:g} s")
+    return widget.result_layer
 
 
 def _wait_for(signal, timeout: float) -> None:
@@ -751,13 +759,7 @@ class SegmentWidget(Container):
         Exception
             The error the segmentation failed with (also shown in the status line).
         """
-        if self.worker is not None:
-            _wait_for(self.settled, timeout)
-        if self._error is not None:
-            raise self._error
-        if self.worker is not None:
-            raise TimeoutError(f"Segment: no labels after {timeout:g} s")
-        return self.result_layer
+        return _settled_result(self, lambda: self.worker is not None, timeout, "Segment: no labels")
 
     def _show(self, source, made) -> None:
         recipe, image, contrast, _, _ = made

@@ -39,7 +39,6 @@ from ._options import LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
-# COMPRESSOR_ADVICE and WriteOptions are _options' (their one home), here too for the writing core's callers.
 __all__ = ["ImageToWrite", "default_chunks", "move_into_place", "write_ome_zarr"]
 
 DEFAULT_TILE_2D = 1024

@@ -232,7 +232,7 @@ def _touching_parts(parts: dict[tuple, _TileParts], bases: dict[tuple, int], dat
         offsets = [np.array(offset) - 1 for offset in zip(*np.nonzero(np.take(structure, 2, axis=position)))]
         grids = list(np.ndindex(*[data.numblocks[other] for other in along]))
         for row, plane, grid in product(range(1, data.numblocks[axis]), np.ndindex(*planes), grids):
-            after = _face(parts, bases, data, _tile_at(plane, axis, row, along, grid), position, last=False)
+            after = _face(parts, bases, _tile_at(plane, axis, row, along, grid), position, last=False)
             if after is None:
                 continue
             before, low = _grown_face(parts, bases, data, (plane, axis, row - 1), along, grid, position)
@@ -264,7 +264,7 @@ def _tile_at(plane: tuple, axis: int, row: int, along: list[int], grid: tuple) -
     return tuple(index)
 
 
-def _face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, index: tuple, position: int, *,
+def _face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], index: tuple, position: int, *,
           last: bool) -> np.ndarray | None:
     """A tile's first or ``last`` slice along its ``position``-th spatial axis as node numbers (-1 for
     background); None where it is all background."""
@@ -279,7 +279,7 @@ def _grown_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: d
     pixel beyond the tile's edges; and where it starts along each of the ``along`` axes."""
     plane, axis, at = row
     around = [[i + step for step in (-1, 0, 1) if 0 <= i + step < data.numblocks[other]] for other, i in zip(along, grid)]
-    faces = {near: _face(parts, bases, data, _tile_at(plane, axis, at, along, near), position, last=True)
+    faces = {near: _face(parts, bases, _tile_at(plane, axis, at, along, near), position, last=True)
              for near in product(*around)}
     if all(face is None for face in faces.values()):
         return None, []
