@@ -26,6 +26,24 @@ def pyramid(tmp_path, blobs):
     return convert(tmp_path / "blobs.tif", tmp_path / "blobs.ome.zarr", tile=64), image
 
 
+@pytest.fixture
+def held_back(monkeypatch):
+    """The Tile filter's results are built only once the returned event is set."""
+    import threading
+
+    from napari_zarr_tiles import _widgets
+
+    release = threading.Event()
+    build = _widgets._lazy_result
+
+    def wait_then_build(*args):
+        release.wait(30)
+        return build(*args)
+
+    monkeypatch.setattr(_widgets, "_lazy_result", wait_then_build)
+    return release
+
+
 def wait_for(qtbot, widget):
     """Until the widget's worker has finished and its result has been handled in the GUI thread."""
     qtbot.waitUntil(lambda: not widget._status.value.endswith("..."), timeout=60_000)
@@ -279,19 +297,7 @@ def test_the_tile_filter_warns_once_of_an_input_with_nothing_to_show(make_napari
         notification_manager.notification_ready.disconnect(said.append)
 
 
-def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_viewer, qtbot, monkeypatch, blobs):
-    import threading
-
-    from napari_zarr_tiles import _widgets
-
-    release = threading.Event()
-    build = _widgets._lazy_result
-
-    def held_back(*args):
-        release.wait(30)
-        return build(*args)
-
-    monkeypatch.setattr(_widgets, "_lazy_result", held_back)
+def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_viewer, held_back, blobs):
     viewer = make_napari_viewer()
     viewer.add_image(blobs, name="blobs")
     tile_filter = TileFilterWidget(viewer)
@@ -299,11 +305,25 @@ def test_wait_gives_up_after_its_timeout_and_the_result_still_comes(make_napari_
     tile_filter.apply()
     with pytest.raises(TimeoutError, match="no result of minimum after 0.3 s"):
         tile_filter.wait(timeout=0.3)
-    release.set()
+    held_back.set()
     result = tile_filter.wait(timeout=30)
     np.testing.assert_array_equal(np.asarray(result.data), ndi.minimum_filter(blobs, size=3))
     with pytest.raises(ValueError, match="has no parameter"):
         tile_filter.choose("minimum", sigma=3)
+
+
+def test_an_input_removed_while_its_result_is_built_gets_no_result(make_napari_viewer, held_back, blobs):
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs, name="blobs")
+    viewer.add_image(blobs, name="other")
+    tile_filter = TileFilterWidget(viewer)
+    tile_filter.choose("minimum", layer=viewer.layers["blobs"], size=3)
+    tile_filter.apply()
+    viewer.layers.remove("blobs")
+    held_back.set()
+    assert tile_filter.wait(timeout=30) is None
+    assert [layer.name for layer in viewer.layers] == ["other"]
+    assert tile_filter._status.value == "blobs was removed: its result is not added"
 
 
 def test_a_threshold_of_an_all_nan_layer_fails_in_words_and_wait_raises_it(make_napari_viewer):

@@ -411,8 +411,12 @@ class TileFilterWidget(Container):
         if recipe is not self._latest:  # parameters changed while this one was built: the newer one follows
             return
         self._latest = None
-        metadata = {RECIPE: recipe}
         source = self._requested_from
+        if source not in self._viewer.layers:  # removed while its result was built: nothing to lay it over
+            self._status.value = f"{_short(source.name)} was removed: its result is not added"
+            self.settled.emit()
+            return
+        metadata = {RECIPE: recipe}
         lines = []
         if self._following() and self._result_input is source:
             layer = self.result_layer
