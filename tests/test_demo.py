@@ -23,6 +23,24 @@ def test_the_filter_demo_thresholds_the_big_sample_and_saves_the_window(qtbot, t
     assert shown_windows() == []
 
 
+def test_the_segment_demo_splits_and_measures_the_nuclei_and_saves_the_window(qtbot, tmp_path, capsys, monkeypatch):
+    from napari_zarr_tiles._widgets import MeasureWidget
+
+    shown, coloured = [], []
+    show_table, colour_by = MeasureWidget.show_table, MeasureWidget.colour_by
+    monkeypatch.setattr(MeasureWidget, "show_table", lambda self, layer, frame: (
+        shown.append(frame), show_table(self, layer, frame))[1])
+    monkeypatch.setattr(MeasureWidget, "colour_by", lambda self, column: (
+        coloured.append(column), colour_by(self, column))[1])
+    picture = tmp_path / "demo.png"
+    assert main(["demo", "--sample", "segment", "--screenshot", str(picture)]) == 0
+    assert capsys.readouterr().out == f"saved {picture}\n"
+    [frame] = shown
+    assert len(frame) > 20 and list(frame["label"]) == list(range(1, len(frame) + 1))
+    assert "area" in coloured  # (the window closing puts the label colours back)
+    assert iio.imread(picture)[..., :3].std() > 20 and shown_windows() == []
+
+
 def test_a_filter_demo_without_a_result_in_time_says_so_and_closes_its_window(qtbot, tmp_path, capsys, monkeypatch):
     def too_late(self, timeout):
         raise TimeoutError(f"Tile filter: no result of threshold after {timeout:g} s")

@@ -354,3 +354,28 @@ def test_an_intensity_image_of_another_shape_is_refused_before_measuring(make_na
     assert widget._status.value == (
         "crop has shape (100, 256), objects (254, 256): choose an intensity image of the labels' shape, or none"
     )
+
+
+def test_segment_and_measure_choices_for_scripts_refuse_what_is_not_offered(make_napari_viewer, qtbot, blobs):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(blobs, name="blobs")
+    widget = SegmentWidget(viewer)
+    with pytest.raises(ValueError, match="Segment has no method 'watershed'"):
+        widget.choose("watershed")
+    with pytest.raises(ValueError, match=r"Segment's otsu has no field \['spot_sigma'\]"):
+        widget.choose("otsu", spot_sigma=2.0)
+    widget.choose("value", layer=image, value=120.0, connectivity=1)
+    widget.apply()
+    labels = widget.wait()
+    np.testing.assert_array_equal(np.asarray(labels.data), label(blobs > 120, connectivity=1))
+    measure = MeasureWidget(viewer)
+    with pytest.raises(ValueError, match="'area' is not a numeric column of the table shown: measure first"):
+        measure.choose_colour("area")
+    with pytest.raises(ValueError, match="'blobs' is not offered as labels"):
+        measure.choose(image)
+    measure.choose(labels, intensity=image)
+    measure.start()
+    measure.wait(timeout=60)
+    assert len(measure.frame) == labels.data.max()
+    measure.choose_colour("intensity_mean")
+    assert isinstance(labels.colormap, DirectLabelColormap)

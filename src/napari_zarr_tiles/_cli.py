@@ -90,8 +90,9 @@ def _main(argv: Sequence[str] | None) -> int:
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
     demo.add_argument(
-        "--sample", choices=("cells", "big", "filter"), default="cells",
-        help="the real 3-channel image, the big synthetic one, or a lazy threshold of the big one (Tile filter)",
+        "--sample", choices=("cells", "big", "filter", "segment"), default="cells",
+        help="the real 3-channel image, the big synthetic one, a lazy threshold of the big one (Tile filter), or "
+        "the real image's nuclei segmented and measured (Segment and Measure)",
     )
     args = parser.parse_args(argv)
     try:
@@ -106,6 +107,8 @@ def _main(argv: Sequence[str] | None) -> int:
         elif args.command == "measure":
             run_measure(args)
         else:
+            from ._demo import run_demo
+
             run_demo(args.sample, args.screenshot)
     except InvalidOptionError as error:
         print(f"napari-zarr-tiles {args.command}: {error.in_words(FLAGS)}", file=sys.stderr)
@@ -526,54 +529,6 @@ def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[
 def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 100 else text[:97] + "..."
-
-
-DEMO_TIMEOUT = 120.0  # seconds the filter demo waits for its result (the coarsest level's Li threshold)
-
-
-def run_demo(sample: str, screenshot: Path | None, *, timeout: float = DEMO_TIMEOUT) -> None:
-    """Open a sample in a napari window through this plugin; with ``screenshot``, save the window and quit.
-
-    The "filter" sample drives the Tile filter widget through its public methods, as a person would, and
-    waits at most ``timeout`` seconds for its result.
-    """
-    import napari
-    from qtpy.QtWidgets import QApplication
-
-    from ._sample_data import big_synthetic, cells_ome_zarr_path
-
-    viewer = napari.Viewer(show=True, title="napari-zarr-tiles demo")
-    try:
-        if sample == "cells":
-            viewer.open(cells_ome_zarr_path(), plugin="napari-zarr-tiles")
-            viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Convert to zarr tiles")
-        else:
-            for data, kwargs, _ in big_synthetic():
-                viewer.add_image(data, **kwargs)
-        if sample == "filter":
-            _, tile_filter = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Tile filter")
-            tile_filter.choose("threshold", method="li")
-            tile_filter.apply()
-            try:
-                tile_filter.wait(timeout=timeout).opacity = 0.5
-            except TimeoutError as error:
-                raise ZarrTilesError(f"demo: {error}; the machine may be busy, try again") from None
-        viewer.window.resize(1400, 850)
-        # lay out the window and the dock widget (its status line grown to its text) first, so that the view
-        # fits the canvas left to it: the posted layout requests, then the events they raise
-        QApplication.sendPostedEvents()
-        QApplication.processEvents()
-        viewer.reset_view()
-        if screenshot is None:
-            napari.run()
-            return
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        viewer.screenshot(str(screenshot), canvas_only=False)
-        print(f"saved {screenshot}")
-    except BaseException:
-        viewer.close()  # a failed demo leaves no window behind
-        raise
-    viewer.close()
 
 
 if __name__ == "__main__":

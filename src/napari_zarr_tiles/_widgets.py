@@ -92,6 +92,7 @@ class _BackgroundJob(Container):
 
     run_text = "Run"
     progress_unit = "tiles"  # what the progress counts
+    settled = Event()  # the job has ended: done, failed or cancelled
 
     def __init__(self, viewer: napari.viewer.Viewer, fields: list):
         self._viewer = viewer
@@ -106,6 +107,7 @@ class _BackgroundJob(Container):
         self._relay.advanced.connect(self._show_progress)
         self._progress_bar = None
         self.worker = None
+        self._error = None  # why the last job failed
         self._running = False  # from a click until the job is done: a second click meanwhile is refused
 
     def _make_write_fields(self) -> None:
@@ -148,7 +150,7 @@ class _BackgroundJob(Container):
 
             show_info(f"{self.run_text}: one is under way; wait for it, or Cancel it first")
             return
-        self._running, self.worker = True, None
+        self._running, self.worker, self._error = True, None, None
         try:
             self._start()
         finally:
@@ -156,6 +158,18 @@ class _BackgroundJob(Container):
 
     def _start(self) -> None:
         raise NotImplementedError
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Handle Qt's events until the job started last has ended (for scripts: the demo).
+
+        Raises
+        ------
+        TimeoutError
+            If it is still running after ``timeout`` seconds.
+        Exception
+            The error it failed with (also shown in the status line); a cancelled job raises nothing.
+        """
+        _settle(self, lambda: self._running, timeout, f"{self.run_text}: not finished")
 
     def _launch(self, function, *args, description: str, cancelled_message: str, **kwargs) -> None:
         """Run ``function(*args, progress=..., **kwargs)`` in a worker thread; its result goes to _returned."""
@@ -212,6 +226,7 @@ class _BackgroundJob(Container):
         if not isinstance(error, WriteCancelled):
             from napari.utils.notifications import show_error
 
+            self._error = error
             show_error(f"{self.run_text}: {error}")
 
     def _done(self) -> None:
@@ -220,6 +235,7 @@ class _BackgroundJob(Container):
             self._progress_bar = None
         self._run.enabled, self._cancel.enabled = True, False
         self._running = False
+        self.settled.emit()
 
 
 class ConvertWidget(_BackgroundJob):
@@ -403,8 +419,8 @@ class TileFilterWidget(Container):
         Exception
             The error the filter failed with (also shown in the status line).
         """
-        return _settled_result(self, lambda: self._latest is not None, timeout,
-                               f"Tile filter: no result of {self._filter.value}")
+        _settle(self, lambda: self._latest is not None, timeout, f"Tile filter: no result of {self._filter.value}")
+        return self.result_layer
 
     def _show(self, made) -> None:
         recipe, image, contrast, steps_run, problems = made
@@ -461,17 +477,16 @@ class TileFilterWidget(Container):
         self.settled.emit()
 
 
-def _settled_result(widget, busy, timeout: float, missing: str):
-    """The ``result_layer`` of a widget that emits ``settled`` when its newest request is shown or failed:
-    waited for while ``busy()``, Qt's events handled meanwhile; its ``_error`` raised; TimeoutError saying
-    ``missing`` if still busy after ``timeout`` seconds."""
+def _settle(widget, busy, timeout: float, missing: str) -> None:
+    """Wait while ``busy()`` for a widget that emits ``settled`` when its newest request is done or failed,
+    Qt's events handled meanwhile; then raise its ``_error``, or TimeoutError saying ``missing`` if it is
+    still busy after ``timeout`` seconds."""
     if busy():
         _wait_for(widget.settled, timeout)
     if widget._error is not None:
         raise widget._error
     if busy():
         raise TimeoutError(f"{missing} after {timeout:g} s")
-    return widget.result_layer
 
 
 def _wait_for(signal, timeout: float) -> None:
@@ -709,6 +724,32 @@ class SegmentWidget(Container):
     def _image_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Image)]
 
+    def choose(self, method: str, layer=None, **params) -> None:
+        """Choose ``method`` (a threshold method or SPLIT), its fields by name (value, polarity,
+        connectivity, or the split's parameters; others keep their values) and, if given, the input layer.
+
+        Raises
+        ------
+        ValueError
+            If the method, a field or the layer is not one offered.
+        """
+        if method not in self._method.choices:
+            raise ValueError(f"Segment has no method {method!r}: choose one of {', '.join(self._method.choices)}")
+        if method == SPLIT:
+            fields = {field.name: field for field in self._split}
+        else:
+            fields = {"value": self._value, "polarity": self._polarity, "connectivity": self._connectivity}
+        if set(params) - set(fields):
+            raise ValueError(f"Segment's {method} has no field {sorted(set(params) - set(fields))}: "
+                             f"it has {sorted(fields)}")
+        if layer is not None:
+            if layer not in self._layer.choices:
+                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not an image layer of this viewer")
+            self._layer.value = layer
+        self._method.value = method
+        for name, value in params.items():
+            fields[name].value = value
+
     def _show_fields(self, method: str) -> None:
         """The fields of the chosen method: a threshold's (its value only for "value"), or the split's."""
         for field in (self._polarity, self._connectivity):
@@ -763,7 +804,8 @@ class SegmentWidget(Container):
         Exception
             The error the segmentation failed with (also shown in the status line).
         """
-        return _settled_result(self, lambda: self.worker is not None, timeout, "Segment: no labels")
+        _settle(self, lambda: self.worker is not None, timeout, "Segment: no labels")
+        return self.result_layer
 
     def _show(self, source, made) -> None:
         recipe, image, contrast, _, _ = made
@@ -825,6 +867,19 @@ class MeasureWidget(_BackgroundJob):
         viewer.layers.events.removed.connect(self._forget_removed)
         self._label_layer.changed.connect(self._show_stored)
         self._show_stored(self._label_layer.value)
+
+    def choose(self, labels, intensity=None) -> None:
+        """Choose the labels layer to measure and, if given, the image layer of its intensities.
+
+        Raises
+        ------
+        ValueError
+            If either is not a layer offered (labels: a labels layer; intensity: a grey image layer).
+        """
+        for layer, field in ((labels, self._label_layer), (intensity, self._intensity)):
+            if layer is not None and layer not in field.choices:
+                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not offered as {field.label}")
+        self._label_layer.value, self._intensity.value = labels, intensity
 
     def _show_stored(self, layer) -> None:
         """A labels layer chosen that has a table already (measured, or opened with its stored table): shown."""
@@ -942,6 +997,18 @@ class MeasureWidget(_BackgroundJob):
         if row is not None:
             self.table.selectRow(row)
             self.table.scrollTo(self.table.model().index(row, 0))
+
+    def choose_colour(self, column: str) -> None:
+        """Colour the measured objects by ``column`` as if chosen in "colour by".
+
+        Raises
+        ------
+        ValueError
+            If no table is shown or it has no such numeric column.
+        """
+        if column not in self._colour_by.choices:
+            raise ValueError(f"{column!r} is not a numeric column of the table shown: measure first")
+        self._colour_by.value = column
 
     def colour_by(self, column: str) -> None:
         """Colour the measured objects by ``column`` (viridis, from its smallest to its largest value); the
