@@ -38,6 +38,7 @@ REMOTE_STORES_KEPT = 4
 # obstore retries a failing request for up to 3 minutes by default: a person at the viewer gives up sooner.
 DEFAULT_CLIENT_OPTIONS = {"timeout": "30s", "connect_timeout": "5s", "allow_http": True}
 DEFAULT_RETRY = {"max_retries": 2, "retry_timeout": timedelta(seconds=10)}
+CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "token")
 # The keys of obstore's ClientConfig; every other storage option is the store's own (region, endpoint, ...).
 CLIENT_OPTION_KEYS = frozenset({
     "allow_http", "allow_invalid_certificates", "connect_timeout", "default_content_type", "default_headers",
@@ -159,8 +160,11 @@ def _object_store(location: Location, options: dict, signed: bool):
                 )
             store = HTTPStore.from_url(location.text, **common)
         elif location.scheme == "s3":
-            signed = signed or any(key in options for key in ("access_key_id", "secret_access_key", "token"))
-            store = S3Store.from_url(location.text, **_s3_credentials(signed), **options, **common)
+            given = any(key in options for key in CREDENTIAL_KEYS)
+            settings = _s3_credentials(signed and not given)
+            if given:
+                settings.pop("skip_signature", None)
+            store = S3Store.from_url(location.text, **{**settings, **options}, **common)
         else:
             store = GCSStore.from_url(location.text, **({} if signed else {"skip_signature": True}), **options, **common)
     except obstore.exceptions.UnknownConfigurationKeyError as error:
@@ -169,29 +173,41 @@ def _object_store(location: Location, options: dict, signed: bool):
 
 
 def _s3_credentials(signed: bool) -> dict:
-    """Anonymous access; or signed, with the standard AWS credentials: obstore reads the environment
-    (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...) itself, and boto3, where installed, adds the AWS
-    config and credentials files and profiles."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = {} if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") else {"region": "us-east-1"}
+    """The S3 store's settings from the standard AWS environment (``AWS_ENDPOINT_URL`` for S3-compatible
+    servers, ``AWS_REGION``), and: anonymous access; or, ``signed``, the standard AWS credentials (boto3,
+    where installed, reads the environment, the AWS config and credentials files and profiles; without it,
+    the ``AWS_ACCESS_KEY_ID`` family of environment variables)."""
+    environ = os.environ
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    settings = {"region": environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"}
+    if endpoint:
+        settings["endpoint"] = endpoint
     if not signed:
-        return {"skip_signature": True, **region, **({"endpoint": endpoint} if endpoint else {})}
+        return {"skip_signature": True, **settings}
     try:
         import boto3
         from obstore.auth.boto3 import Boto3CredentialProvider
     except ImportError:
-        return region
-    session = boto3.Session()
-    if session.get_credentials() is None:
-        return region
-    return {"credential_provider": Boto3CredentialProvider(session), **region}
+        names = {"access_key_id": "AWS_ACCESS_KEY_ID", "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+                 "token": "AWS_SESSION_TOKEN"}
+        return {**settings, **{key: environ[name] for key, name in names.items() if name in environ}}
+    return {"credential_provider": Boto3CredentialProvider(boto3.Session()), **settings}
 
 
 def signing_helps(location: Location, storage_options: Mapping | None) -> bool:
-    """Whether a store refused anonymously could be tried again with credentials (an S3 or GCS bucket
-    opened anonymously)."""
-    signed_already = any(key in (storage_options or {}) for key in ("access_key_id", "secret_access_key", "token"))
-    return location.scheme in ("s3", "gs") and not signed_already
+    """Whether a store refused anonymously could be tried again with credentials: an S3 or GCS bucket
+    opened anonymously, where the standard credentials are set."""
+    if any(key in (storage_options or {}) for key in CREDENTIAL_KEYS):
+        return False  # signed already
+    if location.scheme == "gs":
+        return bool(os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or os.environ.get("GOOGLE_SERVICE_ACCOUNT"))
+    if location.scheme != "s3":
+        return False
+    try:
+        import boto3
+    except ImportError:
+        return "AWS_ACCESS_KEY_ID" in os.environ
+    return boto3.Session().get_credentials() is not None
 
 
 # --- the cache -----------------------------------------------------------------------------------------------
@@ -246,20 +262,28 @@ def network_reason(error: BaseException, url: str) -> str | None:
     if not isinstance(error, obstore.exceptions.BaseError):
         return None
     text = str(error)
-    if isinstance(error, obstore.exceptions.PermissionDeniedError | obstore.exceptions.UnauthenticatedError):
-        code = "401 unauthorized" if isinstance(error, obstore.exceptions.UnauthenticatedError) else "403 forbidden"
-        return (f"forbidden (HTTP {code}): {url} does not let these credentials read it. For a private bucket "
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or ~/.aws/credentials), or pass "
-                "access_key_id and secret_access_key as storage options")
+    if _refused(error):
+        code = "401 unauthorized" if "401" in text.split("Debug source")[0] else "403 forbidden"
+        return (f"forbidden (HTTP {code}): no access without credentials, or not with these. For a private "
+                "bucket set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or ~/.aws/credentials), "
+                "or pass access_key_id and secret_access_key as storage options")
     if "kind: Timeout" in text or "TimedOut" in text:
-        return (f"timed out: {url} did not answer in time; try again, or allow longer with the storage option "
-                "timeout (e.g. timeout=120s)")
+        return ("timed out: the store did not answer in time; try again, or allow longer with the storage "
+                "option timeout (e.g. timeout=120s)")
     if "kind: Connect" in text or "ConnectionRefused" in text or "dns error" in text:
         return f"cannot connect to {urlsplit(url).netloc or url}: check the address and the network"
     status = next((part for part in text.split(" - ")[1:] if "status code" in part), None)
     if status is not None:
-        return f"the server answered with an error for {url}: {status.split(':', 2)[1].strip()}"
+        return f"the server answered with an error: {status.split(':', 2)[1].strip()}"
     return f"{type(error).__name__}: {text.splitlines()[0]}"
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether the store refused the request (HTTP 401 or 403; obstore's S3 store reports them generically)."""
+    if isinstance(error, obstore.exceptions.PermissionDeniedError | obstore.exceptions.UnauthenticatedError):
+        return True
+    head = str(error).split("Debug source")[0]
+    return "status code: 403" in head or "status code: 401" in head
 
 
 def remote_error(error: BaseException, url: str, what: str = "") -> RemoteStoreError | None:
@@ -270,5 +294,5 @@ def remote_error(error: BaseException, url: str, what: str = "") -> RemoteStoreE
         return None
     failure = RemoteStoreError(f"cannot read {url}{f': {what}' if what else ''}: {reason}")
     failure.reason = reason
-    failure.refused = isinstance(error, obstore.exceptions.PermissionDeniedError | obstore.exceptions.UnauthenticatedError)
+    failure.refused = _refused(error)
     return failure

@@ -364,6 +364,9 @@ WRITER_MARKER = "napari-zarr-tiles"
 # Dask tasks of at least this many pixels along each of the last two axes: a store of small chunks
 # (the notebook's 100x100) would otherwise cost tens of thousands of tasks per screenful.
 MIN_TASK_EDGE = 512
+# Over a network, tasks of 4 x 4 chunks of 512 (2 x 2 of 1024): zarr asks for the chunks of one task at once,
+# while dask runs only as many tasks at a time as there are cores (napari's 2 here would mean 2 requests).
+REMOTE_TASK_EDGE = 2048
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,7 @@ BAD_CHUNK_MODES = ("raise", "fill")
 
 def to_dask(
     array: zarr.Array,
-    min_task_edge: int = MIN_TASK_EDGE,
+    min_task_edge: int | None = None,
     *,
     bad_chunks: str = "raise",
     on_bad_chunks: Callable[[BadChunks], None] | None = None,
@@ -403,7 +406,8 @@ def to_dask(
         The zarr array to view.
     min_task_edge
         A larger value groups more chunks per task; zarr then reads and decodes them concurrently, which
-        is faster where every chunk is wanted anyway (an overview).
+        is faster where every chunk is wanted anyway (an overview). By default MIN_TASK_EDGE, and
+        REMOTE_TASK_EDGE for a remote store.
     bad_chunks
         What a chunk that is stored but cannot be read (corrupt on disk) does: ``"raise"`` (the default)
         raises :class:`UnreadableChunkError` naming the store, the array and the chunk keys; ``"fill"``
@@ -416,6 +420,8 @@ def to_dask(
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
+    if min_task_edge is None:
+        min_task_edge = REMOTE_TASK_EDGE if is_remote(array) else MIN_TASK_EDGE
     chunks = list(read_chunks(array))
     for axis in range(max(0, array.ndim - 2), array.ndim):
         chunks[axis] *= max(1, min_task_edge // chunks[axis])
