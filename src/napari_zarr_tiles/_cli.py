@@ -27,7 +27,7 @@ from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 FLAGS = {
     "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
-    "workers": "--workers",
+    "workers": "--workers", "storage_options": "--storage-option",
 }
 # What replaces an existing target, as this command says it (TargetExistsError.in_words).
 REPLACING = {"overwrite": "--overwrite replaces it"}
@@ -47,12 +47,14 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="napari-zarr-tiles", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="the tree of a zarr store: arrays, chunks, codecs, OME metadata")
-    info.add_argument("path", type=Path)
+    info.add_argument("path", type=path_or_url, help="a zarr folder, a .zarr.zip file, or a URL (https://, s3://, ...)")
+    _add_storage_options(info)
     convert = commands.add_parser(
         "convert", help="a TIFF or zarr store to tiled OME-Zarr with a pyramid, streamed tile by tile"
     )
-    convert.add_argument("source", type=Path)
-    convert.add_argument("target", type=Path)
+    convert.add_argument("source", type=path_or_url, help="a TIFF, or a zarr store (folder, .zarr.zip, URL)")
+    convert.add_argument("target", type=path_or_url, help="a local folder (remote stores are read-only)")
+    _add_storage_options(convert)
     convert.add_argument(
         "--resumable", action="store_true",
         help="keep an interrupted conversion beside the target (.NAME.partial) and continue it when run again",
@@ -64,8 +66,9 @@ def _main(argv: Sequence[str] | None) -> int:
         description="Steps chain with '+': process SRC DST median size=3 + gaussian sigma=2. A save that was "
         "stopped continues where it stopped when run again with the same arguments.",
     )
-    process.add_argument("source", type=Path)
-    process.add_argument("target", type=Path)
+    process.add_argument("source", type=path_or_url, help="a zarr store (folder, .zarr.zip, URL) or a TIFF")
+    process.add_argument("target", type=path_or_url, help="a local folder (remote stores are read-only)")
+    _add_storage_options(process)
     process.add_argument("steps", nargs="+", metavar="FILTER [NAME=VALUE ...]", help="see `napari-zarr-tiles filters`")
     _add_cluster_options(process)
     _add_write_options(process)
@@ -97,7 +100,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
-            for line in describe(args.path):
+            for line in describe(args.path, storage_options=storage_options(args)):
                 print(line)
         elif args.command == "filters":
             for line in describe_filters():
@@ -152,13 +155,14 @@ def _write(args: argparse.Namespace) -> int:
             _prepare_long_run()
             bad_chunks = "fill" if args.fill_bad_chunks else "raise"
             if args.command == "convert":
-                written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress)
+                written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress,
+                                  storage_options=storage_options(args))
             else:
                 steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
                         args.source, args.target, steps, bad_chunks=bad_chunks, client=client,
-                        options=options, progress=progress,
+                        options=options, progress=progress, storage_options=storage_options(args),
                     )
     except UnreadableChunkError as error:
         progress.end_line()
@@ -263,6 +267,31 @@ def _prepare_long_run() -> None:
 
     dask.config.set({"array.rechunk.method": "tasks"})
     gc.freeze()
+
+
+def path_or_url(text: str) -> Path | str:
+    """A command-line path as a Path, a URL as it was typed (a Path would fold its ``//``)."""
+    return text if "://" in text else Path(text)
+
+
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option", action="append", default=[], metavar="KEY=VALUE",
+        help="an option of a remote store, repeated for several: timeout=60s, region=eu-west-1, "
+        "endpoint=https://HOST, access_key_id=..., secret_access_key=... (public buckets need none; "
+        "credentials otherwise come from the AWS_* environment variables and ~/.aws)",
+    )
+
+
+def storage_options(args: argparse.Namespace) -> dict[str, str]:
+    """``--storage-option KEY=VALUE ...`` as a mapping; a word without ``=`` is refused, naming it."""
+    options = {}
+    for word in args.storage_option:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise InvalidOptionError("storage_options", f"{{storage_options}} takes KEY=VALUE, not {word!r}")
+        options[key] = value
+    return options
 
 
 def _add_write_options(parser: argparse.ArgumentParser) -> None:
@@ -395,20 +424,23 @@ def _describe_parameter(parameter) -> str:
     return text
 
 
-def describe(path: Path) -> Iterator[str]:
-    """Lines of text describing the store at ``path``, one per group and array, indented as a tree.
+def describe(path: Path | str, *, storage_options: dict | None = None) -> Iterator[str]:
+    """Lines of text describing the store at ``path`` (a folder, a ``.zarr.zip`` file, a URL read with
+    ``storage_options``), one per group and array, indented as a tree.
 
     Arrays that cannot be opened are listed as UNREADABLE with the reason; chunks not stored are counted
     (shards and the chunks inside them where sharded), and called DAMAGE in a store this plugin marked
-    complete.
+    complete; in a remote store they are not counted (it would list every chunk), and that is said.
     """
     import zarr
 
-    from ._errors import UnreadableStoreError
+    from ._errors import RemoteStoreError, UnreadableStoreError
     from ._store import WRITER_MARKER, open_readonly
 
     try:
-        root = open_readonly(path)
+        root = open_readonly(path, storage_options=storage_options)
+    except RemoteStoreError:
+        raise  # the store did not answer: nothing to describe
     except UnreadableStoreError as error:  # a store whose one array zarr cannot open: described, not failed
         yield f"{path}"
         yield f"  /: UNREADABLE: {error.reason}"
@@ -504,22 +536,25 @@ def _describe_axis(axis) -> str:
 
 
 def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[str] | None = None) -> Iterator[str]:
-    from ._store import codec_names, missing_chunks
+    from ._store import codec_names, is_remote, missing_chunks
 
-    missing = missing_chunks(array)
-    if array.shards:
-        stored = (
-            f"{missing.present}/{missing.expected} shards present "
-            f"({missing.chunks_per_shard} chunks per shard, {array.nchunks} chunks in all)"
-        )
-        shards = f" shards {array.shards}"
+    shards = f" shards {array.shards}" if array.shards else ""
+    if is_remote(array):
+        stored = "chunks not counted (a remote store is not listed)"
     else:
-        stored, shards = f"{missing.present}/{missing.expected} chunks present", ""
-    if missing.missing:
-        stored += f", missing: {', '.join(missing.first_keys)}{', ...' if missing.missing > len(missing.first_keys) else ''}"
-        if complete and damaged is not None:
-            damaged.append(array.path or "/")
-            stored += " (DAMAGED)"
+        missing = missing_chunks(array)
+        if array.shards:
+            stored = (
+                f"{missing.present}/{missing.expected} shards present "
+                f"({missing.chunks_per_shard} chunks per shard, {array.nchunks} chunks in all)"
+            )
+        else:
+            stored = f"{missing.present}/{missing.expected} chunks present"
+        if missing.missing:
+            stored += f", missing: {', '.join(missing.first_keys)}{', ...' if missing.missing > len(missing.first_keys) else ''}"
+            if complete and damaged is not None:
+                damaged.append(array.path or "/")
+                stored += " (DAMAGED)"
     yield (
         f"{'  ' * depth}{name}: shape {array.shape} {array.dtype} chunks {array.chunks}{shards} "
         f"codecs [{', '.join(codec_names(array))}] zarr v{array.metadata.zarr_format}, {stored}"

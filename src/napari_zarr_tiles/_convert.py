@@ -17,11 +17,13 @@ from . import _ome
 from ._display import sample, sample_problem
 from ._errors import DamagedStoreError, InvalidOptionError, UnreadableStoreError, ZarrTilesError
 from ._image import ImageToWrite
+from ._location import locate, refuse_remote_target
 from ._store import (
     BAD_CHUNK_MODES,
     WRITER_MARKER,
     BadChunks,
     fill_value,
+    is_remote,
     is_zarr_path,
     missing_chunks,
     open_readonly,
@@ -36,15 +38,19 @@ TIFF_AXIS_ORDER = "TCZYX"
 TIFF_AXIS_KINDS = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"), "X": ("x", "space")}
 
 
-def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str = "raise", **options) -> str:
-    """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store) to OME-Zarr.
+def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str = "raise",
+            storage_options: dict | None = None, **options) -> str:
+    """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store: a folder, a
+    ``.zarr.zip`` file or a URL) to OME-Zarr at the local ``target``.
 
     ``options`` are :func:`napari_zarr_tiles._writing.write_ome_zarr`'s: tile, compressor, compression_level,
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
-    ``bad_chunks`` is what a chunk of the source that cannot be read does (:func:`open_source`).
+    ``bad_chunks`` is what a chunk of the source that cannot be read does, ``storage_options`` are a remote
+    source's (:func:`open_source`).
     """
+    refuse_remote_target(target)
     refuse_target_of_source(source, target)
-    opened = open_source(source, bad_chunks=bad_chunks)
+    opened = open_source(source, bad_chunks=bad_chunks, storage_options=storage_options)
     return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
 
 
@@ -73,7 +79,7 @@ class OpenedSource:
         return {"clean": False, "bad_chunks_filled": {array: sorted(found) for array, found in keys.items()}}
 
 
-def open_source(source: str | PathLike, *, bad_chunks: str = "raise") -> OpenedSource:
+def open_source(source: str | PathLike, *, bad_chunks: str = "raise", storage_options: dict | None = None) -> OpenedSource:
     """The first image of ``source`` as a lazy :class:`ImageToWrite`, with its axes and pixel size.
 
     ``bad_chunks``: a chunk that is stored but cannot be read stops the write with
@@ -81,16 +87,20 @@ def open_source(source: str | PathLike, *, bad_chunks: str = "raise") -> OpenedS
     Chunks missing from a zarr source (legal: they read as the fill value) are told in a warning and
     recorded; missing from a store this plugin wrote complete, they make it damaged
     (:class:`DamagedStoreError`) unless ``bad_chunks="fill"`` accepts the fill value. A source whose
-    sample (its coarsest level) is all NaN, infinite or one value is told in a warning.
+    sample (its coarsest level) is all NaN, infinite or one value is told in a warning. A remote source
+    (a URL, read with ``storage_options``) is not listed: its missing chunks are not counted, and that is
+    recorded.
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise InvalidOptionError("bad_chunks", f"{{bad_chunks}} must be one of {', '.join(BAD_CHUNK_MODES)}, not {bad_chunks!r}")
-    path = Path(source)
-    if not path.exists():
+    location = locate(source)
+    path = location.path
+    if path is not None and not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    opened = OpenedSource(None, source_provenance(source))
-    if is_zarr_path(path):
-        opened.image, coarsest = _from_zarr(path, bad_chunks, opened)
+    opened = OpenedSource(None, source_provenance(source, storage_options))
+    if location.remote or is_zarr_path(path):
+        opened.image, coarsest = _from_zarr(location.text if location.remote else path, bad_chunks, opened,
+                                            storage_options)
     elif path.name.lower().endswith(TIFF_SUFFIXES):
         opened.image, coarsest = _from_tiff(path, bad_chunks, opened.tell)
     else:
@@ -100,14 +110,15 @@ def open_source(source: str | PathLike, *, bad_chunks: str = "raise") -> OpenedS
     except UnreadableStoreError:  # a bad chunk in the sample: the write meets it, or not, and says so
         problem = None
     if problem is not None:
-        warnings.warn(f"{path}: {problem}; writing it all the same", UserWarning, stacklevel=2)
+        warnings.warn(f"{location.text}: {problem}; writing it all the same", UserWarning, stacklevel=2)
     return opened
 
 
-def _from_zarr(path: Path, bad_chunks: str, opened: OpenedSource) -> tuple[ImageToWrite, da.Array]:
+def _from_zarr(path: Path | str, bad_chunks: str, opened: OpenedSource,
+               storage_options: dict | None) -> tuple[ImageToWrite, da.Array]:
     from ._reader import image_sources
 
-    sources = [source for source in image_sources(path) if not source.labels]
+    sources = [source for source in image_sources(path, storage_options=storage_options) if not source.labels]
     if not sources:
         raise ZarrTilesError(f"{path}: the store holds no image to convert")
     source = sources[0]
@@ -119,8 +130,12 @@ def _from_zarr(path: Path, bad_chunks: str, opened: OpenedSource) -> tuple[Image
     return image, to_dask(source.levels[-1])
 
 
-def _check_missing(path: Path, array, bad_chunks: str, provenance: dict) -> None:
-    """Tell and record the chunks ``array`` lacks; refuse a store written complete that has lost some."""
+def _check_missing(path: Path | str, array, bad_chunks: str, provenance: dict) -> None:
+    """Tell and record the chunks ``array`` lacks; refuse a store written complete that has lost some. A
+    remote store is not listed (one request per thousand keys, at best): recorded as not counted."""
+    if is_remote(array):
+        provenance["missing_chunks"] = "not counted (a remote store is not listed)"
+        return
     missing = missing_chunks(array)
     if not missing.missing:
         return

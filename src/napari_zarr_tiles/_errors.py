@@ -116,3 +116,13 @@ class UnfinishedWriteKept(UserWarning):
         again = words.get("resumable") or "a write with resumable=True into the same target"
         return (f"an unfinished write into {self.target} is kept at {self.partial} and was left as is: "
                 f"{again} continues it; or remove it")
+
+
+class RemoteStoreError(UnreadableStoreError):
+    """A remote store (a URL) that did not answer as asked: forbidden, timed out, not reachable; or a write
+    asked of one (remote stores are only read). The message names the URL and says what to do.
+
+    ``refused`` is True where the store refused the request (HTTP 401 or 403): credentials may help.
+    """
+
+    refused: bool = False

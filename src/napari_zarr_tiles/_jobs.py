@@ -21,6 +21,7 @@ from os import PathLike
 
 from ._errors import InvalidOptionError, SchedulerUnreachableError
 from ._image import ImageToWrite
+from ._location import refuse_remote_target
 from ._writing import WriteOptions, default_chunks, refuse_target, refuse_target_of_source, write_ome_zarr
 from .tiles._filters import get_filter, one_thread_per_tile
 from .tiles._result import filtered
@@ -41,6 +42,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     """
     import dask.array as da
 
+    refuse_remote_target(target)
     options = WriteOptions.of(options, **option_values, resumable=True)
     level0 = da.asarray(image.level0)
     # The filter runs on the output's own tiles: each task makes one tile to write, so memory stays at a few
@@ -65,14 +67,16 @@ def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
 
 
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad_chunks: str = "raise",
-            **options) -> str:
-    """Filter the first image of ``source`` (a zarr store or a TIFF) into OME-Zarr at ``target``; the steps as
-    run, with a threshold's computed value, are recorded there (:func:`recorded_steps`). ``bad_chunks`` is
-    what a chunk of the source that cannot be read does (``_convert.open_source``)."""
+            storage_options: dict | None = None, **options) -> str:
+    """Filter the first image of ``source`` (a zarr store: a folder, a ``.zarr.zip`` file or a URL; or a
+    TIFF) into OME-Zarr at the local ``target``; the steps as run, with a threshold's computed value, are
+    recorded there (:func:`recorded_steps`). ``bad_chunks`` is what a chunk of the source that cannot be read
+    does, ``storage_options`` are a remote source's (``_convert.open_source``)."""
     from ._convert import open_source
 
+    refuse_remote_target(target)
     refuse_target_of_source(source, target)
-    opened = open_source(source, bad_chunks=bad_chunks)
+    opened = open_source(source, bad_chunks=bad_chunks, storage_options=storage_options)
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
 

@@ -12,7 +12,8 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from os import PathLike, fspath
@@ -23,6 +24,7 @@ import zarr
 
 from . import _display, _ome
 from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from ._location import is_url, locate
 from ._pyramid import lazy_levels
 from ._store import (
     WRITER_MARKER,
@@ -30,10 +32,12 @@ from ._store import (
     NamedReads,
     fill_value,
     group_members,
+    is_remote,
     is_zarr_path,
     missing_chunks,
     open_member,
     open_readonly,
+    prefetch_members,
     to_dask,
 )
 
@@ -83,7 +87,10 @@ def napari_get_reader(path: str | PathLike | Sequence[str | PathLike]):
     paths = path if isinstance(path, list | tuple) else [path]
     if paths and all(is_zarr_path(item) for item in paths):
         return read_zarr
-    if paths and _chosen_by_name():
+    chosen = bool(paths) and _chosen_by_name()
+    if chosen and all(is_url(item) for item in paths):  # a URL not named .zarr, given to this plugin by name
+        return read_zarr
+    if chosen:
         return _explain_refusal
     return None
 
@@ -127,14 +134,14 @@ def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData
     return [layer for item in paths for layer in layer_data(item)]
 
 
-def layer_data(path: str | PathLike) -> list[LayerData]:
+def layer_data(path: str | PathLike, *, storage_options: dict | None = None) -> list[LayerData]:
     """Layer data for every image and label image found at ``path``.
 
     What the person should know before looking (arrays skipped and why, chunks missing, a store damaged
     since it was written) is said in one notification each; chunks that turn out corrupt when napari draws
     them show the fill value, with one notification per array naming their keys.
     """
-    found = find_images(path)
+    found = find_images(path, storage_options=storage_options)
     if found.skipped:
         _warn(_skipped_message(fspath(path), found.skipped))
     missing = [line for source in found.sources for line in _missing_lines(source)]
@@ -159,26 +166,28 @@ class FoundImages:
     complete: bool = False
 
 
-def image_sources(path: str | PathLike) -> list[ImageSource]:
+def image_sources(path: str | PathLike, *, storage_options: dict | None = None) -> list[ImageSource]:
     """Every image and label image found at ``path``, with its levels and metadata (nothing read yet);
     arrays that cannot be shown are skipped, and logged."""
-    found = find_images(path)
+    found = find_images(path, storage_options=storage_options)
     if found.skipped:
         logger.warning(_skipped_message(fspath(path), found.skipped))
     return found.sources
 
 
-def find_images(path: str | PathLike) -> FoundImages:
-    """Every image and label image found at ``path``, and what was skipped, and why.
+def find_images(path: str | PathLike, *, storage_options: dict | None = None) -> FoundImages:
+    """Every image and label image found at ``path`` (a folder, a ``.zarr.zip`` file or a URL, with the
+    remote store's ``storage_options``), and what was skipped, and why.
 
     Raises
     ------
     ZarrTilesError
         If there is nothing to show: the error of the store's one image, or every array's reason.
     """
-    where = fspath(path)
-    name = _display_name(where)
-    node = open_readonly(path)
+    location = locate(path)
+    where, name = location.text, _display_name(location.text)
+    with slow_store_notice(location):
+        node = open_readonly(path, storage_options=storage_options)
     if isinstance(node, zarr.Array):
         reason = _not_an_image(node)
         if reason:
@@ -191,7 +200,8 @@ def find_images(path: str | PathLike) -> FoundImages:
             "show as zeros; run the save again to finish it", UserWarning, stacklevel=2,
         )
     skipped: list[str] = []
-    sources = _group_sources(node, where, name, depth=0, skipped=skipped)
+    with slow_store_notice(location):
+        sources = _group_sources(node, where, name, depth=0, skipped=skipped)
     if not sources:
         if skipped:
             raise UnreadableStoreError(_skipped_message(where, skipped, nothing_else=True))
@@ -205,6 +215,10 @@ def _skipped_message(where: str, skipped: list[str], nothing_else: bool = False)
     return f"{where}: {what}: " + "; ".join(line.replace(f"{where}/", "") for line in skipped)
 
 
+def _display_name(where: str) -> str:
+    return locate(where).name
+
+
 def _not_an_image(array: zarr.Array) -> str | None:
     """Why ``array`` cannot be an image layer (text, objects, records; fewer than two axes; no pixels), or None."""
     if np.dtype(array.dtype).kind not in "biuf":
@@ -214,13 +228,6 @@ def _not_an_image(array: zarr.Array) -> str | None:
     if 0 in array.shape:
         return f"it holds no pixels (shape {array.shape})"
     return None
-
-
-def _display_name(where: str) -> str:
-    name = Path(where.rstrip("/")).name
-    for suffix in (".zarr", ".ome"):
-        name = name.removesuffix(suffix)
-    return name or where
 
 
 # --- finding images in a store -------------------------------------------------------------------------------
@@ -269,6 +276,7 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
 def _ome_sources(
     group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
 ) -> list[ImageSource]:
+    prefetch_members(group, ["OME", "labels", *_named_paths(block)])
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
@@ -292,6 +300,14 @@ def _ome_sources(
         if labels_found is not None:
             sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version, skipped)
     return sources
+
+
+def _named_paths(block: Mapping) -> list[str]:
+    """The dataset paths an OME block names (to fetch their metadata at once); none where it is malformed."""
+    multiscales = block.get("multiscales")
+    if not (isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict)):
+        return []
+    return [d["path"] for d in multiscales[0].get("datasets") or () if isinstance(d, dict) and isinstance(d.get("path"), str)]
 
 
 def _label_sources(
@@ -459,8 +475,8 @@ def labels_features(frame):
 def _stored_features(source: ImageSource):
     """The features of a label image holding a stored table ``tables/objects``; None without one, or,
     with a warning naming it, where it cannot be read."""
-    if not (Path(source.where) / "tables" / STORED_TABLE).is_dir():
-        return None
+    if is_remote(source.levels[0]) or not (Path(source.where) / "tables" / STORED_TABLE).is_dir():
+        return None  # a remote label image's table is not looked for (tables are read from local stores)
     from ._measure import read_table
 
     try:
@@ -531,6 +547,9 @@ def _missing_lines(source: ImageSource) -> list[str]:
     """One line per level of ``source`` with chunks not stored: their count and first keys (a listing)."""
     lines = []
     for level in source.levels:
+        if is_remote(level):
+            logger.info("%s: chunks not counted (a remote store is not listed)", source.where)
+            return []
         missing = missing_chunks(level)
         if missing.missing:
             lines.append(f"array {level.path or '/'!r} (fill value {fill_value(level)}): {missing.describe()}")
@@ -575,6 +594,28 @@ class _BadChunksTeller:
 def _grid_order(key: str) -> tuple[int, ...]:
     """``"c/10/2"`` -> ``(10, 2)``: chunk keys in the order of their grid, not of their text."""
     return tuple(int(part) for part in re.findall(r"\d+", key))
+
+
+# A remote store that has not answered after this many seconds is said to be slow.
+SLOW_STORE_SECONDS = 2.0
+
+
+@contextmanager
+def slow_store_notice(location) -> Iterator[None]:
+    """Tell the person (once) when a remote store takes more than SLOW_STORE_SECONDS to answer."""
+    if not location.remote:
+        yield
+        return
+    timer = threading.Timer(
+        SLOW_STORE_SECONDS, _notify,
+        [f"waiting for {location.text}: the remote store answers slowly (over {SLOW_STORE_SECONDS:g} s so far)"],
+    )
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _notify(message: str) -> None:

@@ -1,7 +1,8 @@
 """Open zarr stores read-only and tell zarr from not-zarr by content.
 
 Everything that touches the store layout lives here, so that the reader, the ``info`` command and the later
-writers agree on what a zarr store is.
+writers agree on what a zarr store is. Where a store lives (a folder, a zip file, a URL) and how to reach it
+is :mod:`._location`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from numcodecs.errors import UnknownCodecError
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
-from ._errors import NotZarrError, UnreadableChunkError, UnreadableStoreError
+from ._errors import NotZarrError, RemoteStoreError, UnreadableChunkError, UnreadableStoreError
+from ._location import Location, RemoteCache, locate, open_store, remote_error, signing_helps
 
 logger = logging.getLogger(__name__)
 
@@ -34,21 +36,44 @@ logger = logging.getLogger(__name__)
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
+# The metadata documents of a node of each zarr format, and at a store's root (any format, consolidated
+# metadata too): a remote node is opened with one concurrent request for each.
+METADATA_KEYS = {3: ("zarr.json",), 2: (".zarray", ".zgroup", ".zattrs"), None: (*ZARR_MARKERS, ".zattrs", ".zmetadata")}
+
+
 def is_zarr_path(path: str | PathLike) -> bool:
-    """Whether ``path`` is a local folder holding zarr metadata at its root; cheap, never raises."""
+    """Whether ``path`` is a zarr store: a local folder holding zarr metadata at its root, a ``.zarr.zip``
+    file, or a URL whose path names a ``.zarr`` store (a URL is not asked: cheap, never raises)."""
     try:
-        root = Path(path)
+        location = locate(path)
+        if location.remote:
+            return ".zarr" in location.text.split("?")[0].lower()
+        root = location.path
+        if location.scheme == "zip":
+            return root.is_file() and root.name.lower().endswith(".zarr.zip")
         return root.is_dir() and any((root / marker).is_file() for marker in ZARR_MARKERS)
     except (OSError, TypeError, ValueError):
         return False
 
 
-def source_provenance(path: str | PathLike) -> dict:
+def is_remote(node: zarr.Array | zarr.Group) -> bool:
+    """Whether ``node`` is read over a network (listing it, or stat-ing its files, is not cheap there)."""
+    return isinstance(node.store, RemoteCache)
+
+
+def source_provenance(path: str | PathLike, storage_options: dict | None = None) -> dict:
     """What a store written from ``path`` records of it: the path, and a digest of the names, sizes and
     modification times of its files, which changes when the data there is rewritten (so that a resumed write
     never mixes tiles of the old data with tiles of the new). Stats every file of a zarr folder: cheap next
-    to reading one tile of each."""
-    root = Path(path)
+    to reading one tile of each. A remote store is not listed (one request per chunk): its digest is of its
+    root metadata only, and says so (``source_state_of``)."""
+    location = locate(path)
+    if location.remote:
+        root = open_readonly(path, storage_options=storage_options)
+        metadata = json.dumps(root.metadata.to_dict(), sort_keys=True, default=str)
+        digest = hashlib.sha1(metadata.encode()).hexdigest()[:16]
+        return {"source": location.text, "source_state": digest, "source_state_of": "root metadata (remote)"}
+    root = location.path
     if root.is_file():
         state = root.stat()
         entries = [("", state.st_size, state.st_mtime_ns)]
@@ -62,11 +87,16 @@ def source_provenance(path: str | PathLike) -> dict:
     return {"source": str(path), "source_state": digest}
 
 
-def open_readonly(path: str | PathLike, subpath: str = "") -> zarr.Array | zarr.Group:
+def open_readonly(
+    path: str | PathLike, subpath: str = "", *, storage_options: dict | None = None
+) -> zarr.Array | zarr.Group:
     """Open the array or group at ``path``/``subpath`` read-only; nothing is ever created.
 
-    zarr's own warnings while opening (a codec outside the zarr v3 specification, say) go to the log, not
-    to the person: they say nothing about whether the data can be shown.
+    ``path`` is a local folder, a ``.zarr.zip`` file, or a URL (``https://``, ``s3://``, ``gs://``,
+    ``file://``); ``storage_options`` are the remote store's (:func:`._location.open_store`). A public
+    bucket is read anonymously; one that refuses anonymous reading is tried again with the standard
+    credentials. zarr's own warnings while opening (a codec outside the zarr v3 specification, say) go to
+    the log, not to the person: they say nothing about whether the data can be shown.
 
     Raises
     ------
@@ -75,16 +105,34 @@ def open_readonly(path: str | PathLike, subpath: str = "") -> zarr.Array | zarr.
     NotZarrError
         If ``path`` is a folder without zarr metadata at its root.
     UnreadableStoreError
-        If metadata is there but zarr cannot make sense of it (malformed JSON, unknown codec or dtype).
+        If metadata is there but zarr cannot make sense of it (malformed JSON, unknown codec or dtype);
+        :class:`RemoteStoreError` if a remote store does not answer (forbidden, timed out, unreachable).
     """
-    where = f"{path}/{subpath}" if subpath else str(path)
-    if Path(path).is_file():
-        raise NotZarrError(f"not a zarr store: {path} (a file; zarr stores are folders)")
-    if not Path(path).is_dir():
+    location = locate(path)
+    where = f"{location.text}/{subpath}" if subpath else location.text
+    if location.scheme != "local":
+        return _open_remote_or_zip(location, subpath, where, storage_options)
+    path = location.path
+    if path.is_file():
+        raise NotZarrError(f"not a zarr store: {path} (a file; zarr stores are folders, or .zarr.zip files)")
+    if not path.is_dir():
         raise FileNotFoundError(f"no zarr store at {path}")
     if not subpath and not is_zarr_path(path):
         raise NotZarrError(f"not a zarr store: {path} (no zarr.json, .zarray or .zgroup in it)")
     return _open_node(LocalStore(path, read_only=True), subpath, where)
+
+
+def _open_remote_or_zip(location: Location, subpath: str, where: str, storage_options: dict | None):
+    if location.scheme == "zip" and not location.path.is_file():
+        raise FileNotFoundError(f"no zarr store at {location.path} (no such zip file)")
+    store = open_store(location, storage_options)
+    try:
+        return _open_node(store, subpath, where)
+    except RemoteStoreError as error:
+        if not (error.refused and signing_helps(location, storage_options)):
+            raise
+    # refused anonymously: the standard credentials next
+    return _open_node(open_store(location, storage_options, signed=True), subpath, where)
 
 
 def _unparsable_metadata(store, subpath: str) -> str | None:
@@ -111,12 +159,27 @@ def open_member(group: zarr.Group, key: str, where: str) -> zarr.Array | zarr.Gr
 
 def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
     try:
+        zarr_format = None
+        if isinstance(store, RemoteCache):
+            # every metadata document of the node in one round trip; zarr then reads them from the cache,
+            # asking only for those of the store's format (a zarr hierarchy holds nodes of one format)
+            zarr_format = store.zarr_format
+            sync(store.fetch(f"{subpath}/{key}" if subpath else key for key in METADATA_KEYS[zarr_format]))
+            if not subpath:
+                if all(key in store.absent for key in ZARR_MARKERS):
+                    raise FileNotFoundError(f"no zarr store at {where} (it has no zarr.json, .zgroup or .zarray)")
+                zarr_format = store.zarr_format = 2 if "zarr.json" in store.absent else 3
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            node = zarr.open(store, path=subpath, mode="r")
+            node = zarr.open(store, path=subpath, mode="r", zarr_format=zarr_format)
     except FileNotFoundError:
         raise
-    except (ValueError, KeyError, TypeError, NotImplementedError) as error:
+    except Exception as error:  # a failed request: said in network terms; anything else as before
+        failure = remote_error(error, where)
+        if failure is not None:
+            raise failure from error
+        if not isinstance(error, ValueError | KeyError | TypeError | NotImplementedError):
+            raise
         # zarr reports an unknown codec or dtype and malformed metadata with these types, from deep inside.
         reason = unreadable_reason(error)
         if isinstance(error, json.JSONDecodeError):  # zarr's message does not say which file
@@ -231,15 +294,18 @@ def group_members(group: zarr.Group) -> GroupMembers:
 
     zarr's ``Group.members()`` opens them all at once and fails as a whole on the first it cannot read (an
     object array of zarr-python 2, a fixed-length bytes array with an integer fill value), leaving its other
-    tasks' errors to asyncio ("Task exception was never retrieved").
+    tasks' errors to asyncio ("Task exception was never retrieved"). The names come from the consolidated
+    metadata where the group has it (no listing: over a network, no request at all), else from a listing.
+
+    Raises
+    ------
+    UnreadableStoreError
+        If the group has no consolidated metadata and its store cannot be listed (a plain web server).
     """
-    prefix = group.path
-
-    async def listing() -> list[str]:
-        return [key async for key in group.store.list_dir(prefix)]
-
     members = GroupMembers()
-    for name in sorted(sync(listing()), key=_natural_key):
+    names = _member_names(group)
+    prefetch_members(group, names)
+    for name in sorted(names, key=_natural_key):
         if name in ZARR_MARKERS or name in (".zattrs", ".zmetadata"):
             continue
         try:
@@ -256,6 +322,38 @@ def group_members(group: zarr.Group) -> GroupMembers:
     return members
 
 
+def prefetch_members(group: zarr.Group, names: list[str]) -> None:
+    """Where ``group`` is remote, fetch the metadata of its members ``names`` in one round trip, so that
+    opening them one after the other then costs none; nothing for a local store."""
+    if is_remote(group) and names:
+        prefix = f"{group.path}/" if group.path else ""
+        keys = METADATA_KEYS[group.store.zarr_format]
+        sync(group.store.fetch(f"{prefix}{name}/{key}" for name in names for key in keys))
+
+
+def _member_names(group: zarr.Group) -> list[str]:
+    consolidated = getattr(group.metadata, "consolidated_metadata", None)
+    if consolidated is not None:
+        return sorted({key.split("/")[0] for key in consolidated.metadata})
+    prefix = group.path
+
+    async def listing() -> list[str]:
+        return [key async for key in group.store.list_dir(prefix)]
+
+    try:
+        return sync(listing())
+    except Exception as error:  # a store that cannot list (plain HTTP): said, not raised raw
+        if not is_remote(group):
+            raise
+        failure = UnreadableStoreError(
+            f"{group.store}/{prefix}: the group's members cannot be listed over {locate(str(group.store)).scheme} "
+            "and it has no consolidated metadata: open its images by their own URLs, or consolidate the "
+            "store's metadata (zarr.consolidate_metadata)"
+        )
+        failure.reason = "its members cannot be listed remotely (no consolidated metadata)"
+        raise failure from error
+
+
 def _natural_key(name: str) -> tuple:
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
@@ -266,6 +364,9 @@ WRITER_MARKER = "napari-zarr-tiles"
 # Dask tasks of at least this many pixels along each of the last two axes: a store of small chunks
 # (the notebook's 100x100) would otherwise cost tens of thousands of tasks per screenful.
 MIN_TASK_EDGE = 512
+# Over a network, tasks of 4 x 4 chunks of 512 (2 x 2 of 1024): zarr asks for the chunks of one task at once,
+# while dask runs only as many tasks at a time as there are cores (napari's 2 here would mean 2 requests).
+REMOTE_TASK_EDGE = 2048
 
 
 @dataclass(frozen=True)
@@ -292,7 +393,7 @@ BAD_CHUNK_MODES = ("raise", "fill")
 
 def to_dask(
     array: zarr.Array,
-    min_task_edge: int = MIN_TASK_EDGE,
+    min_task_edge: int | None = None,
     *,
     bad_chunks: str = "raise",
     on_bad_chunks: Callable[[BadChunks], None] | None = None,
@@ -305,7 +406,8 @@ def to_dask(
         The zarr array to view.
     min_task_edge
         A larger value groups more chunks per task; zarr then reads and decodes them concurrently, which
-        is faster where every chunk is wanted anyway (an overview).
+        is faster where every chunk is wanted anyway (an overview). By default MIN_TASK_EDGE, and
+        REMOTE_TASK_EDGE for a remote store.
     bad_chunks
         What a chunk that is stored but cannot be read (corrupt on disk) does: ``"raise"`` (the default)
         raises :class:`UnreadableChunkError` naming the store, the array and the chunk keys; ``"fill"``
@@ -318,6 +420,8 @@ def to_dask(
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
+    if min_task_edge is None:
+        min_task_edge = REMOTE_TASK_EDGE if is_remote(array) else MIN_TASK_EDGE
     chunks = list(read_chunks(array))
     for axis in range(max(0, array.ndim - 2), array.ndim):
         chunks[axis] *= max(1, min_task_edge // chunks[axis])
@@ -373,6 +477,17 @@ class NamedReads:
             return self.array[selection]
         except Exception as error:  # noqa: BLE001 - any codec or I/O failure: found chunk by chunk below
             first_error = error
+        where = f"array {self.array.path or '/'!r}"
+        failure = remote_error(first_error, store_name(self.array), where)
+        if failure is not None:  # the network failed, not a chunk: no chunk-by-chunk retry, each would wait
+            if self.bad_chunks == "raise":
+                raise failure from first_error
+            values, keys = _fill_region(self.array, selection)
+            report = BadChunks(store_name(self.array), self.array.path or "/", tuple(keys), failure.reason)
+            logger.warning("%s; shown as the fill value", report.describe())
+            if self.on_bad_chunks is not None:
+                self.on_bad_chunks(report)
+            return values
         values, bad = _read_chunk_by_chunk(self.array, selection, stop_at_first=self.bad_chunks == "raise")
         if not bad:  # the failure was not one chunk's (the store went away, say): zarr's error, with its place
             raise UnreadableStoreError(
@@ -392,8 +507,8 @@ class NamedReads:
 
 
 def store_name(array: zarr.Array) -> str:
-    """The store of ``array`` as people name it: a local folder's path, else zarr's name for the store."""
-    root = getattr(array.store, "root", None)
+    """The store of ``array`` as people name it: a local folder's or zip file's path, a remote store's URL."""
+    root = getattr(array.store, "root", None) or getattr(array.store, "path", None)
     return str(root) if root is not None else str(array.store)
 
 
@@ -402,10 +517,16 @@ def fill_value(array: zarr.Array):
     return 0 if array.fill_value is None else array.fill_value
 
 
-def _read_chunk_by_chunk(array: zarr.Array, selection, stop_at_first: bool) -> tuple[np.ndarray, list[str]]:
-    """``array[selection]`` read one chunk at a time, the fill value where a chunk fails; and the keys of
-    the stored objects (shards where sharded) that failed, in grid order. A rare path, taken only once a
-    read has failed."""
+def _fill_region(array: zarr.Array, selection) -> tuple[np.ndarray, list[str]]:
+    """``array[selection]`` all fill value, and the keys of the stored objects it covers, in grid order."""
+    region, steps, bounds = _empty_region(array, selection)
+    ranges = [range(start // edge, -(-stop // edge)) for (start, stop), edge in zip(bounds, read_chunks(array))]
+    keys = [array.metadata.encode_chunk_key(index) for index in product(*ranges)]
+    return region[tuple(steps)], keys
+
+
+def _empty_region(array: zarr.Array, selection) -> tuple[np.ndarray, list, list[tuple[int, int]]]:
+    """The region ``selection`` covers, filled with the fill value; the steps to take of it; its bounds."""
     selection = selection if isinstance(selection, tuple) else (selection,)
     selection = selection + (slice(None),) * (array.ndim - len(selection))
     bounds, steps = [], []
@@ -418,7 +539,14 @@ def _read_chunk_by_chunk(array: zarr.Array, selection, stop_at_first: bool) -> t
             index = int(part) % size
             bounds.append((index, index + 1))
             steps.append(0)
-    region = np.full([stop - start for start, stop in bounds], fill_value(array), dtype=array.dtype)
+    return np.full([stop - start for start, stop in bounds], fill_value(array), dtype=array.dtype), steps, bounds
+
+
+def _read_chunk_by_chunk(array: zarr.Array, selection, stop_at_first: bool) -> tuple[np.ndarray, list[str]]:
+    """``array[selection]`` read one chunk at a time, the fill value where a chunk fails; and the keys of
+    the stored objects (shards where sharded) that failed, in grid order. A rare path, taken only once a
+    read has failed."""
+    region, steps, bounds = _empty_region(array, selection)
     per_unit = [unit // chunk for unit, chunk in zip(read_chunks(array), array.chunks)]
     bad: list[str] = []
     ranges = [range(start // edge, -(-stop // edge)) for (start, stop), edge in zip(bounds, array.chunks)]
