@@ -1,4 +1,5 @@
-"""OME-NGFF 0.4 and 0.5 metadata: parsed and checked against the arrays it describes.
+"""OME-NGFF metadata: images of 0.1 to 0.5 and plates read, parsed and checked against the arrays they
+describe; 0.4 and 0.5 written.
 
 Written by hand rather than with ome-zarr-models on purpose: the reader must open the imperfect stores found
 in the wild (no omero block, extra keys, a missing optional field) and, where the metadata is truly wrong,
@@ -13,7 +14,12 @@ from dataclasses import dataclass, field
 
 from ._errors import OmeMetadataError
 
+# The versions written (and offered for writing); read are those and the older ones.
 SUPPORTED_VERSIONS = ("0.4", "0.5")
+READ_VERSIONS = ("0.1", "0.2", "0.3", *SUPPORTED_VERSIONS)
+# OME-NGFF 0.1 and 0.2 name no axes: their images are 5D, in this order. 0.3 names them, as plain strings.
+IMPLIED_AXES = ("t", "c", "z", "y", "x")
+UNNAMED_AXES_VERSIONS = ("0.1", "0.2")
 # Names by convention, when a store or a layer gives none: OME-NGFF's order, time, channel, then space.
 CONVENTIONAL_AXES = ("t", "c", "z", "y", "x")
 AXIS_TYPES = {"t": "time", "time": "time", "c": "channel", "ch": "channel", "channel": "channel"}
@@ -35,6 +41,27 @@ class Channel:
     color: str | None = None
     window: tuple[float, float] | None = None
     visible: bool = True
+
+
+@dataclass(frozen=True)
+class WellPlace:
+    """A well of a plate: its group's path from the plate, and its place on the plate's grid."""
+
+    path: str
+    row: int
+    column: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PlateLayout:
+    """A plate's ``plate`` metadata: its rows and columns (names, in order) and the wells it holds."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    wells: tuple[WellPlace, ...]
+    name: str | None = None
+    field_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,20 +143,32 @@ def ome_block(attrs: Mapping) -> tuple[str | None, Mapping] | None:
         multiscales = attrs.get("multiscales")
         first = multiscales[0] if isinstance(multiscales, Sequence) and multiscales else None
         version = first.get("version") if isinstance(first, Mapping) else None
-        if version is None and isinstance(attrs.get("image-label"), Mapping):
-            version = attrs["image-label"].get("version")
+        for key in ("image-label", "plate", "well"):  # before 0.5, each carries its own version
+            if version is None and isinstance(attrs.get(key), Mapping):
+                version = attrs[key].get("version")
         return version, attrs
     return None
 
 
-def check_version(version: str | None, where: str) -> str:
+def check_version(version: str | None, where: str, *, versions: Sequence[str] = SUPPORTED_VERSIONS) -> str:
+    """``version`` as a string, where it is one of ``versions`` (those written, by default); None is 0.4."""
     if version is None:
         version = "0.4"  # bioformats2raw and labels groups of 0.4 often carry no version of their own
-    if str(version) not in SUPPORTED_VERSIONS:
+    if str(version) not in versions:
         raise OmeMetadataError(
-            f"{where}: OME-NGFF version {version!r} is not supported (this reader takes {', '.join(SUPPORTED_VERSIONS)})"
+            f"{where}: OME-NGFF version {version!r} is not supported (this reader takes {', '.join(versions)})"
         )
     return str(version)
+
+
+def implied_axes(version: str | None, ndim: int) -> tuple[Axis, ...] | None:
+    """The axes of a 0.1 or 0.2 image, which names none: t, c, z, y, x for the 5D arrays those versions
+    call for (the last ``ndim`` of them for arrays that have fewer, as written in the wild); None for
+    other versions, whose images must name their axes."""
+    if str(version) not in UNNAMED_AXES_VERSIONS:
+        return None
+    names = IMPLIED_AXES[len(IMPLIED_AXES) - ndim :] if ndim <= len(IMPLIED_AXES) else conventional_names(ndim)
+    return tuple(Axis(name, axis_type(name)) for name in names)
 
 
 def parse_multiscale(
@@ -140,16 +179,15 @@ def parse_multiscale(
     ``array_ndim(path)`` gives the number of dimensions of the array at ``path`` in the group, or None where
     there is no array, so that every listed level is checked against what is really stored.
     """
-    version = check_version(version, where)
+    version = check_version(version, where, versions=READ_VERSIONS)
     multiscales = block.get("multiscales")
     if not isinstance(multiscales, Sequence) or not multiscales or not isinstance(multiscales[0], Mapping):
         raise OmeMetadataError(f"{where}: 'multiscales' must be a non-empty list of objects")
     multiscale = multiscales[0]
-    axes = _parse_axes(multiscale.get("axes"), where)
     datasets = multiscale.get("datasets")
     if not isinstance(datasets, Sequence) or not datasets:
         raise OmeMetadataError(f"{where}: multiscales[0] lists no datasets")
-    paths = []
+    paths, ndims = [], []
     for index, dataset in enumerate(datasets):
         path = dataset.get("path") if isinstance(dataset, Mapping) else None
         if not isinstance(path, str):
@@ -157,12 +195,16 @@ def parse_multiscale(
         ndim = array_ndim(path)
         if ndim is None:
             raise OmeMetadataError(f"{where}: dataset path {path!r} is listed in multiscales but no array is there")
+        paths.append(path)
+        ndims.append(ndim)
+    axes = implied_axes(version, ndims[0]) if "axes" not in multiscale else None
+    axes = axes or _parse_axes(multiscale.get("axes"), where)
+    for path, ndim in zip(paths, ndims):
         if ndim != len(axes):
             names = [axis.name for axis in axes]
             raise OmeMetadataError(
                 f"{where}: axes {names} ({len(axes)}) do not match the {ndim} dimensions of array {path!r}"
             )
-        paths.append(path)
     ndim = len(axes)
     level_scale, level_translate = _transforms(datasets[0].get("coordinateTransformations"), ndim, f"{where}/{paths[0]}")
     outer_scale, outer_translate = _transforms(multiscale.get("coordinateTransformations"), ndim, where)
@@ -184,8 +226,11 @@ def _parse_axes(raw, where: str) -> tuple[Axis, ...]:
         raise OmeMetadataError(f"{where}: multiscales[0] has no 'axes'")
     axes = []
     for index, item in enumerate(raw):
+        if isinstance(item, str):  # OME-NGFF 0.3: names only, their kind by convention
+            axes.append(Axis(name=item, type=axis_type(item, default=None)))
+            continue
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise OmeMetadataError(f"{where}: axes[{index}] must be an object with a 'name'")
+            raise OmeMetadataError(f"{where}: axes[{index}] must be an object with a 'name' (or, in 0.3, a name)")
         axes.append(Axis(name=item["name"], type=item.get("type"), unit=item.get("unit")))
     names = [axis.name for axis in axes]
     if len(set(names)) != len(names):
@@ -245,6 +290,68 @@ def label_colors(block: Mapping) -> dict[int, tuple[float, float, float, float]]
         if isinstance(value, int) and isinstance(rgba, Sequence) and len(rgba) == 4:
             colors[value] = tuple(component / 255 for component in rgba)
     return colors
+
+
+def parse_plate(block: Mapping, where: str) -> PlateLayout:
+    """The layout of a plate from its ``plate`` metadata (OME-NGFF 0.1 to 0.5).
+
+    Wells carry their row and column indices from 0.4 on; before, their path ends in the row's and the
+    column's names (``A/1``), which place them.
+    """
+    plate = block.get("plate")
+    if not isinstance(plate, Mapping):
+        raise OmeMetadataError(f"{where}: 'plate' must be an object")
+    rows, columns = (_names(plate.get(key), key, where) for key in ("rows", "columns"))
+    wells = []
+    for index, well in enumerate(plate.get("wells") or ()):
+        path = well.get("path") if isinstance(well, Mapping) else None
+        if not isinstance(path, str):
+            raise OmeMetadataError(f"{where}: plate wells[{index}] has no 'path'")
+        row, column = well.get("rowIndex"), well.get("columnIndex")
+        if not (isinstance(row, int) and isinstance(column, int)):
+            parts = path.strip("/").split("/")
+            row = rows.index(parts[-2]) if len(parts) >= 2 and parts[-2] in rows else None
+            column = columns.index(parts[-1]) if parts[-1] in columns else None
+        if row is None or column is None or not (0 <= row < len(rows) and 0 <= column < len(columns)):
+            raise OmeMetadataError(
+                f"{where}: plate wells[{index}] ({path!r}) is not on the plate's {len(rows)} x {len(columns)} grid"
+            )
+        wells.append(WellPlace(path.strip("/"), row, column, f"{rows[row]}{columns[column]}"))
+    if not wells:
+        raise OmeMetadataError(f"{where}: the plate lists no wells")
+    count = plate.get("field_count")
+    return PlateLayout(
+        tuple(rows), tuple(columns), tuple(wells), name=plate.get("name") or None,
+        field_count=count if isinstance(count, int) else None,
+    )
+
+
+def _names(raw, key: str, where: str) -> list[str]:
+    if not isinstance(raw, Sequence) or not raw:
+        raise OmeMetadataError(f"{where}: plate {key!r} must be a non-empty list of objects with a 'name'")
+    names = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or item.get("name") is None:
+            raise OmeMetadataError(f"{where}: plate {key}[{index}] has no 'name'")
+        names.append(str(item["name"]))
+    return names
+
+
+def well_fields(block: Mapping, where: str) -> list[str]:
+    """The paths of a well's fields (its images), from its ``well`` metadata, in order."""
+    well = block.get("well")
+    images = well.get("images") if isinstance(well, Mapping) else None
+    if not isinstance(images, Sequence):
+        raise OmeMetadataError(f"{where}: 'well' must be an object listing its 'images'")
+    paths = [image.get("path") for image in images if isinstance(image, Mapping)]
+    if not paths or not all(isinstance(path, str) for path in paths):
+        raise OmeMetadataError(f"{where}: well images must each have a 'path' (found {_short_json(images)})")
+    return [path.strip("/") for path in paths]
+
+
+def _short_json(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def bioformats2raw_series(block: Mapping, series_attrs: Mapping | None) -> list[str] | None:

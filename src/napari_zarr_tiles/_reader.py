@@ -1,4 +1,5 @@
-"""napari reader: a zarr folder (plain array, group, OME-Zarr 0.4/0.5) to lazy dask-backed layers.
+"""napari reader: a zarr folder (plain array, group, OME-Zarr 0.1 to 0.5, an HCS plate or well) to lazy
+dask-backed layers.
 
 The reader opens read-only, reads metadata plus at most a bounded sample for contrast, and returns one dask
 array per pyramid level, with explicit layer type, scale, translation, axis labels, units, name, colormap
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from . import _display, _ome
+from . import _display, _ome, _plate
 from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._location import is_url, locate
 from ._pyramid import lazy_levels
@@ -71,6 +72,8 @@ class ImageSource:
     channels: tuple[_ome.Channel, ...] = ()
     labels: bool = False
     label_colors: Mapping[int, tuple] = field(default_factory=dict)
+    # A plate's mosaic: its pixels (``levels`` then holds the first well's level, sampled for the contrast).
+    mosaic: _plate.Mosaic | None = None
 
     @property
     def channel_axis(self) -> int | None:
@@ -276,6 +279,10 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
 def _ome_sources(
     group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
 ) -> list[ImageSource]:
+    if "plate" in block:
+        return [_mosaic_source(group, where, name, block)]
+    if "well" in block:
+        return _well_sources(group, where, name, block, skipped)
     prefetch_members(group, ["OME", "labels", *_named_paths(block)])
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
@@ -289,8 +296,6 @@ def _ome_sources(
         if found is None:
             raise OmeMetadataError(f"{where}/{first}: bioformats2raw series has no OME multiscales metadata")
         return _ome_sources(subgroup, f"{where}/{first}", name, *found, skipped)
-    if "plate" in block or "well" in block:
-        raise OmeMetadataError(f"{where}: OME-Zarr plates and wells (HCS) are not supported yet; open one image")
     if "multiscales" not in block and "labels" in block:
         return _label_sources(group, where, version, skipped)
     sources = [_multiscale_source(group, where, name, version, block)]
@@ -308,6 +313,40 @@ def _named_paths(block: Mapping) -> list[str]:
     if not (isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict)):
         return []
     return [d["path"] for d in multiscales[0].get("datasets") or () if isinstance(d, dict) and isinstance(d.get("path"), str)]
+
+
+def _mosaic_source(group: zarr.Group, where: str, name: str, block: Mapping) -> ImageSource:
+    """A plate as the mosaic of its wells (:mod:`._plate`); wells that cannot be read, or their chunks, are
+    told once per draw."""
+    mosaic = _plate.mosaic(
+        _plate.plate_of(group, where, block), on_problem=_ProblemsTeller(f"{where}: wells shown blank"),
+        on_bad_chunks=_BadChunksTeller(),
+    )
+    return ImageSource(
+        where=where, name=mosaic.plate.layout.name or name, levels=(mosaic.sample,), axes=mosaic.axes,
+        scale=mosaic.scale, translate=mosaic.translate, channels=mosaic.channels, mosaic=mosaic,
+    )
+
+
+def _well_sources(group: zarr.Group, where: str, name: str, block: Mapping, skipped: list[str]) -> list[ImageSource]:
+    """A well opened on its own: each of its fields (with its labels), side by side along X in their order,
+    a gap between them."""
+    sources: list[ImageSource] = []
+    offset = 0.0
+    for field_path in _ome.well_fields(block, where):
+        field_group = _child(group, field_path, where)
+        found = _ome.ome_block(field_group.attrs.asdict())
+        if found is None:
+            raise OmeMetadataError(f"{where}/{field_path}: a field of the well with no OME multiscales metadata")
+        image, *labels = _ome_sources(field_group, f"{where}/{field_path}", name, *found, skipped)
+        x = _ome.yx_axes(image.axes)[1]
+        for source in (image, *labels):
+            translate = list(source.translate)
+            translate[_ome.yx_axes(source.axes)[1]] += offset
+            label = f"{source.name} (field {field_path})" if source.labels else f"{name} field {field_path}"
+            sources.append(replace(source, translate=tuple(translate), name=label))
+        offset += image.levels[0].shape[x] * image.scale[x] * (1 + _plate.GAP_FRACTION)
+    return sources
 
 
 def _label_sources(
@@ -413,22 +452,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
     # A corrupt chunk met while napari draws shows the fill value (an exception there would leave napari
     # half-way through adding the layer), and the person is told once per array which chunks they are.
     tell = _BadChunksTeller()
-    levels = [to_dask(level, bad_chunks="fill", on_bad_chunks=tell) for level in source.levels]
-    yx = _ome.yx_axes(source.axes)
-    if len(levels) == 1:
-        overview_source = to_dask(
-            source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE, bad_chunks="fill", on_bad_chunks=tell
-        )
-        levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
-        if len(levels) > 1:
-            _notify(
-                f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
-                "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
-            )
-    elif not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
-        # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
-        # overview, which would otherwise read it again.
-        levels[-1] = np.asarray(NamedReads(source.levels[-1], bad_chunks="fill", on_bad_chunks=tell)[...])
+    levels = [source.mosaic.data] if source.mosaic is not None else _stored_levels(source, tell)
     common = {
         "scale": list(source.scale),
         "translate": list(source.translate),
@@ -436,6 +460,8 @@ def _layers(source: ImageSource) -> list[LayerData]:
         "multiscale": len(levels) > 1,
         "metadata": {"zarr_path": source.where},
     }
+    if source.mosaic is not None:
+        common["metadata"]["plate"] = _plate_placement(source.mosaic)
     if any(axis.unit for axis in source.axes):
         # Only where the store has units: napari parses them with pint, whose start-up costs most of a second.
         common["units"] = [axis.unit or "pixel" for axis in source.axes]
@@ -457,10 +483,50 @@ def _layers(source: ImageSource) -> list[LayerData]:
         kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, coarsest, None, source.name)}
         if source.channels:
             kwargs.update(_channel_look(source.channels[0]))
-        return [(data, kwargs, "image")]
-    return [
-        _channel_layer(source, levels, coarsest, common, index) for index in range(source.levels[0].shape[channel_axis])
+        return [(data, kwargs, "image"), *_well_names_layer(source)]
+    layers = [
+        _channel_layer(source, levels, coarsest, common, index) for index in range(levels[0].shape[channel_axis])
     ]
+    return layers + _well_names_layer(source)
+
+
+def _plate_placement(mosaic: _plate.Mosaic) -> dict:
+    """What the Plate widget needs of a mosaic layer to place wells opened at full resolution on it."""
+    yx = _ome.yx_axes(mosaic.axes)
+    return {
+        "level": mosaic.level, "field": mosaic.field, "cell": list(mosaic.cell),
+        "origin": [mosaic.translate[axis] for axis in yx],
+    }
+
+
+def _well_names_layer(source: ImageSource) -> list[LayerData]:
+    """For a plate's mosaic, a Points layer writing the wells' names on them; nothing for other images."""
+    if source.mosaic is None:
+        return []
+    points, kwargs = _plate.well_names(source.mosaic, f"{source.name} wells")
+    return [(points, kwargs, "points")]
+
+
+def _stored_levels(source: ImageSource, tell: _BadChunksTeller) -> list:
+    """The levels of ``source`` as napari gets them: lazy views, lazy overview levels where a big image has
+    no pyramid, a small stored coarsest level read at once."""
+    levels = [to_dask(level, bad_chunks="fill", on_bad_chunks=tell) for level in source.levels]
+    yx = _ome.yx_axes(source.axes)
+    if len(levels) == 1:
+        overview_source = to_dask(
+            source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE, bad_chunks="fill", on_bad_chunks=tell
+        )
+        levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
+        if len(levels) > 1:
+            _notify(
+                f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
+                "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
+            )
+    elif not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
+        # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
+        # overview, which would otherwise read it again.
+        levels[-1] = np.asarray(NamedReads(source.levels[-1], bad_chunks="fill", on_bad_chunks=tell)[...])
+    return levels
 
 
 STORED_TABLE = "objects"  # the table a label image opens with as its features (``measure --table``'s default)
@@ -589,6 +655,38 @@ class _BadChunksTeller:
         with self._lock:
             bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
         _warn(f"{bad.describe()}: shown as the fill value (restore those files from a copy to see them)")
+
+
+class _ProblemsTeller:
+    """Tells the person, in one notification headed ``title``, the problems met while napari draws (a
+    plate's wells that cannot be read). They arrive from dask's threads: those met by the time the main
+    thread tells are gathered (the first few named, the others counted); later ones go to the log."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            first = not self._lines
+            self._lines.append(line)
+        if first:
+            _on_main_thread(self._tell, self.title)
+        else:
+            logger.info("%s: %s", self.title, line)
+
+    def __getstate__(self) -> dict:
+        return {"title": self.title, "_lines": list(self._lines)}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _lock=threading.Lock())
+
+    def _tell(self, title: str, most: int = 8) -> None:
+        with self._lock:
+            lines = list(self._lines)
+        more = f"; and {len(lines) - most} more" if len(lines) > most else ""
+        _warn(f"{title}: {'; '.join(lines[:most])}{more}")
 
 
 def _grid_order(key: str) -> tuple[int, ...]:
