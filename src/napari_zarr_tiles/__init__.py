@@ -10,7 +10,10 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "apply_chain", "apply_filter", "filters", "measure", "process", "read_table", "tile_maps"]
+__all__ = [
+    "__version__", "apply_chain", "apply_filter", "edit_labels", "filters", "measure", "new_labels", "process", "read_table",
+    "tile_maps",
+]
 
 
 def __getattr__(name: str):
@@ -31,6 +34,10 @@ def __getattr__(name: str):
         from ._tile_maps import tile_maps
 
         return tile_maps
+    if name in ("edit_labels", "new_labels"):
+        from . import _editing
+
+        return getattr(_editing, name)
     if name in ("measure", "read_table"):
         from . import _measure
 

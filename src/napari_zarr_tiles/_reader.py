@@ -610,7 +610,12 @@ def _contrast(source: ImageSource, coarsest, channel: int | None, layer_name: st
 
 
 def _missing_lines(source: ImageSource) -> list[str]:
-    """One line per level of ``source`` with chunks not stored: their count and first keys (a listing)."""
+    """One line per level of ``source`` with chunks not stored: their count and first keys (a listing).
+    None for a label image this plugin made empty to be edited (``new_labels``): its chunks are written as
+    they are painted, the others are 0 by design."""
+    node = open_readonly(source.where) if Path(source.where).is_dir() else None
+    if isinstance(node, zarr.Group) and (node.attrs.get(WRITER_MARKER) or {}).get("sparse") is True:
+        return []
     lines = []
     for level in source.levels:
         if is_remote(level):

@@ -39,7 +39,7 @@ from ._options import LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
 
-__all__ = ["ImageToWrite", "default_chunks", "move_into_place", "write_ome_zarr"]
+__all__ = ["ImageToWrite", "create_empty", "default_chunks", "move_into_place", "write_ome_zarr"]
 
 DEFAULT_TILE_2D = 1024
 DEFAULT_TILE_3D = (64, 256, 256)
@@ -202,10 +202,11 @@ def _refused(error: OSError, partial: Path) -> bool:
 
 
 @contextmanager
-def _target_lock(target: Path) -> Iterator[None]:
+def _target_lock(target: Path, activity: str = "write") -> Iterator[None]:
     """Hold ``.NAME.lock`` beside ``target`` while writing it: a second write into the same target, from this
     process or another, is refused with :class:`TargetLockedError`. The lock is the operating system's
-    (``flock``): it dies with its process, so a killed write leaves no lock behind that blocks the next."""
+    (``flock``): it dies with its process, so a killed write leaves no lock behind that blocks the next.
+    ``activity`` ("write", or "edit" for a labels editor) is recorded in the lock, for the refusal to say."""
     lock = target.with_name(f".{target.name}.lock")
     while True:
         try:
@@ -222,8 +223,14 @@ def _target_lock(target: Path) -> Iterator[None]:
             except OSError:  # Windows: a locked byte cannot be read
                 holder = ""
             os.close(descriptor)
+            process, _, held_for = holder.partition(" ")
+            if held_for == "edit":
+                raise TargetLockedError(
+                    f"{target} is open in a labels editor (process {process}, lock {lock}); commit and close "
+                    "that editor first"
+                ) from None
             raise TargetLockedError(
-                f"{target} is being written by another write (process {holder or 'unknown'}, lock {lock}); "
+                f"{target} is being written by another write (process {process or 'unknown'}, lock {lock}); "
                 "wait for it to finish, or choose another target"
             ) from None
         # The writer before may have removed the file between our open and our lock: a lock on a removed
@@ -236,7 +243,7 @@ def _target_lock(target: Path) -> Iterator[None]:
         os.close(descriptor)
     try:
         os.ftruncate(descriptor, 0)
-        os.write(descriptor, f"{os.getpid()}\n".encode())
+        os.write(descriptor, f"{os.getpid()} {activity}\n".encode())
         yield
     finally:
         lock.unlink(missing_ok=True)  # while still held, so that no one locks the file on its way out
@@ -305,6 +312,16 @@ def _layout(image: ImageToWrite, options: WriteOptions) -> _Layout:
     yx = _ome.yx_axes(image.axes)
     shapes = level_shapes(array.shape, yx, chunks) if options.with_pyramid else [array.shape]
     return _Layout(image, array, yx, shapes, _datasets(image, array.shape, shapes))
+
+
+def create_empty(group, image: ImageToWrite, options: WriteOptions) -> None:
+    """Create the arrays of ``image`` (its pyramid's too, in the chunks of its lazy level 0) and its OME
+    metadata in ``group``, writing no pixels: every chunk is absent, so reads as the fill value, 0."""
+    level0 = da.asarray(image.level0)
+    yx = _ome.yx_axes(image.axes)
+    shapes = level_shapes(level0.shape, yx, level0.chunksize) if options.with_pyramid else [level0.shape]
+    layout = _Layout(image, level0, yx, shapes, _datasets(image, level0.shape, shapes))
+    _Plan(group, layout, *_arrays(group, layout, options, resuming=False)).write_metadata(options.ome_version)
 
 
 def _datasets(image: ImageToWrite, shape, shapes) -> list[tuple[str, list[float], list[float]]]:

@@ -1,0 +1,697 @@
+"""Labels on disk opened for editing: read and write level 0 chunk by chunk, commit whole chunks atomically and
+rebuild only the pyramid tiles above them, label-safe.
+
+The reader never writes; only an editor made here does, and only the chunks an edit changed. Each chunk
+(or shard, in a sharded array: the unit a file holds) is encoded by zarr into memory and written to a
+temporary file beside its own, then moved over it (``os.replace``): a chunk on disk is always the old one or
+the new one, never a torn mix. Edits not yet committed are kept in a journal beside the store (at each
+commit, and whenever :meth:`LabelsEditor.save_journal` is called), so that a crash loses nothing committed to
+it: the next editor of the same labels offers them back (:attr:`LabelsEditor.recovered`). A lock beside the
+store (the writer's own) keeps a second editor, or a write, out while one is open. No napari here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import pairwise, product
+from os import PathLike, fspath
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import zarr
+import zarr.storage
+from zarr.core.buffer import default_buffer_prototype
+from zarr.storage import MemoryStore
+
+from . import _ome
+from ._errors import (
+    InvalidOptionError,
+    OmeMetadataError,
+    ResumeMismatchError,
+    TargetExistsError,
+    TargetLockedError,
+    TargetNotWritableError,
+    ZarrTilesError,
+)
+from ._pyramid import downsample_block
+from ._reader import ImageSource, find_images
+from ._store import WRITER_MARKER, NamedReads, fill_value, is_zarr_path, open_readonly
+from ._stream import write_unit
+from ._writing import _target_lock
+
+__all__ = ["CommitReport", "LabelsEditor", "RecoveredEdits", "edit_labels", "new_labels"]
+
+# zarr's metadata documents, copied to encode chunks in memory exactly as the array on disk would.
+METADATA_FILES = ("zarr.json", ".zarray")
+TEMPORARY_SUFFIX = ".edit-partial"
+# What new labels record: their chunks are written as they are painted, absent ones are 0 by design (the
+# reader does not count them as missing).
+SPARSE = {"sparse": True}
+
+
+@dataclass(frozen=True)
+class CommitReport:
+    """What a commit wrote: chunk (or shard) files per pyramid level, finest first, and their bytes."""
+
+    chunks: tuple[int, ...]
+    bytes_written: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RecoveredEdits:
+    """Edits an earlier editor of the same labels left uncommitted (it closed with them, or crashed)."""
+
+    journal: Path
+    chunks: int
+    saved: datetime
+
+
+@dataclass
+class _Edit:
+    """One assignment, as undo needs it: per chunk, where it changed and what was there before."""
+
+    changes: list[tuple[tuple[int, ...], tuple[slice, ...], np.ndarray]] = field(default_factory=list)
+
+
+def edit_labels(path: str | PathLike) -> LabelsEditor:
+    """Open the labels at ``path`` for editing.
+
+    Parameters
+    ----------
+    path
+        An OME-Zarr label image (``image.zarr/labels/NAME``, with its pyramid), an OME-Zarr image holding
+        exactly one label image, or a plain zarr array of integers.
+
+    Returns
+    -------
+    LabelsEditor
+        ``editor[selection] = value`` and ``editor[selection]`` on level 0; ``commit()`` writes the changed
+        chunks and the pyramid tiles above them; ``undo()``; ``close()`` (or use it in a ``with`` block).
+
+    Raises
+    ------
+    TargetLockedError
+        If the store is open in another editor, or being written.
+    ZarrTilesError
+        If ``path`` holds no labels, or several (the message names them).
+    """
+    return LabelsEditor(_labels_source(path))
+
+
+def _labels_source(path: str | PathLike) -> ImageSource:
+    found = find_images(path)
+    labels = [source for source in found.sources if source.labels]
+    if not labels:
+        plain = [source for source in found.sources if np.dtype(source.levels[0].dtype).kind in "biu"]
+        node = open_readonly(path)
+        plain_node = isinstance(node, zarr.Array) or _ome.ome_block(node.attrs.asdict()) is None
+        if len(found.sources) == 1 and plain and plain_node:
+            return plain[0]
+        raise ZarrTilesError(
+            f"{fspath(path)} holds no label image to edit (labels are an OME-Zarr label image, or a plain array of "
+            "integers); to start one for this image, use new_labels"
+        )
+    if len(labels) > 1:
+        raise ZarrTilesError(
+            f"{fspath(path)} holds {len(labels)} label images: open one of them, "
+            + ", ".join(source.where for source in labels)
+        )
+    return labels[0]
+
+
+def _store_root(path: Path) -> Path:
+    """The outermost folder of the zarr hierarchy holding ``path``: the lock and the journal lie beside it."""
+    root = path
+    while is_zarr_path(root.parent) and root.parent != root:
+        root = root.parent
+    return root
+
+
+class LabelsEditor:
+    """Level 0 of a label image, editable chunk by chunk; see :func:`edit_labels`.
+
+    Reads (``editor[...]``) see the edits made so far, committed or not. An assignment reads the chunks it
+    touches, holds them in memory and changes them; chunks where nothing changes are left alone. ``commit()``
+    writes the changed chunks back, each atomically, then the pyramid tiles above them (label-safe: each
+    coarse pixel is the first of its box, as the writer makes them), and clears the journal. ``undo()`` takes
+    back the last assignment, committed or not, until the editor is closed.
+    """
+
+    def __init__(self, source: ImageSource):
+        self.source = source
+        self.path = Path(source.where)
+        self._levels = list(source.levels)
+        self._factors = _level_factors([level.shape for level in self._levels], source.where)
+        self._root = _store_root(self.path)
+        self._closed = True
+        self._exit = ExitStack()
+        try:
+            self._exit.enter_context(_target_lock(self._root, "edit"))
+        except TargetLockedError as error:
+            raise TargetLockedError(f"{self.path} cannot be opened for editing: {error}") from None
+        self._closed = False
+        self._unit = write_unit(self._levels[0])
+        self._twins = [_twin(level) for level in self._levels]  # (array in memory, its dict of keys)
+        self._held: dict[tuple[int, ...], np.ndarray] = {}
+        self._dirty: set[tuple[int, ...]] = set()
+        self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
+        self._versions: dict[tuple[int, ...], int] = {}
+        self._history: list[_Edit] = []
+        relative = self.path.relative_to(self._root).as_posix()
+        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / (relative.replace("/", "%") or "%")
+        for level in self._levels:
+            _remove_temporary_files(_array_folder(level))
+        self.recovered = self._find_recovered()
+        if self.recovered is not None:
+            warnings.warn(
+                f"{self.path} has {self.recovered.chunks} chunks of uncommitted edits saved at "
+                f"{self.recovered.saved:%Y-%m-%d %H:%M:%S} UTC: restore_recovered() applies them, "
+                "discard_recovered() drops them (the next save of the journal replaces them)",
+                UserWarning, stacklevel=3,
+            )
+
+    # --- what is edited ---------------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._levels[0].shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._levels[0].dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The unit an edit writes: a chunk, or a shard in a sharded array."""
+        return self._unit
+
+    @property
+    def levels(self) -> int:
+        return len(self._levels)
+
+    @property
+    def uncommitted(self) -> int:
+        """How many chunks hold edits not yet committed."""
+        return len(self._dirty)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._history)
+
+    # --- reading and writing level 0 --------------------------------------------------------------------------
+
+    def __getitem__(self, selection) -> np.ndarray:
+        self._check_open()
+        region, dropped = _region(selection, self.shape)
+        out = np.asarray(NamedReads(self._levels[0])[region])
+        for index, block in self._held.items():
+            inside, local = _overlap(region, self._unit_region(index))
+            if inside is not None:
+                out[inside] = block[local]
+        return out.reshape([n for axis, n in enumerate(out.shape) if axis not in dropped])
+
+    def __setitem__(self, selection, value) -> None:
+        self._check_open()
+        region, dropped = _region(selection, self.shape)
+        values = self._values(value, region, dropped)
+        edit = _Edit()
+        for index in self._units_in(region):
+            inside, local = _overlap(region, self._unit_region(index))
+            block = self._block(index)
+            if np.array_equal(block[local], values[inside]):
+                continue
+            edit.changes.append((index, local, block[local].copy()))
+            block[local] = values[inside]
+            self._changed(index)
+        if edit.changes:
+            self._history.append(edit)
+
+    def undo(self) -> bool:
+        """Take back the last assignment that changed something, committed or not; False if there is none."""
+        self._check_open()
+        if not self._history:
+            return False
+        for index, local, before in reversed(self._history.pop().changes):
+            self._block(index)[local] = before
+            self._changed(index)
+        return True
+
+    def revert(self) -> None:
+        """Drop every edit not yet committed (they cannot be undone afterwards)."""
+        self._check_open()
+        for index in self._dirty:
+            self._held.pop(index, None)
+        self._dirty.clear()
+        self._history.clear()
+        self._remove_journal()
+
+    def _values(self, value, region: tuple[slice, ...], dropped: set[int]) -> np.ndarray:
+        values = np.asarray(value)
+        if values.dtype.kind not in "biu":
+            if values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0):
+                values = values.astype(np.int64)
+            else:
+                raise InvalidOptionError("value", f"labels are whole numbers, not {values.dtype} values")
+        if values.size and values.dtype != self.dtype:
+            info = np.iinfo(self.dtype) if self.dtype.kind in "iu" else None
+            if info is not None and (int(values.min()) < info.min or int(values.max()) > info.max):
+                raise InvalidOptionError(
+                    "value", f"label values {int(values.min())}..{int(values.max())} do not fit this store's {self.dtype}"
+                )
+        shape = [s.stop - s.start for axis, s in enumerate(region) if axis not in dropped]
+        values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
+        return values.reshape([s.stop - s.start for s in region])
+
+    def _units_in(self, region: tuple[slice, ...]) -> Iterator[tuple[int, ...]]:
+        ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, self._unit)]
+        return product(*ranges)
+
+    def _unit_region(self, index: tuple[int, ...], level: int = 0) -> tuple[slice, ...]:
+        unit, shape = write_unit(self._levels[level]), self._levels[level].shape
+        return tuple(slice(i * u, min((i + 1) * u, n)) for i, u, n in zip(index, unit, shape))
+
+    def _block(self, index: tuple[int, ...]) -> np.ndarray:
+        """The level-0 unit at ``index`` as edited so far, held in memory from now on."""
+        if index not in self._held:
+            self._held[index] = np.array(NamedReads(self._levels[0])[self._unit_region(index)])
+        return self._held[index]
+
+    def _changed(self, index: tuple[int, ...]) -> None:
+        self._dirty.add(index)
+        self._versions[index] = self._versions.get(index, 0) + 1
+
+    # --- the journal ------------------------------------------------------------------------------------------
+
+    def save_journal(self) -> int:
+        """Keep the uncommitted edits beside the store, where the next editor finds them after a crash;
+        return how many chunks were saved now (those changed since the last save)."""
+        self._check_open()
+        if not self._dirty:
+            self._remove_journal()
+            return 0
+        self.journal_path.mkdir(parents=True, exist_ok=True)
+        saved = 0
+        for index in sorted(self._dirty):
+            if self._journaled.get(index) == self._versions[index]:
+                continue
+            _write_file_atomically(self.journal_path / _journal_name(index), _npy_bytes(self._held[index]))
+            self._journaled[index] = self._versions[index]
+            saved += 1
+        manifest = {
+            "path": str(self.path), "shape": list(self.shape), "dtype": str(self.dtype), "unit": list(self._unit),
+            "saved": datetime.now(timezone.utc).isoformat(), "units": [list(index) for index in sorted(self._dirty)],
+        }
+        _write_file_atomically(self.journal_path / "manifest.json", json.dumps(manifest).encode())
+        for stale in self.journal_path.glob("*.npy"):
+            if stale.name not in {_journal_name(index) for index in self._dirty}:
+                stale.unlink(missing_ok=True)
+        return saved
+
+    def _remove_journal(self) -> None:
+        shutil.rmtree(self.journal_path, ignore_errors=True)
+        self._journaled.clear()
+        try:
+            self.journal_path.parent.rmdir()  # the last journal beside this store
+        except OSError:
+            pass
+
+    def _find_recovered(self) -> RecoveredEdits | None:
+        manifest = self._manifest()
+        if manifest is None:
+            return None
+        return RecoveredEdits(self.journal_path, len(manifest["units"]), datetime.fromisoformat(manifest["saved"]))
+
+    def _manifest(self) -> dict | None:
+        try:
+            manifest = json.loads((self.journal_path / "manifest.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return manifest
+
+    def restore_recovered(self) -> int:
+        """Apply the recovered edits (:attr:`recovered`) as one assignment (undoable); return the chunk count."""
+        self._check_open()
+        manifest = self._manifest()
+        if manifest is None:
+            return 0
+        if (manifest["shape"], manifest["dtype"], manifest["unit"]) != (list(self.shape), str(self.dtype), list(self._unit)):
+            raise ResumeMismatchError(
+                f"the uncommitted edits kept at {self.journal_path} were made on labels of shape {tuple(manifest['shape'])}, "
+                f"{manifest['dtype']}, chunks {tuple(manifest['unit'])}; {self.path} is now {self.shape}, {self.dtype}, "
+                f"chunks {self._unit}: discard them (discard_recovered())"
+            )
+        edit = _Edit()
+        for raw in manifest["units"]:
+            index = tuple(raw)
+            recovered = np.load(self.journal_path / _journal_name(index))
+            block = self._block(index)
+            edit.changes.append((index, (slice(None),) * self.ndim, block.copy()))
+            block[...] = recovered
+            self._changed(index)
+        if edit.changes:
+            self._history.append(edit)
+        self.recovered = None
+        return len(edit.changes)
+
+    def discard_recovered(self) -> None:
+        """Drop the recovered edits (:attr:`recovered`) for good."""
+        self._check_open()
+        if self.recovered is not None and not self._dirty:
+            self._remove_journal()
+        self.recovered = None
+
+    # --- commit -----------------------------------------------------------------------------------------------
+
+    def commit(self) -> CommitReport:
+        """Write the changed chunks of level 0, then the pyramid tiles above them, each file atomically.
+
+        A commit stopped half-way (a crash, a full disk) leaves every chunk either as it was or as edited;
+        the journal, written first, still holds the edits, so the next editor offers them back and its
+        commit finishes the pyramid.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        if not self._dirty:
+            return CommitReport((0,) * self.levels, 0, 0.0)
+        self.save_journal()
+        counts, written = [0] * self.levels, 0
+        changed = set()
+        for index in sorted(self._dirty):
+            size = self._write_if_changed(0, index, self._held[index])
+            if size is not None:
+                counts[0] += 1
+                written += size
+                changed.add(index)
+        for level in range(1, self.levels):
+            above = set()
+            for index in changed:
+                above.update(self._units_above(level, index))
+            changed = set()
+            for index in sorted(above):
+                size = self._write_if_changed(level, index, self._reduced(level, index))
+                if size is not None:
+                    counts[level] += 1
+                    written += size
+                    changed.add(index)
+        self._dirty.clear()
+        self._held.clear()
+        self._remove_journal()
+        return CommitReport(tuple(counts), written, time.perf_counter() - started)
+
+    def _units_above(self, level: int, index: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+        """The units of ``level`` whose pixels come from unit ``index`` of the level below it."""
+        region = self._unit_region(index, level - 1)
+        factors = self._factors[level]
+        coarse = tuple(slice(s.start // f, -(-s.stop // f)) for s, f in zip(region, factors))
+        unit, shape = write_unit(self._levels[level]), self._levels[level].shape
+        ranges = [range(s.start // u, min(-(-s.stop // u), -(-n // u))) for s, u, n in zip(coarse, unit, shape)]
+        return product(*ranges)
+
+    def _reduced(self, level: int, index: tuple[int, ...]) -> np.ndarray:
+        """Unit ``index`` of ``level`` made again from the level below it (already written), as the writer
+        makes it: the same label-safe reduction."""
+        region = self._unit_region(index, level)
+        factors = self._factors[level]
+        below = self._levels[level - 1].shape
+        source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, below))
+        reduced = downsample_block(np.asarray(NamedReads(self._levels[level - 1])[source]), factors, labels=True)
+        return reduced[tuple(slice(0, s.stop - s.start) for s in region)]
+
+    def _write_if_changed(self, level: int, index: tuple[int, ...], block: np.ndarray) -> int | None:
+        """Write ``block`` as unit ``index`` of ``level`` unless the file already holds it (or, absent,
+        would hold only the fill value); return the bytes written, None if nothing was."""
+        array, (twin, encoded_units) = self._levels[level], self._twins[level]
+        key = array.metadata.encode_chunk_key(index)
+        target = _array_folder(array) / key
+        region = self._unit_region(index, level)
+        if not target.exists():
+            if not np.any(block != fill_value(array)):
+                return None
+        elif np.array_equal(np.asarray(NamedReads(array)[region]), block):
+            return None
+        twin[region] = block
+        encoded = encoded_units.pop(key).to_bytes()
+        _write_file_atomically(target, encoded)
+        return len(encoded)
+
+    # --- closing ----------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the editor and release its lock. Uncommitted edits are kept in the journal (and said), for
+        the next editor to offer back; call :meth:`revert` first to drop them."""
+        if self._closed:
+            return
+        try:
+            if self._dirty:
+                self.save_journal()
+                warnings.warn(
+                    f"{self.path}: {len(self._dirty)} chunks of uncommitted edits are kept at {self.journal_path}; "
+                    "edit_labels on the same path offers them back", UserWarning, stacklevel=2,
+                )
+        finally:
+            self._closed = True
+            self._held.clear()
+            self._history.clear()
+            self._exit.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._dirty)} chunks uncommitted"
+        return f"<LabelsEditor {self.path} {self.shape} {self.dtype}, {self.levels} levels, {state}>"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ZarrTilesError(f"the editor of {self.path} is closed: open it again with edit_labels")
+
+
+def _level_factors(shapes: list[tuple[int, ...]], where: str) -> list[tuple[int, ...]]:
+    """Each level's reduction factor per axis from the level before it (None for level 0)."""
+    factors: list = [None]
+    for before, after in pairwise(shapes):
+        level = tuple(max(1, round(b / a)) for b, a in zip(before, after))
+        if any(-(-b // f) != a and b // f != a for b, a, f in zip(before, after, level)):
+            raise OmeMetadataError(
+                f"{where}: pyramid level of shape {after} is not a whole-number reduction of {before}; "
+                "its tiles cannot be rebuilt after an edit (write the labels again with napari-zarr-tiles)"
+            )
+        factors.append(level)
+    return factors
+
+
+def _region(selection, shape: tuple[int, ...]) -> tuple[tuple[slice, ...], set[int]]:
+    """A basic selection as one slice per axis (step 1) and the axes an integer index drops."""
+    if not isinstance(selection, tuple):
+        selection = (selection,)
+    if any(item is Ellipsis for item in selection):
+        at = next(i for i, item in enumerate(selection) if item is Ellipsis)
+        selection = selection[:at] + (slice(None),) * (len(shape) - len(selection) + 1) + selection[at + 1 :]
+    selection = selection + (slice(None),) * (len(shape) - len(selection))
+    if len(selection) != len(shape):
+        raise IndexError(f"{len(selection)} indices for labels of {len(shape)} dimensions")
+    region, dropped = [], set()
+    for axis, (item, size) in enumerate(zip(selection, shape)):
+        if isinstance(item, slice):
+            start, stop, step = item.indices(size)
+            if step != 1:
+                raise IndexError("labels are edited in boxes: slices with a step are not supported")
+            region.append(slice(start, max(start, stop)))
+        elif isinstance(item, int | np.integer):
+            index = int(item) + size if item < 0 else int(item)
+            if not 0 <= index < size:
+                raise IndexError(f"index {item} is out of bounds for axis {axis} of size {size}")
+            region.append(slice(index, index + 1))
+            dropped.add(axis)
+        else:
+            raise IndexError("labels are edited with integers and slices (boxes), not with arrays of indices")
+    return tuple(region), dropped
+
+
+def _overlap(region: tuple[slice, ...], unit: tuple[slice, ...]):
+    """Where ``region`` and ``unit`` overlap: as positions in ``region``'s array and in the unit's block."""
+    starts = [max(r.start, u.start) for r, u in zip(region, unit)]
+    stops = [min(r.stop, u.stop) for r, u in zip(region, unit)]
+    if any(start >= stop for start, stop in zip(starts, stops)):
+        return None, None
+    inside = tuple(slice(a - r.start, b - r.start) for a, b, r in zip(starts, stops, region))
+    local = tuple(slice(a - u.start, b - u.start) for a, b, u in zip(starts, stops, unit))
+    return inside, local
+
+
+def _array_folder(array: zarr.Array) -> Path:
+    return Path(array.store.root) / array.path
+
+
+def _twin(array: zarr.Array) -> tuple[zarr.Array, dict]:
+    """The array's double in memory, from a copy of its metadata: it encodes a unit exactly as zarr would on
+    disk, which this module then writes itself, atomically. Every unit is encoded, fill values too. Returned
+    with the dict its store keeps its keys in, where each encoded unit is then found."""
+    folder = _array_folder(array)
+    documents = {name: (folder / name).read_bytes() for name in METADATA_FILES if (folder / name).is_file()}
+    buffers = {name: default_buffer_prototype().buffer.from_bytes(data) for name, data in documents.items()}
+    zarr_format = 3 if "zarr.json" in documents else 2
+    twin = zarr.open_array(MemoryStore(buffers), mode="r+", zarr_format=zarr_format)
+    return twin.with_config({"write_empty_chunks": True}), buffers
+
+
+def _write_file_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target``, flushed to disk, then move it over ``target``: a
+    reader (or a crash) sees the old file or the new one, never part of either."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise TargetNotWritableError(f"cannot write {target}: {error.strerror}; the chunk on disk is unchanged") from error
+
+
+def _remove_temporary_files(folder: Path) -> None:
+    """Temporary files a killed commit left (never chunks: they were not yet moved into place)."""
+    for temporary in folder.rglob(f"*{TEMPORARY_SUFFIX}"):
+        temporary.unlink(missing_ok=True)
+
+
+def _journal_name(index: tuple[int, ...]) -> str:
+    return "unit-" + ".".join(map(str, index)) + ".npy"
+
+
+def _npy_bytes(block: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, block)
+    return buffer.getvalue()
+
+
+def new_labels(
+    image_path: str | PathLike, name: str = "labels", *, store: str | PathLike | None = None, dtype="uint32"
+) -> LabelsEditor:
+    """Create an empty label image for the image at ``image_path`` and open it for editing.
+
+    The labels have the image's shape (without its channel axis), scale, translation and chunks, and a
+    pyramid as the writer makes one; no chunk is written (absent chunks read as 0), so nothing of the image's
+    size is ever held in memory or on disk.
+
+    Parameters
+    ----------
+    image_path
+        An OME-Zarr image (or a plain zarr array) to label.
+    name
+        The label image's name: it is created as ``labels/NAME`` inside the image's store.
+    store
+        A separate store to create the label image in instead (an OME-Zarr label image of its own): for an
+        image whose store cannot be written to, or is a plain array.
+    dtype
+        The labels' integer type.
+
+    Raises
+    ------
+    TargetExistsError
+        If a label image of that name (or ``store``) exists.
+    TargetNotWritableError
+        If the image's store cannot be written to and no ``store`` was given.
+    """
+    from ._image import ImageToWrite
+    from ._options import WriteOptions
+    from ._writing import create_empty, move_into_place, refuse_target
+
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        raise InvalidOptionError("dtype", f"{{dtype}} of labels must be an integer type, not {dtype}")
+    if not name or "/" in name or name.startswith("."):
+        raise InvalidOptionError("name", f"{{name}} {name!r} cannot name a label image (no '/', no leading '.')")
+    image = _image_to_label(image_path)
+    node = open_readonly(image.where)
+    found = _ome.ome_block(node.attrs.asdict()) if isinstance(node, zarr.Group) else None
+    version = _ome.check_version(found[0], image.where) if found else ("0.4" if image.levels[0].metadata.zarr_format == 2 else "0.5")
+    keep = [axis for axis, described in enumerate(image.axes) if described.type != "channel"]
+    chunks = tuple(image.levels[0].chunks[axis] for axis in keep)
+    labels = ImageToWrite(
+        data=_lazy_zeros(tuple(image.levels[0].shape[axis] for axis in keep), chunks, dtype),
+        axes=[image.axes[axis] for axis in keep], name=name,
+        scale=[image.scale[axis] for axis in keep], translate=[image.translate[axis] for axis in keep], is_label=True,
+    )
+    options = WriteOptions(ome_version=version)
+    if store is None:
+        folder = Path(image.where)
+        if found is None:
+            raise TargetNotWritableError(
+                f"{image.where} is not an OME-Zarr image, so it cannot hold labels: name a separate store (store=)"
+            )
+        if not os.access(folder, os.W_OK) or (folder / "labels").exists() and not os.access(folder / "labels", os.W_OK):
+            raise TargetNotWritableError(
+                f"{image.where} cannot be written to: name a separate store for the labels (store=)"
+            )
+        target = folder / "labels" / name
+        with _target_lock(_store_root(folder)):
+            if target.exists():
+                raise TargetExistsError(f"{target} exists: choose another name, or open it with edit_labels")
+            root = zarr.open_group(zarr.storage.LocalStore(folder), mode="r+", zarr_format=options.zarr_format)
+            labels_group = root["labels"] if "labels" in root else root.create_group("labels")
+            partial = f".{name}.partial-{uuid.uuid4().hex[:8]}"
+            try:
+                made = labels_group.create_group(partial)
+                create_empty(made, labels, options)
+                made.attrs[WRITER_MARKER] = SPARSE
+                os.replace(folder / "labels" / partial, target)
+            except BaseException:
+                shutil.rmtree(folder / "labels" / partial, ignore_errors=True)
+                raise
+            listed = _ome.label_names((_ome.ome_block(labels_group.attrs.asdict()) or (None, {}))[1])
+            labels_group.attrs.update(_ome.wrap({"labels": [*listed, name]}, version))
+    else:
+        target = Path(store)
+        refuse_target(target, options)
+        partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+        with _target_lock(target):
+            try:
+                group = zarr.open_group(zarr.storage.LocalStore(partial), mode="w-", zarr_format=options.zarr_format)
+                create_empty(group, labels, options)
+                group.attrs[WRITER_MARKER] = SPARSE
+                move_into_place(partial, target, overwrite=False)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+    return edit_labels(target)
+
+
+def _image_to_label(image_path: str | PathLike) -> ImageSource:
+    images = [source for source in find_images(image_path).sources if not source.labels]
+    if not images:
+        raise ZarrTilesError(f"{fspath(image_path)} holds no image to label")
+    if len(images) > 1:
+        raise ZarrTilesError(
+            f"{fspath(image_path)} holds {len(images)} images: name one of them, " + ", ".join(s.where for s in images)
+        )
+    return images[0]
+
+
+def _lazy_zeros(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: np.dtype):
+    """A lazy array of zeros: the layout of new labels, never computed."""
+    import dask.array as da
+
+    return da.zeros(shape, chunks=chunks, dtype=dtype)
