@@ -351,10 +351,7 @@ class TileFilterWidget(Container):
         unknown = set(params) - {parameter.name for parameter in flt.parameters}
         if unknown:
             raise ValueError(f"filter {name!r} has no parameter {sorted(unknown)}")
-        if layer is not None:
-            if layer not in self._layer.choices:
-                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not an image layer of this viewer")
-            self._layer.value = layer
+        _choose_layer(self._layer, layer)
         self._filter.value = name
         for parameter, value in params.items():
             getattr(self._parameters, parameter).value = value
@@ -475,6 +472,14 @@ class TileFilterWidget(Container):
         self._status.value = f"failed: {error}"
         show_error(f"Tile filter: {error}")
         self.settled.emit()
+
+
+def _choose_layer(field: ComboBox, layer) -> None:
+    """Set a layer field to ``layer`` (unless None) for a script, refusing a layer it does not offer."""
+    if layer is not None:
+        if layer not in field.choices:
+            raise ValueError(f"{getattr(layer, 'name', layer)!r} is not offered as {field.label}")
+        field.value = layer
 
 
 def _settle(widget, busy, timeout: float, missing: str) -> None:
@@ -742,10 +747,7 @@ class SegmentWidget(Container):
         if set(params) - set(fields):
             raise ValueError(f"Segment's {method} has no field {sorted(set(params) - set(fields))}: "
                              f"it has {sorted(fields)}")
-        if layer is not None:
-            if layer not in self._layer.choices:
-                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not an image layer of this viewer")
-            self._layer.value = layer
+        _choose_layer(self._layer, layer)
         self._method.value = method
         for name, value in params.items():
             fields[name].value = value
@@ -876,10 +878,10 @@ class MeasureWidget(_BackgroundJob):
         ValueError
             If either is not a layer offered (labels: a labels layer; intensity: a grey image layer).
         """
-        for layer, field in ((labels, self._label_layer), (intensity, self._intensity)):
-            if layer is not None and layer not in field.choices:
-                raise ValueError(f"{getattr(layer, 'name', layer)!r} is not offered as {field.label}")
-        self._label_layer.value, self._intensity.value = labels, intensity
+        _choose_layer(self._label_layer, labels)
+        _choose_layer(self._intensity, intensity)
+        if intensity is None:
+            self._intensity.value = None
 
     def _show_stored(self, layer) -> None:
         """A labels layer chosen that has a table already (measured, or opened with its stored table): shown."""
