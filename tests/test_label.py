@@ -84,6 +84,21 @@ def test_volumes_with_six_eighteen_and_twenty_six_neighbours(connectivity):
     assert (labels[3, 3, 3] == labels[4, 4, 4]) == (connectivity == 3)
 
 
+@pytest.mark.parametrize("kept", [True, False], ids=["foreground kept", "labelled again"])
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8])
+def test_masks_connected_components_3d_mislabels_as_bool_are_labelled_right(dtype, kept, monkeypatch):
+    # connected-components-3d 4.1, given these as bool, 8-connected, labels background pixels and misses
+    # objects: its tiles get the mask as bytes
+    if not kept:
+        monkeypatch.setattr(_label, "FOREGROUND_BUDGET", 0)
+    last_row = np.zeros((4, 5), dtype)
+    last_row[3, [1, 4]] = 1
+    found = np.zeros((4, 7), dtype)  # found by the property test below, in tiles of 1 x 4
+    found[2, 0] = found[3, 3] = 1
+    for image, tile in [(last_row, (4, 5)), (last_row, 2), (last_row[3:], 5), (found, (1, 4))]:
+        assert_same_labels(image, tile, connectivity=2)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     mask=arrays(np.uint8, st.tuples(st.integers(1, 24), st.integers(1, 24)), elements=st.integers(0, 1)),

@@ -2,11 +2,10 @@
 
 Two passes over the tiles, never a whole-image array in memory:
 
-1. Each tile is labelled on its own (``scipy.ndimage.label``, which numbers a tile's parts in the raster
-   order of their first pixels, as ``skimage.measure.label`` does: the two give identical ids). A tile keeps
-   only its count of parts, the raster index of each part's first pixel in the whole image, and its border
-   faces (its first and last slice along each axis). Within one tile, the tile's raster order agrees with
-   the whole image's, so a part's first pixel is known from its tile alone.
+1. Each tile is labelled on its own (connected-components-3d). A tile keeps only its count of parts, the
+   raster index of each part's first pixel in the whole image, and its border faces (its first and last
+   slice along each axis). Within one tile, the tile's raster order agrees with the whole image's, so a
+   part's first pixel is known from its tile alone.
 2. The faces of the tiles on either side of each tile border, laid side by side over the whole border
    (so that pixels meeting across a tile corner are seen too), give the pairs of parts that touch; the
    connected components of that graph (scipy's union-find, ``csgraph.connected_components``) are the
@@ -25,13 +24,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
+from math import prod
 
-import dask
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from scipy import ndimage as ndi
+
+from ._tile_pass import over_tiles
 
 # Memory for the foregrounds kept between the passes (6 bytes a foreground pixel, at most 8), shared evenly
 # by the tiles: on the 16384² benchmark image (2% foreground, 256 tiles), every tile keeps its own.
@@ -72,27 +73,49 @@ class _TileParts:
     ids: np.ndarray | None = None
 
 
-def _tile_parts(block: np.ndarray, structure: np.ndarray, squeeze: tuple[int, ...], start: tuple[int, ...],
+def _tile_parts(block: np.ndarray, start: tuple[int, ...], connectivity: int, spatial: list[int],
                 plane_shape: tuple[int, ...], budget: int) -> _TileParts:
-    tile = block.squeeze(axis=squeeze) if squeeze else block
-    mask = tile != 0
-    local, count = ndi.label(mask, structure, output=np.int32)
-    foreground = np.flatnonzero(mask).astype(np.int32 if tile.size < 2**31 else np.int64)
+    mask = _mask(_plane(block, spatial))
+    local, count = _tile_labels(mask, connectivity)
+    foreground = np.flatnonzero(mask).astype(np.int32 if mask.size < 2**31 else np.int64)
     ids = local.ravel()[foreground].astype(label_dtype(count))
     kept = {"foreground": foreground, "ids": ids} if foreground.nbytes + ids.nbytes <= budget else {}
     if count == 0:
-        return _TileParts(0, np.zeros(0, np.int64), ((None, None),) * tile.ndim, **kept)
-    # Parts are numbered in the order their first pixels come: a part's first pixel is where the largest
-    # id seen so far grows.
-    new = np.empty(len(ids), bool)
-    new[0] = True
-    np.greater(ids[1:], np.maximum.accumulate(ids)[:-1], out=new[1:])
-    at = np.unravel_index(foreground[new], tile.shape)
-    firsts = np.ravel_multi_index(tuple(a + s for a, s in zip(at, start)), plane_shape).astype(np.int64)
+        return _TileParts(0, np.zeros(0, np.int64), ((None, None),) * mask.ndim, **kept)
+    # each part's first pixel: the first of its id in raster order (ids run 1..count, every one present)
+    _, first = np.unique(ids, return_index=True)
+    at = np.unravel_index(foreground[first], mask.shape)
+    firsts = np.ravel_multi_index(tuple(a + start[axis] for a, axis in zip(at, spatial)), plane_shape).astype(np.int64)
     faces = tuple(
-        tuple(_or_none(np.take(local, index, axis=axis)) for index in (0, -1)) for axis in range(tile.ndim)
+        tuple(_or_none(np.take(local, index, axis=axis)) for index in (0, -1)) for axis in range(mask.ndim)
     )
     return _TileParts(count, firsts, faces, **kept)
+
+
+def _plane(block: np.ndarray, spatial: list[int]) -> np.ndarray:
+    """A block's spatial axes (its other axes are one plane long)."""
+    return block.reshape([block.shape[axis] for axis in spatial])
+
+
+def _mask(tile: np.ndarray) -> np.ndarray:
+    """Foreground: the non-zero pixels (a mask as it is)."""
+    return tile if tile.dtype == bool else tile != 0
+
+
+def _tile_labels(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
+    """A tile's connected parts (of its ``mask``), numbered 1..count in no particular order, and their count.
+
+    connected-components-3d: two to three times faster than ``scipy.ndimage.label`` on a 1024² tile (it
+    holds the interpreter lock as scipy does). It names connectivities by their count of neighbours, and
+    labels 1D as 3D: a 1D tile is labelled as a row. The mask goes in as bytes: its path for bool images
+    (4.1) mislabels some, such as a 4 x 5 image with pixels in its last row only, 8-connected.
+    """
+    import cc3d
+
+    planar = (mask.reshape(1, -1) if mask.ndim == 1 else mask).view(np.uint8)
+    neighbours = {1: 4, 2: 8} if planar.ndim == 2 else {1: 6, 2: 18, 3: 26}
+    local, count = cc3d.connected_components(planar, connectivity=neighbours[connectivity], return_N=True)
+    return local.reshape(mask.shape), int(count)
 
 
 def _or_none(face: np.ndarray) -> np.ndarray | None:
@@ -111,29 +134,19 @@ def label_levels(data: da.Array, *, connectivity: int = 0, spatial_axes: Sequenc
     data = da.asarray(data)
     spatial = list(spatial_axes)
     structure = label_structure(len(spatial), connectivity)
+    connectivity = connectivity or len(spatial)
     data = data.rechunk({axis: 1 for axis in range(data.ndim) if axis not in spatial})
-    squeeze = tuple(axis for axis in range(data.ndim) if axis not in spatial)
     plane_shape = tuple(data.shape[axis] for axis in spatial)
-    starts = [np.cumsum((0, *sizes[:-1])) for sizes in data.chunks]
-    indices = list(np.ndindex(*data.numblocks))
-    blocks = data.to_delayed()
-    budget = FOREGROUND_BUDGET // max(1, len(indices))
-    parts = dict(zip(indices, dask.compute(*[
-        dask.delayed(_tile_parts)(
-            blocks[index], structure, squeeze, tuple(int(starts[axis][index[axis]]) for axis in spatial), plane_shape,
-            budget,
-        )
-        for index in indices
-    ])))
+    budget = FOREGROUND_BUDGET // max(1, prod(data.numblocks))
+    parts = over_tiles(_tile_parts, data, connectivity, spatial, plane_shape, budget)
     tables, dtype = _lookup_tables(parts, data, spatial, structure)
     name = f"label-{tokenize(data.name, structure)}"
     graph = {}
-    for index in indices:
+    for index, kept in parts.items():
         shape = tuple(sizes[i] for sizes, i in zip(data.chunks, index))
-        kept = parts[index]
         graph[(name, *index)] = (
             (_from_foreground, shape, kept.foreground, kept.ids, tables[index]) if kept.ids is not None
-            else (_relabelled, (data.name, *index), structure, squeeze, tables[index])
+            else (_relabelled, (data.name, *index), connectivity, spatial, tables[index])
         )
     level0 = da.Array(HighLevelGraph.from_collections(name, graph, dependencies=[data]), name, chunks=data.chunks,
                       dtype=dtype, meta=np.empty((0,) * data.ndim, dtype))
@@ -159,9 +172,8 @@ def _from_foreground(shape: tuple[int, ...], foreground: np.ndarray, ids: np.nda
     return result
 
 
-def _relabelled(block: np.ndarray, structure: np.ndarray, squeeze: tuple[int, ...], table: np.ndarray) -> np.ndarray:
-    tile = block.squeeze(axis=squeeze) if squeeze else block
-    local, _ = ndi.label(tile != 0, structure, output=np.int32)
+def _relabelled(block: np.ndarray, connectivity: int, spatial: list[int], table: np.ndarray) -> np.ndarray:
+    local, _ = _tile_labels(_mask(_plane(block, spatial)), connectivity)
     return table[local].reshape(block.shape)
 
 
