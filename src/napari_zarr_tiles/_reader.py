@@ -276,7 +276,7 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
 def _ome_sources(
     group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
 ) -> list[ImageSource]:
-    prefetch_members(group, ["OME", "labels", *_named_paths(block)])
+    prefetch_members(group, ["OME", "labels", *dataset_paths(block)])
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
@@ -302,7 +302,7 @@ def _ome_sources(
     return sources
 
 
-def _named_paths(block: Mapping) -> list[str]:
+def dataset_paths(block: Mapping) -> list[str]:
     """The dataset paths an OME block names (to fetch their metadata at once); none where it is malformed."""
     multiscales = block.get("multiscales")
     if not (isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict)):
