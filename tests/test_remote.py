@@ -13,6 +13,7 @@ import pytest
 import zarr
 from conftest import YX, ome_group, write_ome_image
 from servers import http_server, s3_server
+from zarr.core.sync import sync
 
 from napari_zarr_tiles import _location, _reader
 from napari_zarr_tiles._cli import main
@@ -106,6 +107,23 @@ def test_a_url_opens_in_a_real_viewer(make_napari_viewer, served, image):
     viewer.reset_view()
     frame = viewer.screenshot(canvas_only=True, flash=False)[..., :3]
     assert frame.std() > 10, "the frame is flat: nothing was drawn"
+
+
+def test_the_chunks_of_one_screenful_are_asked_for_together(tmp_path):
+    image = np.random.default_rng(0).integers(0, 4000, (1536, 1536), dtype=np.uint16)
+    zarr.create_array(tmp_path / "big.zarr", data=image, chunks=(512, 512))
+    with http_server(tmp_path) as server:
+        [(data, _, _)] = layer_data(f"{server.url}/big.zarr")
+        [store] = _location._opened.values()
+        sync(store.clear_cache())  # the contrast sample read some chunks
+        server.reset()
+        server.delay = 0.5
+        start = time.perf_counter()
+        np.testing.assert_array_equal(np.asarray(data), image)
+        seconds = time.perf_counter() - start
+    assert len(server.requests) == 9
+    # one task per chunk would ask for as many at a time as dask has threads (the cores: 2 here)
+    assert seconds < 3 * server.delay, f"{seconds:.2f} s for 9 chunks: asked for a few at a time"
 
 
 def test_a_chunk_read_through_the_cache_is_not_asked_for_again(served, image):
