@@ -462,6 +462,8 @@ def describe(path: Path | str, *, storage_options: dict | None = None) -> Iterat
 
 def _describe_group(group, depth: int, complete: bool = False, damaged: list[str] | None = None) -> Iterator[str]:
     from . import _ome
+    from ._errors import UnreadableStoreError
+    from ._reader import dataset_paths
     from ._store import WRITER_MARKER, group_members
 
     indent = "  " * depth
@@ -494,7 +496,12 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
             filled = provenance.get("bad_chunks_filled")
             yield (f"{indent}NOT CLEAN: chunks of the source that could not be read were written as the fill value: "
                    f"{filled}" if clean is False else f"{indent}clean or not: not known ({filled})")
-    members = group_members(group)
+    try:
+        members = group_members(group)
+    except UnreadableStoreError as error:  # a remote group that cannot be listed: its OME metadata names some
+        named = dataset_paths(found[1]) if found is not None else []
+        yield f"{indent}members{' other than the OME levels' if named else ''} not listed: {error.reason}"
+        members = group_members(group, names=named)
     for name, array in members.arrays:
         yield from _describe_array(array, name, depth, complete, damaged)
     for name, reason in members.unreadable:

@@ -283,7 +283,7 @@ def _ome_sources(
         return [_mosaic_source(group, where, name, block)]
     if "well" in block:
         return _well_sources(group, where, name, block, skipped)
-    prefetch_members(group, ["OME", "labels", *_named_paths(block)])
+    prefetch_members(group, ["OME", "labels", *dataset_paths(block)])
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)
@@ -307,7 +307,7 @@ def _ome_sources(
     return sources
 
 
-def _named_paths(block: Mapping) -> list[str]:
+def dataset_paths(block: Mapping) -> list[str]:
     """The dataset paths an OME block names (to fetch their metadata at once); none where it is malformed."""
     multiscales = block.get("multiscales")
     if not (isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict)):

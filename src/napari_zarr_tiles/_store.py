@@ -289,13 +289,14 @@ class GroupMembers:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def group_members(group: zarr.Group) -> GroupMembers:
+def group_members(group: zarr.Group, names: list[str] | None = None) -> GroupMembers:
     """Open every member of ``group`` on its own, so that one bad array never hides the others.
 
     zarr's ``Group.members()`` opens them all at once and fails as a whole on the first it cannot read (an
     object array of zarr-python 2, a fixed-length bytes array with an integer fill value), leaving its other
     tasks' errors to asyncio ("Task exception was never retrieved"). The names come from the consolidated
-    metadata where the group has it (no listing: over a network, no request at all), else from a listing.
+    metadata where the group has it (no listing: over a network, no request at all), else from a listing,
+    unless ``names`` are given (the members an OME image's metadata names, say): those that exist are opened.
 
     Raises
     ------
@@ -303,7 +304,7 @@ def group_members(group: zarr.Group) -> GroupMembers:
         If the group has no consolidated metadata and its store cannot be listed (a plain web server).
     """
     members = GroupMembers()
-    names = _member_names(group)
+    names = _member_names(group) if names is None else names
     prefetch_members(group, names)
     for name in sorted(names, key=_natural_key):
         if name in ZARR_MARKERS or name in (".zattrs", ".zmetadata"):

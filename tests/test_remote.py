@@ -1,0 +1,325 @@
+"""Stores read over a network (https through a local server, s3 through moto's server), zip stores and
+file:// URLs: the same pixels and layers as the local store, few round trips, and failures said in network
+terms with the URL. Every server listens on 127.0.0.1 only and is started by the test."""
+
+from __future__ import annotations
+
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import zarr
+from conftest import YX, ome_group, write_ome_image
+from servers import http_server, s3_server
+from zarr.core.sync import sync
+
+from napari_zarr_tiles import _location, _reader
+from napari_zarr_tiles._cli import main
+from napari_zarr_tiles._convert import convert
+from napari_zarr_tiles._errors import InvalidOptionError, RemoteStoreError, UnreadableStoreError
+from napari_zarr_tiles._reader import layer_data, napari_get_reader
+from napari_zarr_tiles._store import open_readonly, reading_bad_chunks
+
+LEVELS = 3
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores():
+    """Each test opens its own stores: a remote store is kept per URL, with its cache, between calls."""
+    _location._opened.clear()
+    _location._signed.clear()
+    yield
+    _location._opened.clear()
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    return (np.arange(512 * 384, dtype=np.uint16).reshape(512, 384) * 7) % 4001
+
+
+@pytest.fixture
+def pyramid(tmp_path, image):
+    """An OME-Zarr 0.5 pyramid of three levels in 128 x 128 chunks, written by hand from the specification."""
+    path = tmp_path / "served" / "cells.ome.zarr"
+    path.parent.mkdir()
+    levels = [image[:: 2**i, :: 2**i] for i in range(LEVELS)]
+    write_ome_image(ome_group(path, "0.5"), levels, YX, version="0.5", scale=[0.5, 0.5], chunks=(128, 128))
+    return path
+
+
+@pytest.fixture
+def served(pyramid):
+    with http_server(pyramid.parent) as server:
+        server.store_url = f"{server.url}/{pyramid.name}"
+        yield server
+
+
+def pixels(layers) -> list[np.ndarray]:
+    return [np.asarray(level) for data, _, _ in layers for level in (data if isinstance(data, list) else [data])]
+
+
+# --- https: the same as the local store ----------------------------------------------------------------------
+
+
+def test_an_ome_zarr_over_http_opens_as_the_local_store_does(served, pyramid):
+    assert napari_get_reader(served.store_url) is _reader.read_zarr
+    remote, local = layer_data(served.store_url), layer_data(pyramid)
+    assert [kwargs["name"] for _, kwargs, _ in remote] == ["image"]
+    assert remote[0][1]["scale"] == local[0][1]["scale"] == [0.5, 0.5]
+    assert remote[0][1]["contrast_limits"] == local[0][1]["contrast_limits"]
+    assert remote[0][1]["metadata"]["zarr_path"] == served.store_url
+    for far, near in zip(pixels(remote), pixels(local), strict=True):
+        np.testing.assert_array_equal(far, near)
+
+
+def test_opening_over_http_fetches_each_metadata_document_once_in_three_round_trips(served):
+    served.delay = 0.2
+    start = time.perf_counter()
+    layer_data(served.store_url)
+    seconds = time.perf_counter() - start
+    requested = [line.split(" ", 1)[1] for line in served.requests]
+    assert len(requested) == len(set(requested)), "a document was asked for twice"
+    # the root's documents; the members' zarr.json (levels, OME, labels) at once; the coarsest level's chunks
+    assert sum(path.endswith("zarr.json") for path in requested) == 1 + LEVELS + 2
+    assert not any(path.endswith((".zarray", ".zattrs", ".zgroup")) for path in requested[5:])
+    assert seconds < 5 * served.delay + 1.0, f"{seconds:.2f} s: requests made one after the other"
+
+
+def test_napari_ome_zarr_reads_the_same_url_as_this_plugin(served):
+    from napari_ome_zarr import napari_get_reader as ome_zarr_reader
+
+    theirs = ome_zarr_reader(served.store_url)(served.store_url)
+    ours = layer_data(served.store_url)
+    for far, near in zip(pixels(ours), [np.asarray(level) for level in theirs[0][0]], strict=True):
+        np.testing.assert_array_equal(far, near)
+
+
+@pytest.mark.gui
+def test_a_url_opens_in_a_real_viewer(make_napari_viewer, served, image):
+    viewer = make_napari_viewer(show=True)
+    layers = viewer.open(served.store_url, plugin="napari-zarr-tiles")
+    assert [layer.name for layer in viewer.layers] == ["image"] and len(layers) == 1
+    assert layers[0].multiscale and len(layers[0].data) == LEVELS
+    np.testing.assert_allclose(layers[0].scale, [0.5, 0.5])
+    np.testing.assert_array_equal(np.asarray(layers[0].data[0][100:200, 50:300]), image[100:200, 50:300])
+    viewer.reset_view()
+    frame = viewer.screenshot(canvas_only=True, flash=False)[..., :3]
+    assert frame.std() > 10, "the frame is flat: nothing was drawn"
+
+
+def test_the_chunks_of_one_screenful_are_asked_for_together(tmp_path):
+    image = np.random.default_rng(0).integers(0, 4000, (1536, 1536), dtype=np.uint16)
+    zarr.create_array(tmp_path / "big.zarr", data=image, chunks=(512, 512))
+    with http_server(tmp_path) as server:
+        [(data, _, _)] = layer_data(f"{server.url}/big.zarr")
+        [store] = _location._opened.values()
+        sync(store.clear_cache())  # the contrast sample read some chunks
+        server.reset()
+        server.delay = 0.5
+        start = time.perf_counter()
+        np.testing.assert_array_equal(np.asarray(data), image)
+        seconds = time.perf_counter() - start
+    assert len(server.requests) == 9
+    # one task per chunk would ask for as many at a time as dask has threads (the cores: 2 here)
+    assert seconds < 3 * server.delay, f"{seconds:.2f} s for 9 chunks: asked for a few at a time"
+
+
+def test_a_chunk_read_through_the_cache_is_not_asked_for_again(served, image):
+    [(data, _, _)] = layer_data(served.store_url)
+    np.asarray(data[0][:256, :256])
+    served.reset()
+    np.testing.assert_array_equal(np.asarray(data[0][:256, :256]), image[:256, :256])
+    assert served.requests == []
+
+
+def test_a_slow_store_is_said_while_it_answers(served, monkeypatch):
+    told = []
+    monkeypatch.setattr(_reader, "SLOW_STORE_SECONDS", 0.1)
+    monkeypatch.setattr(_reader, "_notify", told.append)
+    served.delay = 0.3
+    layer_data(served.store_url)
+    assert told and served.store_url in told[0] and "answers slowly" in told[0]
+
+
+# --- failures in network terms -------------------------------------------------------------------------------
+
+
+def test_nothing_at_a_url_is_said_with_the_url(served):
+    url = f"{served.url}/no-such.zarr"
+    with pytest.raises(FileNotFoundError, match=f"no zarr store at {url}"):
+        open_readonly(url)
+
+
+def test_a_forbidden_url_is_said_with_credentials_advice(served):
+    served.status = {"/cells.ome.zarr": 403}
+    with pytest.raises(RemoteStoreError, match=r"cannot read http://127\.0\.0\.1:\d+/cells\.ome\.zarr: forbidden "
+                                               r"\(HTTP 403 forbidden\).*AWS_ACCESS_KEY_ID"):
+        layer_data(served.store_url)
+
+
+def test_a_store_that_does_not_answer_in_time_is_said_with_the_timeout_option(served):
+    served.stall, served.stall_seconds = ("/cells.ome.zarr",), 5
+    start = time.perf_counter()
+    with pytest.raises(RemoteStoreError, match=r"timed out: .*storage option timeout"):
+        open_readonly(served.store_url, storage_options={"timeout": "1s"})
+    assert time.perf_counter() - start < 4.5
+
+
+def test_a_server_that_refuses_connections_is_said_with_its_address():
+    import socket
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(RemoteStoreError, match=rf"cannot connect to 127\.0\.0\.1:{port}: check the address"):
+        open_readonly(f"http://127.0.0.1:{port}/x.zarr")
+
+
+def test_a_network_failure_while_viewing_shows_the_fill_value_and_names_the_url(served):
+    [(data, _, _)] = layer_data(served.store_url)
+    told = []
+    served.status = {"/cells.ome.zarr/0/c/": 500}
+    lazy = reading_bad_chunks(data[0], "fill", told.append)
+    assert (np.asarray(lazy[:128, :128]) == 0).all()
+    assert told and told[0].store == served.store_url and "500" in told[0].reason
+    with pytest.raises(RemoteStoreError, match=rf"cannot read {served.store_url}: array '0': .*500"):
+        np.asarray(reading_bad_chunks(data[0], "raise")[:128, :128])
+
+
+def test_a_plain_group_over_http_needs_consolidated_metadata(tmp_path, image):
+    root = zarr.open_group(tmp_path / "plain.zarr", mode="w")
+    root.create_array("a", data=image, chunks=(128, 128))
+    with http_server(tmp_path) as server:
+        with pytest.raises(UnreadableStoreError, match="cannot be listed over http.*consolidate"):
+            layer_data(f"{server.url}/plain.zarr")
+        zarr.consolidate_metadata(tmp_path / "plain.zarr")
+        _location._opened.clear()
+        [(data, kwargs, _)] = layer_data(f"{server.url}/plain.zarr")
+    assert kwargs["name"] == "a"
+    np.testing.assert_array_equal(np.asarray(data), image)
+
+
+# --- storage options, and writes refused ---------------------------------------------------------------------
+
+
+def test_storage_options_reach_the_store_and_unknown_ones_are_refused(served):
+    assert open_readonly(served.store_url, storage_options={"timeout": "20s", "user_agent": "tests"}) is not None
+    with pytest.raises(InvalidOptionError, match=r"storage_options \['region'\] do not apply to http"):
+        open_readonly(served.store_url, storage_options={"region": "eu-west-1"})
+
+
+def test_the_command_line_takes_storage_options_and_refuses_malformed_ones(served, capsys):
+    assert main(["info", served.store_url, "--storage-option", "timeout=20s"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{served.store_url} (zarr format 3)"
+    assert lines[2] == "  members other than the OME levels not listed: its members cannot be listed remotely " \
+                       "(no consolidated metadata)"
+    assert [line.split(":")[0] for line in lines[3:]] == ["  0", "  1", "  2"]
+    assert all("chunks not counted (a remote store is not listed)" in line for line in lines[3:])
+    assert main(["info", served.store_url, "--storage-option", "timeout"]) == 2
+    assert "--storage-option takes KEY=VALUE, not 'timeout'" in capsys.readouterr().err
+
+
+def test_a_remote_target_is_refused_and_nothing_is_written(served, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for target in ("s3://bucket/out.zarr", f"{served.url}/out.zarr"):
+        assert main(["convert", served.store_url, target]) == 1
+        assert f"cannot write to {target}: remote stores are read-only" in capsys.readouterr().err
+        with pytest.raises(RemoteStoreError, match="remote stores are read-only"):
+            convert(served.store_url, target)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["served"]
+
+
+def test_convert_and_process_read_a_url(served, tmp_path, image):
+    from napari_zarr_tiles import process
+
+    written = convert(served.store_url, tmp_path / "copy.zarr", storage_options={"timeout": "20s"})
+    copy = zarr.open_group(written, mode="r")
+    np.testing.assert_array_equal(copy["0"][...], image)
+    provenance = copy.attrs["napari-zarr-tiles"]["provenance"]
+    assert provenance["source"] == served.store_url
+    assert provenance["missing_chunks"] == "not counted (a remote store is not listed)"
+    written = process(served.store_url, tmp_path / "max.zarr", [("maximum", {"size": 3})])
+    from scipy import ndimage
+
+    np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], ndimage.maximum_filter(image, 3))
+
+
+# --- zip stores and file:// URLs -----------------------------------------------------------------------------
+
+
+def zipped(folder, into):
+    with zipfile.ZipFile(into, "w", compression=zipfile.ZIP_STORED) as archive:
+        for file in sorted(folder.rglob("*")):
+            archive.write(file, file.relative_to(folder).as_posix())
+    return into
+
+
+def test_a_zip_store_opens_read_only_as_the_folder_does(pyramid, tmp_path, capsys):
+    path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    before = path.stat().st_mtime_ns
+    assert napari_get_reader(str(path)) is _reader.read_zarr
+    assert napari_get_reader(str(tmp_path / "other.zip")) is None  # not a zarr store by its name
+    remote, local = layer_data(path), layer_data(pyramid)
+    assert remote[0][1]["name"] == local[0][1]["name"]
+    for inside, outside in zip(pixels(remote), pixels(local), strict=True):
+        np.testing.assert_array_equal(inside, outside)
+    assert main(["info", str(path)]) == 0
+    assert "chunks present" in capsys.readouterr().out
+    assert path.stat().st_mtime_ns == before
+
+
+def test_a_file_url_opens_the_local_store(pyramid):
+    url = pyramid.as_uri()
+    assert napari_get_reader(url) is _reader.read_zarr
+    [(data, _, _)] = layer_data(url)
+    np.testing.assert_array_equal(np.asarray(data[-1]), np.asarray(layer_data(pyramid)[0][0][-1]))
+
+
+# --- s3: public and private buckets --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def buckets(s3, pyramid, monkeypatch):
+    """The pyramid in the public and the private bucket; the AWS environment pointing at moto, without
+    credentials (and no AWS config files)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    prefix = f"{os.getpid()}-{time.monotonic_ns()}/cells.ome.zarr"
+    return s3.upload(pyramid, s3.public, prefix), s3.upload(pyramid, s3.private, prefix)
+
+
+def test_a_public_bucket_is_read_without_credentials(buckets, pyramid):
+    public, _ = buckets
+    for far, near in zip(pixels(layer_data(public)), pixels(layer_data(pyramid)), strict=True):
+        np.testing.assert_array_equal(far, near)
+
+
+def test_a_private_bucket_needs_credentials_and_reads_with_them(buckets, s3, pyramid, monkeypatch):
+    _, private = buckets
+    with pytest.raises(RemoteStoreError, match=rf"cannot read {private}: forbidden .*AWS_ACCESS_KEY_ID"):
+        layer_data(private)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret)
+    for far, near in zip(pixels(layer_data(private)), pixels(layer_data(pyramid)), strict=True):
+        np.testing.assert_array_equal(far, near)
+
+
+def test_credentials_and_endpoint_as_storage_options(buckets, s3, pyramid, monkeypatch):
+    _, private = buckets
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    options = {"endpoint": s3.endpoint, "access_key_id": s3.key_id, "secret_access_key": s3.secret}
+    found = layer_data(private, storage_options=options)
+    np.testing.assert_array_equal(pixels(found)[-1], pixels(layer_data(pyramid))[-1])
