@@ -434,11 +434,14 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
     if found is not None:
         version, block = found
         ome = f"OME-NGFF {version}" if version else "OME-NGFF (no version given)"
-        if version and str(version) not in _ome.SUPPORTED_VERSIONS:
+        if version and str(version) not in _ome.READ_VERSIONS:
             ome += " (not supported for opening)"
         multiscales = block.get("multiscales")
         if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
             axes = [_describe_axis(axis) for axis in multiscales[0].get("axes") or ()]
+            if not axes and str(version) in _ome.UNNAMED_AXES_VERSIONS:
+                implied = _implied_axes(group, block)
+                axes = [f"{axis.name}:{axis.type}" for axis in implied] + [f"(implied by {version})"] if implied else []
             levels = len(multiscales[0].get("datasets") or ())
             yield f"{indent}{ome} image, {f'axes {chr(32).join(axes)}, ' if axes else ''}{levels} pyramid level(s)"
             problem = _multiscale_problem(group, version, block)
@@ -476,7 +479,7 @@ def _multiscale_problem(group, version, block) -> str | None:
     from ._errors import ZarrTilesError
     from ._store import open_member
 
-    if str(version or "0.4") not in _ome.SUPPORTED_VERSIONS:
+    if str(version or "0.4") not in _ome.READ_VERSIONS:
         return None
 
     def ndim(path: str) -> int | None:
@@ -494,10 +497,31 @@ def _multiscale_problem(group, version, block) -> str | None:
 
 
 def _describe_axis(axis) -> str:
-    """``y:space``; OME-NGFF 0.3 named axes by plain strings."""
+    """``y:space``; OME-NGFF 0.3 named axes by plain strings (their kind by convention), 0.1 and 0.2 not at all
+    (:func:`_implied_axes`)."""
+    from . import _ome
+
     if isinstance(axis, dict):
         return f"{axis.get('name')}:{axis.get('type') or '-'}"
-    return str(axis)
+    return f"{axis}:{_ome.axis_type(str(axis), default=None) or '-'}"
+
+
+def _implied_axes(group, block) -> tuple:
+    """The axes OME-NGFF 0.1 and 0.2 imply for the image's first level (t, c, z, y, x); none where that level
+    cannot be opened."""
+    from . import _ome
+    from ._errors import ZarrTilesError
+    from ._store import open_member
+
+    datasets = block["multiscales"][0].get("datasets") or ()
+    path = datasets[0].get("path") if datasets and isinstance(datasets[0], dict) else None
+    if not isinstance(path, str):
+        return ()
+    try:
+        ndim = getattr(open_member(group, path, path), "ndim", None)
+    except (FileNotFoundError, ZarrTilesError):
+        return ()
+    return _ome.implied_axes(_ome.UNNAMED_AXES_VERSIONS[0], ndim) if ndim else ()
 
 
 def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[str] | None = None) -> Iterator[str]:
