@@ -27,7 +27,7 @@ from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 FLAGS = {
     "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
-    "workers": "--workers",
+    "workers": "--workers", "axes": "--axes",
 }
 # What replaces an existing target, as this command says it (TargetExistsError.in_words).
 REPLACING = {"overwrite": "--overwrite replaces it"}
@@ -56,6 +56,11 @@ def _main(argv: Sequence[str] | None) -> int:
     convert.add_argument(
         "--resumable", action="store_true",
         help="keep an interrupted conversion beside the target (.NAME.partial) and continue it when run again",
+    )
+    convert.add_argument(
+        "--axes", metavar="TCZYX",
+        help="the TIFF's axes, one letter per dimension in its order (T, C, Z, Y, X), replacing those it declares: "
+        "e.g. ZYX for an ImageJ stack of z planes read as time",
     )
     _add_write_options(convert)
     process = commands.add_parser(
@@ -149,7 +154,9 @@ def _write(args: argparse.Namespace) -> int:
             _prepare_long_run()
             bad_chunks = "fill" if args.fill_bad_chunks else "raise"
             if args.command == "convert":
-                written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress)
+                written = convert(
+                    args.source, args.target, bad_chunks=bad_chunks, axes=args.axes, options=options, progress=progress
+                )
             else:
                 steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
