@@ -59,7 +59,7 @@ def test_info_says_the_ome_version_as_written_and_no_empty_fields(tmp_path, caps
     root.attrs["napari-zarr-tiles"] = {"complete": True}
     assert main(["info", str(tmp_path / "old.zarr")]) == 0
     out = capsys.readouterr().out
-    assert "OME-NGFF 0.3 (not supported for opening) image, axes y x, 1 pyramid level(s)" in out
+    assert "OME-NGFF 0.3 image, axes y:space x:space, 1 pyramid level(s)" in out
     assert "written by napari-zarr-tiles: complete\n" in out
     assert "None" not in out and "axes ," not in out and "{}" not in out
 

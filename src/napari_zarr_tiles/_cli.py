@@ -27,7 +27,7 @@ from ._options import COMPRESSOR_ADVICE, COMPRESSORS, WriteOptions
 FLAGS = {
     "tile": "--chunks", "compressor": "--compressor", "compression_level": "--level", "ome_version": "--ome-version",
     "shards": "--shards", "with_pyramid": "--no-pyramid", "overwrite": "--overwrite", "resumable": "--resumable",
-    "workers": "--workers", "storage_options": "--storage-option",
+    "workers": "--workers", "storage_options": "--storage-option", "axes": "--axes",
 }
 # What replaces an existing target, as this command says it (TargetExistsError.in_words).
 REPLACING = {"overwrite": "--overwrite replaces it"}
@@ -58,6 +58,11 @@ def _main(argv: Sequence[str] | None) -> int:
     convert.add_argument(
         "--resumable", action="store_true",
         help="keep an interrupted conversion beside the target (.NAME.partial) and continue it when run again",
+    )
+    convert.add_argument(
+        "--axes", metavar="TCZYX",
+        help="the TIFF's axes, one letter per dimension in its order (T, C, Z, Y, X), replacing those it declares: "
+        "e.g. ZYX for an ImageJ stack of z planes read as time",
     )
     _add_write_options(convert)
     process = commands.add_parser(
@@ -155,8 +160,8 @@ def _write(args: argparse.Namespace) -> int:
             _prepare_long_run()
             bad_chunks = "fill" if args.fill_bad_chunks else "raise"
             if args.command == "convert":
-                written = convert(args.source, args.target, bad_chunks=bad_chunks, options=options, progress=progress,
-                                  storage_options=storage_options(args))
+                written = convert(args.source, args.target, bad_chunks=bad_chunks, axes=args.axes, options=options,
+                                  progress=progress, storage_options=storage_options(args))
             else:
                 steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
@@ -471,11 +476,14 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
     if found is not None:
         version, block = found
         ome = f"OME-NGFF {version}" if version else "OME-NGFF (no version given)"
-        if version and str(version) not in _ome.SUPPORTED_VERSIONS:
+        if version and str(version) not in _ome.READ_VERSIONS:
             ome += " (not supported for opening)"
         multiscales = block.get("multiscales")
         if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
             axes = [_describe_axis(axis) for axis in multiscales[0].get("axes") or ()]
+            if not axes and str(version) in _ome.UNNAMED_AXES_VERSIONS:
+                implied = _implied_axes(group, block)
+                axes = [f"{axis.name}:{axis.type}" for axis in implied] + [f"(implied by {version})"] if implied else []
             levels = len(multiscales[0].get("datasets") or ())
             yield f"{indent}{ome} image, {f'axes {chr(32).join(axes)}, ' if axes else ''}{levels} pyramid level(s)"
             problem = _multiscale_problem(group, version, block)
@@ -518,7 +526,7 @@ def _multiscale_problem(group, version, block) -> str | None:
     from ._errors import ZarrTilesError
     from ._store import open_member
 
-    if str(version or "0.4") not in _ome.SUPPORTED_VERSIONS:
+    if str(version or "0.4") not in _ome.READ_VERSIONS:
         return None
 
     def ndim(path: str) -> int | None:
@@ -536,10 +544,31 @@ def _multiscale_problem(group, version, block) -> str | None:
 
 
 def _describe_axis(axis) -> str:
-    """``y:space``; OME-NGFF 0.3 named axes by plain strings."""
+    """``y:space``; OME-NGFF 0.3 named axes by plain strings (their kind by convention), 0.1 and 0.2 not at all
+    (:func:`_implied_axes`)."""
+    from . import _ome
+
     if isinstance(axis, dict):
         return f"{axis.get('name')}:{axis.get('type') or '-'}"
-    return str(axis)
+    return f"{axis}:{_ome.axis_type(str(axis), default=None) or '-'}"
+
+
+def _implied_axes(group, block) -> tuple:
+    """The axes OME-NGFF 0.1 and 0.2 imply for the image's first level (t, c, z, y, x); none where that level
+    cannot be opened."""
+    from . import _ome
+    from ._errors import ZarrTilesError
+    from ._store import open_member
+
+    datasets = block["multiscales"][0].get("datasets") or ()
+    path = datasets[0].get("path") if datasets and isinstance(datasets[0], dict) else None
+    if not isinstance(path, str):
+        return ()
+    try:
+        ndim = getattr(open_member(group, path, path), "ndim", None)
+    except (FileNotFoundError, ZarrTilesError):
+        return ()
+    return _ome.implied_axes(_ome.UNNAMED_AXES_VERSIONS[0], ndim) if ndim else ()
 
 
 def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[str] | None = None) -> Iterator[str]:

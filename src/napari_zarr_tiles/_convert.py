@@ -38,19 +38,19 @@ TIFF_AXIS_ORDER = "TCZYX"
 TIFF_AXIS_KINDS = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"), "X": ("x", "space")}
 
 
-def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str = "raise",
+def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str = "raise", axes: str | None = None,
             storage_options: dict | None = None, **options) -> str:
     """Convert ``source`` (TIFF, BigTIFF, OME-TIFF, ImageJ hyperstack, or a zarr store: a folder, a
     ``.zarr.zip`` file or a URL) to OME-Zarr at the local ``target``.
 
     ``options`` are :func:`napari_zarr_tiles._writing.write_ome_zarr`'s: tile, compressor, compression_level,
     ome_version, shards, with_pyramid, overwrite, progress, resumable. The store records its source.
-    ``bad_chunks`` is what a chunk of the source that cannot be read does, ``storage_options`` are a remote
-    source's (:func:`open_source`).
+    ``bad_chunks`` is what a chunk of the source that cannot be read does, ``axes`` overrides the axes a TIFF
+    declares, ``storage_options`` are a remote source's (:func:`open_source`).
     """
     refuse_remote_target(target)
     refuse_target_of_source(source, target)
-    opened = open_source(source, bad_chunks=bad_chunks, storage_options=storage_options)
+    opened = open_source(source, bad_chunks=bad_chunks, axes=axes, storage_options=storage_options)
     return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
 
 
@@ -79,7 +79,8 @@ class OpenedSource:
         return {"clean": False, "bad_chunks_filled": {array: sorted(found) for array, found in keys.items()}}
 
 
-def open_source(source: str | PathLike, *, bad_chunks: str = "raise", storage_options: dict | None = None) -> OpenedSource:
+def open_source(source: str | PathLike, *, bad_chunks: str = "raise", axes: str | None = None,
+                storage_options: dict | None = None) -> OpenedSource:
     """The first image of ``source`` as a lazy :class:`ImageToWrite`, with its axes and pixel size.
 
     ``bad_chunks``: a chunk that is stored but cannot be read stops the write with
@@ -90,6 +91,11 @@ def open_source(source: str | PathLike, *, bad_chunks: str = "raise", storage_op
     sample (its coarsest level) is all NaN, infinite or one value is told in a warning. A remote source
     (a URL, read with ``storage_options``) is not listed: its missing chunks are not counted, and that is
     recorded.
+
+    ``axes`` (``"ZYX"``, ``"tczyx"``: any order, one letter of T, C, Z, Y, X per dimension, Y and X among
+    them) replaces the axes a TIFF declares: an ImageJ stack whose planes are z, not time, say. A zarr source
+    gives its own axes; ``axes`` is refused for it (:class:`InvalidOptionError`), as letters that do not fit
+    the TIFF's dimensions are.
     """
     if bad_chunks not in BAD_CHUNK_MODES:
         raise InvalidOptionError("bad_chunks", f"{{bad_chunks}} must be one of {', '.join(BAD_CHUNK_MODES)}, not {bad_chunks!r}")
@@ -99,10 +105,14 @@ def open_source(source: str | PathLike, *, bad_chunks: str = "raise", storage_op
         raise FileNotFoundError(f"no such file or folder: {path}")
     opened = OpenedSource(None, source_provenance(source, storage_options))
     if location.remote or is_zarr_path(path):
+        if axes is not None:
+            raise InvalidOptionError(
+                "axes", f"{{axes}} replaces the axes of a TIFF; {source} is a zarr store, whose metadata gives its axes"
+            )
         opened.image, coarsest = _from_zarr(location.text if location.remote else path, bad_chunks, opened,
                                             storage_options)
     elif path.name.lower().endswith(TIFF_SUFFIXES):
-        opened.image, coarsest = _from_tiff(path, bad_chunks, opened.tell)
+        opened.image, coarsest = _from_tiff(path, bad_chunks, opened.tell, axes)
     else:
         raise ZarrTilesError(f"{path}: not a TIFF or a zarr store; convert takes those")
     try:
@@ -159,13 +169,16 @@ def _check_missing(path: Path | str, array, bad_chunks: str, provenance: dict) -
         provenance["clean"] = False
 
 
-def _from_tiff(path: Path, bad_chunks: str, tell) -> tuple[ImageToWrite, da.Array]:
+def _from_tiff(path: Path, bad_chunks: str, tell, axes: str | None = None) -> tuple[ImageToWrite, da.Array]:
     import tifffile
     import zarr
 
     with tifffile.TiffFile(path) as tiff:
         series = tiff.series[0]
-        letters = series.axes.replace("S", "C") if "C" not in series.axes else series.axes
+        if axes is not None:
+            letters = _given_axes(axes, series, path)
+        else:
+            letters = series.axes.replace("S", "C") if "C" not in series.axes else series.axes
         if "T" not in letters and len([letter for letter in letters if letter in "QI"]) == 1:
             # tifffile's generic sequence axis (an ImageJ stack of unknown kind): kept as a slider, over time.
             letters = letters.replace("Q", "T").replace("I", "T")
@@ -191,6 +204,27 @@ def _from_tiff(path: Path, bad_chunks: str, tell) -> tuple[ImageToWrite, da.Arra
     if "C" in letters and series.axes.endswith("S") and array.shape[letters.index("C")] == 3:
         channels = tuple(_ome.Channel(label=c, color=h) for c, h in zip("RGB", ("FF0000", "00FF00", "0000FF")))
     return ImageToWrite(array, axes=axes, name=name, scale=scale, channels=channels), array
+
+
+def _given_axes(axes: str, series, path: Path) -> str:
+    """``axes`` in capitals, where it names each of ``series``' dimensions once with letters of TCZYX,
+    Y and X among them; else :class:`InvalidOptionError` naming ``axes`` and what the TIFF holds."""
+    letters = str(axes).upper()
+    holds = f"{path.name} has {len(series.shape)} dimensions, shape {series.shape}, declared {series.axes!r}"
+    wrong = sorted(set(letters) - set(TIFF_AXIS_ORDER))
+    if wrong:
+        raise _axes_error(axes, f"letters {', '.join(wrong)} are not axes: use T, C, Z, Y, X ({holds})")
+    if len(set(letters)) != len(letters):
+        raise _axes_error(axes, f"names an axis twice ({holds})")
+    if len(letters) != len(series.shape):
+        raise _axes_error(axes, f"names {len(letters)} axes: give one letter per dimension ({holds})")
+    if not {"Y", "X"} <= set(letters):
+        raise _axes_error(axes, f"must name Y and X, the plane ({holds})")
+    return letters
+
+
+def _axes_error(axes: str, why: str) -> InvalidOptionError:
+    return InvalidOptionError("axes", f"{{axes}} {axes!r} {why}")
 
 
 def _tiff_spacing(tiff) -> dict:

@@ -128,11 +128,12 @@ class Mosaic:
 def mosaic(
     plate: Plate,
     *,
-    edge: int = MOSAIC_EDGE,
+    edge: int | None = None,
     on_problem: Callable[[str], None] | None = None,
     on_bad_chunks: Callable[[BadChunks], None] | None = None,
 ) -> Mosaic:
-    """The lazy mosaic of ``plate``'s wells (see the module's description).
+    """The lazy mosaic of ``plate``'s wells (see the module's description), at most ``edge`` pixels wide
+    and high where its levels allow (:data:`MOSAIC_EDGE` by default).
 
     The first well's first field gives the axes, levels, dtype and placement of all; a well whose image
     differs in size is cut or padded to the first's. A well the plate lists that cannot be read shows blank,
@@ -163,7 +164,7 @@ def mosaic(
     y, x = _ome.yx_axes(multiscale.axes)
     rows, columns = len(plate.layout.rows), len(plate.layout.columns)
     shapes = [arrays[path].shape for path in multiscale.paths]
-    level = _mosaic_level([(shape[y], shape[x]) for shape in shapes], rows, columns, edge)
+    level = _mosaic_level([(shape[y], shape[x]) for shape in shapes], rows, columns, edge or MOSAIC_EDGE)
     level_array = arrays[multiscale.paths[level]]
     height, width = level_array.shape[y], level_array.shape[x]
     gap = _gap(height, width)

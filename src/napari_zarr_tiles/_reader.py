@@ -330,7 +330,8 @@ def _mosaic_source(group: zarr.Group, where: str, name: str, block: Mapping) -> 
 
 def _well_sources(group: zarr.Group, where: str, name: str, block: Mapping, skipped: list[str]) -> list[ImageSource]:
     """A well opened on its own: each of its fields (with its labels), side by side along X in their order,
-    a gap between them."""
+    a gap between them. Wells lie in their row's group: ``A/1`` is called A1."""
+    name = Path(where).parent.name + name
     sources: list[ImageSource] = []
     offset = 0.0
     for field_path in _ome.well_fields(block, where):

@@ -1,0 +1,179 @@
+"""HCS plates: a plate opens as a lazy mosaic of its wells, a well opens as its fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+from plate_stores import COLUMNS, FIELDS, MISSING, ROWS, field_levels, open_written, write_plate
+
+from napari_zarr_tiles import _plate
+from napari_zarr_tiles._errors import OmeMetadataError
+from napari_zarr_tiles._reader import napari_get_reader
+
+
+def read(path):
+    reader = napari_get_reader(str(path))
+    assert reader is not None
+    return reader(str(path))
+
+
+def cells(data: np.ndarray, well_edge: int, gap: int):
+    """Each (row, column) cell of a 2D mosaic and the gap pixels after it."""
+    for row in range(len(ROWS)):
+        for column in range(len(COLUMNS)):
+            top, left = row * (well_edge + gap), column * (well_edge + gap)
+            yield row, column, data[top : top + well_edge, left : left + well_edge]
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_fits(tmp_path, version, monkeypatch):
+    # 64-pixel wells: at 600 pixels the plate fits from level 1 (32 pixels a well) on, not at level 0
+    monkeypatch.setattr(_plate, "MOSAIC_EDGE", 600)
+    path = write_plate(tmp_path / "plate.zarr", version)
+    layers = read(path)
+    assert [layer_type for _, _, layer_type in layers] == ["image", "image", "points"]
+    edge, gap = 32, 3
+    for channel, (data, kwargs, _) in enumerate(layers[:2]):
+        assert data.shape == (8 * (edge + gap) - gap, 12 * (edge + gap) - gap)
+        assert kwargs["scale"] == [1.0, 1.0]  # level 1 of a 0.5 micrometer field
+        assert kwargs["units"] == ["micrometer", "micrometer"] and kwargs["axis_labels"] == ["y", "x"]
+        assert kwargs["name"] == f"screen [{channel}]" and kwargs["blending"] == "additive"
+        assert kwargs["metadata"]["plate"] == {"level": 1, "field": "0", "cell": [35.0, 35.0], "origin": [0.0, 0.0]}
+        mosaic = np.asarray(data)
+        for row, column, cell in cells(mosaic, edge, gap):
+            if f"{ROWS[row]}{COLUMNS[column]}" in MISSING:
+                assert not cell.any()
+            else:
+                np.testing.assert_array_equal(cell, field_levels(row, column, 0)[1][channel])
+        assert not mosaic[edge : edge + gap].any() and not mosaic[:, edge : edge + gap].any()  # the gaps
+    points, kwargs, _ = layers[2]
+    assert len(points) == 96 - len(MISSING)
+    first = list(kwargs["features"]["well"]).index("A1")
+    assert kwargs["features"]["well"][first + 1] == "A2" and "B3" not in list(kwargs["features"]["well"])
+    np.testing.assert_allclose(points[first], [17.5, 17.5])  # the centre of A1's cell, in micrometres
+    assert kwargs["text"]["string"] == "{well}" and kwargs["text"]["anchor"] == "upper_left"
+
+
+def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    data, kwargs, _ = read(path)[0]
+    assert kwargs["metadata"]["plate"]["level"] == 0 and kwargs["scale"] == [0.5, 0.5]
+    np.testing.assert_array_equal(np.asarray(data)[:64, 70:134], field_levels(0, 1, 0)[0][0])  # A2, after a 6-pixel gap
+
+
+def test_opening_a_plate_reads_no_well_and_each_tile_reads_one_well(tmp_path, faults):
+    path = write_plate(tmp_path / "plate.zarr", "0.5")
+    layers = read(path)
+    opened = list(faults.reads)
+    chunks_read = {key for key in opened if "/c/" in key}
+    assert chunks_read <= {"A/1/0/0/c/0/0/0"}, chunks_read  # the first well's level, sampled for the contrast
+    assert not [key for key in opened if key.startswith(("D/", "H/"))]
+    faults.reads.clear()
+    data = layers[0][0]
+    np.asarray(data.blocks[3, 4])  # well D5
+    assert {key.split("/c/")[0] for key in faults.reads if "/c/" in key} == {"D/5/0/0"}
+    assert not [key for key in faults.reads if not key.startswith("D/5/")]
+
+
+def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(tmp_path, monkeypatch):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    import shutil
+
+    shutil.rmtree(path / "E" / "4")
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
+    data = read(path)[0][0]
+    mosaic = np.asarray(data)
+    assert not mosaic[4 * 70 : 4 * 70 + 64, 3 * 70 : 3 * 70 + 64].any()
+    np.testing.assert_array_equal(mosaic[4 * 70 : 4 * 70 + 64, 4 * 70 : 4 * 70 + 64], field_levels(4, 4, 0)[0][0])
+    assert told == [f"{path}: wells shown blank: E4 is not stored"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda plate: plate["wells"].append({"path": "Z/1", "rowIndex": 9, "columnIndex": 0}),
+         "plate wells[93] ('Z/1') is not on the plate's 8 x 12 grid"),
+        (lambda plate: plate.update(rows="ABC"), "plate rows[0] has no 'name'"),
+        (lambda plate: plate.update(wells=[]), "the plate lists no wells"),
+    ],
+)
+def test_malformed_plate_metadata_is_refused_naming_the_field(tmp_path, change, message):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    root = zarr.open_group(path, mode="a", zarr_format=2)
+    plate = root.attrs["plate"]
+    change(plate)
+    root.attrs["plate"] = plate
+    with pytest.raises(OmeMetadataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        read(path)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_well_opened_alone_shows_its_fields_side_by_side_with_their_labels(tmp_path, version):
+    write_plate(tmp_path / "plate.zarr", version)
+    layers = read(tmp_path / "plate.zarr" / "A" / "1")
+    names = [(kwargs["name"], layer_type) for _, kwargs, layer_type in layers]
+    assert names == [
+        ("A1 field 0 [0]", "image"), ("A1 field 0 [1]", "image"), ("cells (field 0)", "labels"),
+        ("A1 field 1 [0]", "image"), ("A1 field 1 [1]", "image"),
+    ]
+    first, second = layers[0], layers[3]
+    assert first[1]["translate"] == [0.0, 0.0] and second[1]["translate"] == [0.0, pytest.approx(64 * 0.5 * 1.1)]
+    assert first[1]["multiscale"] and len(second[0]) == 3
+    np.testing.assert_array_equal(np.asarray(second[0][0]), field_levels(0, 0, 1)[0][0])
+    assert layers[2][1]["translate"] == [0.0, 0.0]
+
+
+def test_the_plate_of_ome_zarr_py_equals_napari_ome_zarrs_mosaic_where_each_well_lies(tmp_path):
+    """ome-zarr-py writes the plate; napari-ome-zarr's reader is the reference for what lies in each well
+    (it stitches wells without a gap, at every level)."""
+    from napari_ome_zarr._reader import napari_get_reader as reference_reader
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    path = tmp_path / "written.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    rows, columns = ["A", "B"], ["1", "2", "3"]
+    wells = ["A/1", "A/2", "A/3", "B/1", "B/3"]
+    write_plate_metadata(root, rows, columns, wells, fmt=FormatV04(), field_count=1)
+    rng = np.random.default_rng(7)
+    for well in wells:
+        group = root.require_group(well)
+        write_well_metadata(group, ["0"], fmt=FormatV04())
+        write_image(rng.integers(0, 255, (2, 128, 128), dtype=np.uint8), group.require_group("0"), axes="cyx",
+                    fmt=FormatV04(), scale_factors=(2, 4))
+    ours = read(path)
+    level = ours[0][1]["metadata"]["plate"]["level"]
+    assert level == 0  # 3 x 128 pixels fit
+    reference = reference_reader(str(path))(str(path))
+    [(reference_levels, _, _)] = reference
+    stitched = np.asarray(reference_levels[level])  # (channel, y, x)
+    gap = 13
+    for channel in range(2):
+        mosaic = np.asarray(ours[channel][0])
+        for row in range(2):
+            for column in range(3):
+                cell = mosaic[row * (128 + gap) : row * (128 + gap) + 128, column * (128 + gap) : column * (128 + gap) + 128]
+                expected = stitched[channel, row * 128 : (row + 1) * 128, column * 128 : (column + 1) * 128]
+                np.testing.assert_array_equal(cell, expected)
+
+
+def test_an_ome_zarr_0_3_plate_places_its_wells_by_their_paths(tmp_path):
+    """Before 0.4 wells carry no row and column indices: their paths end in the row's and column's names."""
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    root = zarr.open_group(path, mode="a", zarr_format=2)
+    plate = root.attrs["plate"]
+    plate["wells"] = [{"path": well["path"]} for well in plate["wells"]]
+    plate["version"] = "0.3"
+    root.attrs["plate"] = plate
+    opened = _plate.open_plate(path)
+    assert opened.layout.wells[13] == _plate._ome.WellPlace("B/2", 1, 1, "B2")
+    assert opened.fields(opened.well("B2")) == list(FIELDS)
+
+
+def test_open_plate_refuses_an_image(tmp_path):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    with pytest.raises(OmeMetadataError, match="not an OME-Zarr plate"):
+        _plate.open_plate(path / "A" / "1" / "0")
+    assert open_written(path, "0.4").attrs["plate"]["field_count"] == 2
