@@ -157,3 +157,14 @@ def test_new_labels_for_this_image_open_empty_and_editable(viewer_with_labels):
     assert (zarr.open_array(store / "0", mode="r")[...] == 1).sum() > 0
     assert not widget.new_labels()  # the same name again
     assert "nuclei exists: choose another name" in widget._status.value
+
+
+def test_a_drawn_rectangle_is_the_window(viewer_with_labels):
+    viewer, widget, _labels, _cells = viewer_with_labels
+    assert not widget.edit_drawn_region()
+    assert "draw a rectangle in the 'edit region' layer" in widget._status.value
+    shapes = viewer.layers["edit region"]
+    shapes.add_rectangles(np.array([[100.0, 200.0], [150.0, 260.0]]))  # world units: level-0 pixels x 0.5
+    assert widget.edit_drawn_region()
+    assert widget._region == (slice(200, 301), slice(400, 521))
+    np.testing.assert_array_equal(widget.window.data, big_labels()[200:301, 400:521])

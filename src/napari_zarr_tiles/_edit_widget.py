@@ -91,7 +91,7 @@ class EditLabelsWidget(Container):
         layer = self._layer.value
         if not self._ready(layer):
             return False
-        shapes = self._viewer.layers.get(REGION_LAYER, None)
+        shapes = next((layer for layer in self._viewer.layers if layer.name == REGION_LAYER), None)
         if shapes is None or not len(shapes.data):
             if shapes is None:
                 shapes = self._viewer.add_shapes(name=REGION_LAYER, ndim=self._viewer.dims.ndim, edge_color="yellow",
