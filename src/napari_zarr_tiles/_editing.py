@@ -12,6 +12,7 @@ store (the writer's own) keeps a second editor, or a write, out while one is ope
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -165,8 +167,11 @@ class LabelsEditor:
         self._twins = [_twin(level) for level in self._levels]  # (array in memory, its dict of keys)
         self._held: dict[tuple[int, ...], np.ndarray] = {}
         self._dirty: set[tuple[int, ...]] = set()
-        self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
+        # What is on disk, per held unit (a digest of its pixels): a unit edited back to it is not written.
+        self._on_disk: dict[tuple[int, ...], bytes] = {}
         self._versions: dict[tuple[int, ...], int] = {}
+        self._encoded: dict[tuple[int, ...], tuple[int, bytes]] = {}  # unit -> (its version, its file's bytes)
+        self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
         self._history: list[_Edit] = []
         relative = self.path.relative_to(self._root).as_posix()
         self.journal_path = self._root.with_name(f".{self._root.name}.edits") / (relative.replace("/", "%") or "%")
@@ -230,7 +235,9 @@ class LabelsEditor:
         region, dropped = _region(selection, self.shape)
         values = self._values(value, region, dropped)
         edit = _Edit()
-        for index in self._units_in(region):
+        units = list(self._units_in(region))
+        self._hold(units)
+        for index in units:
             inside, local = _overlap(region, self._unit_region(index))
             block = self._block(index)
             if np.array_equal(block[local], values[inside]):
@@ -256,6 +263,8 @@ class LabelsEditor:
         self._check_open()
         for index in self._dirty:
             self._held.pop(index, None)
+            self._on_disk.pop(index, None)
+            self._encoded.pop(index, None)
         self._dirty.clear()
         self._history.clear()
         self._remove_journal()
@@ -289,7 +298,13 @@ class LabelsEditor:
         """The level-0 unit at ``index`` as edited so far, held in memory from now on."""
         if index not in self._held:
             self._held[index] = np.array(NamedReads(self._levels[0])[self._unit_region(index)])
+            self._on_disk[index] = _digest(self._held[index])
         return self._held[index]
+
+    def _hold(self, indices: list[tuple[int, ...]]) -> None:
+        """Read the level-0 units at ``indices`` not yet held, on threads, and hold them."""
+        missing = [index for index in indices if index not in self._held]
+        _in_parallel(self._block, missing)
 
     def _changed(self, index: tuple[int, ...]) -> None:
         self._dirty.add(index)
@@ -299,28 +314,36 @@ class LabelsEditor:
 
     def save_journal(self) -> int:
         """Keep the uncommitted edits beside the store, where the next editor finds them after a crash;
-        return how many chunks were saved now (those changed since the last save)."""
+        return how many chunks were saved now (those changed since the last save).
+
+        Each edited chunk is kept as the file it will be in the store (encoded once, for the journal and the
+        commit alike): small, and written fast."""
         self._check_open()
         if not self._dirty:
             self._remove_journal()
             return 0
         self.journal_path.mkdir(parents=True, exist_ok=True)
-        saved = 0
-        for index in sorted(self._dirty):
-            if self._journaled.get(index) == self._versions[index]:
-                continue
-            _write_file_atomically(self.journal_path / _journal_name(index), _npy_bytes(self._held[index]))
-            self._journaled[index] = self._versions[index]
-            saved += 1
+        news = [index for index in sorted(self._dirty) if self._journaled.get(index) != self._versions[index]]
+        encoded = self._encoded_units(news)
+        _in_parallel(lambda index: _write_file_atomically(self.journal_path / _journal_name(index), encoded[index]), news)
+        self._journaled.update({index: self._versions[index] for index in news})
         manifest = {
             "path": str(self.path), "shape": list(self.shape), "dtype": str(self.dtype), "unit": list(self._unit),
             "saved": datetime.now(timezone.utc).isoformat(), "units": [list(index) for index in sorted(self._dirty)],
         }
         _write_file_atomically(self.journal_path / "manifest.json", json.dumps(manifest).encode())
-        for stale in self.journal_path.glob("*.npy"):
-            if stale.name not in {_journal_name(index) for index in self._dirty}:
+        kept = {_journal_name(index) for index in self._dirty}
+        for stale in self.journal_path.glob("unit-*"):
+            if stale.name not in kept:
                 stale.unlink(missing_ok=True)
-        return saved
+        return len(news)
+
+    def _encoded_units(self, indices: list[tuple[int, ...]]) -> dict[tuple[int, ...], bytes]:
+        """The file bytes of level-0 units as edited now, encoded once per version, on threads."""
+        stale = [index for index in indices if self._encoded.get(index, (None,))[0] != self._versions[index]]
+        for index, data in zip(stale, _in_parallel(lambda index: self._encode(0, index, self._held[index]), stale)):
+            self._encoded[index] = (self._versions[index], data)
+        return {index: self._encoded[index][1] for index in indices}
 
     def _remove_journal(self) -> None:
         shutil.rmtree(self.journal_path, ignore_errors=True)
@@ -358,7 +381,7 @@ class LabelsEditor:
         edit = _Edit()
         for raw in manifest["units"]:
             index = tuple(raw)
-            recovered = np.load(self.journal_path / _journal_name(index))
+            recovered = self._decode(0, index, (self.journal_path / _journal_name(index)).read_bytes())
             block = self._block(index)
             edit.changes.append((index, (slice(None),) * self.ndim, block.copy()))
             block[...] = recovered
@@ -382,36 +405,36 @@ class LabelsEditor:
 
         A commit stopped half-way (a crash, a full disk) leaves every chunk either as it was or as edited;
         the journal, written first, still holds the edits, so the next editor offers them back and its
-        commit finishes the pyramid.
+        commit finishes the pyramid. Chunks are encoded and written on threads (the codecs release the GIL).
         """
         self._check_open()
         started = time.perf_counter()
-        if not self._dirty:
+        dirty = sorted(self._dirty)
+        digests = _in_parallel(lambda index: _digest(self._held[index]), dirty)
+        changed = [index for index, digest in zip(dirty, digests) if digest != self._on_disk[index]]
+        if not changed:
+            self._forget_uncommitted()
             return CommitReport((0,) * self.levels, 0, 0.0)
         self.save_journal()
-        counts, written = [0] * self.levels, 0
-        changed = set()
-        for index in sorted(self._dirty):
-            size = self._write_if_changed(0, index, self._held[index])
-            if size is not None:
-                counts[0] += 1
-                written += size
-                changed.add(index)
+        encoded = self._encoded_units(changed)
+        counts, written = [len(changed)] + [0] * (self.levels - 1), sum(len(data) for data in encoded.values())
+        _in_parallel(lambda index: self._write(0, index, encoded[index]), changed)
         for level in range(1, self.levels):
-            above = set()
-            for index in changed:
-                above.update(self._units_above(level, index))
-            changed = set()
-            for index in sorted(above):
-                size = self._write_if_changed(level, index, self._reduced(level, index))
-                if size is not None:
-                    counts[level] += 1
-                    written += size
-                    changed.add(index)
+            above = sorted({unit for index in changed for unit in self._units_above(level, index)})
+            sizes = _in_parallel(lambda index, level=level: self._rebuild(level, index), above)
+            changed = [index for index, size in zip(above, sizes) if size is not None]
+            counts[level] = len(changed)
+            written += sum(size for size in sizes if size is not None)
+        self._forget_uncommitted()
+        return CommitReport(tuple(counts), written, time.perf_counter() - started)
+
+    def _forget_uncommitted(self) -> None:
+        """After a commit: nothing is uncommitted, nothing need be held (undo reads what it needs again)."""
         self._dirty.clear()
         self._held.clear()
+        self._on_disk.clear()
+        self._encoded.clear()
         self._remove_journal()
-        return CommitReport(tuple(counts), written, time.perf_counter() - started)
 
     def _units_above(self, level: int, index: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
         """The units of ``level`` whose pixels come from unit ``index`` of the level below it."""
@@ -432,22 +455,38 @@ class LabelsEditor:
         reduced = downsample_block(np.asarray(NamedReads(self._levels[level - 1])[source]), factors, labels=True)
         return reduced[tuple(slice(0, s.stop - s.start) for s in region)]
 
-    def _write_if_changed(self, level: int, index: tuple[int, ...], block: np.ndarray) -> int | None:
-        """Write ``block`` as unit ``index`` of ``level`` unless the file already holds it (or, absent,
-        would hold only the fill value); return the bytes written, None if nothing was."""
-        array, (twin, encoded_units) = self._levels[level], self._twins[level]
-        key = array.metadata.encode_chunk_key(index)
-        target = _array_folder(array) / key
-        region = self._unit_region(index, level)
-        if not target.exists():
-            if not np.any(block != fill_value(array)):
-                return None
-        elif np.array_equal(np.asarray(NamedReads(array)[region]), block):
+    def _rebuild(self, level: int, index: tuple[int, ...]) -> int | None:
+        """Make unit ``index`` of ``level`` again from the level below it and write it; return the bytes
+        written, None where it stays absent (only the fill value, and no file there)."""
+        block = self._reduced(level, index)
+        if not (_array_folder(self._levels[level]) / self._key(level, index)).exists() and not np.any(
+            block != fill_value(self._levels[level])
+        ):
             return None
-        twin[region] = block
-        encoded = encoded_units.pop(key).to_bytes()
-        _write_file_atomically(target, encoded)
-        return len(encoded)
+        data = self._encode(level, index, block)
+        self._write(level, index, data)
+        return len(data)
+
+    def _key(self, level: int, index: tuple[int, ...]) -> str:
+        return self._levels[level].metadata.encode_chunk_key(index)
+
+    def _encode(self, level: int, index: tuple[int, ...], block: np.ndarray) -> bytes:
+        """The bytes of the file of unit ``index`` of ``level`` holding ``block``, as zarr encodes it."""
+        twin, encoded_units = self._twins[level]
+        twin[self._unit_region(index, level)] = block
+        return encoded_units.pop(self._key(level, index)).to_bytes()
+
+    def _decode(self, level: int, index: tuple[int, ...], data: bytes) -> np.ndarray:
+        twin, encoded_units = self._twins[level]
+        key = self._key(level, index)
+        encoded_units[key] = default_buffer_prototype().buffer.from_bytes(data)
+        try:
+            return twin[self._unit_region(index, level)]
+        finally:
+            encoded_units.pop(key, None)
+
+    def _write(self, level: int, index: tuple[int, ...], data: bytes) -> None:
+        _write_file_atomically(_array_folder(self._levels[level]) / self._key(level, index), data)
 
     # --- closing ----------------------------------------------------------------------------------------------
 
@@ -576,15 +615,23 @@ def _remove_temporary_files(folder: Path) -> None:
 
 
 def _journal_name(index: tuple[int, ...]) -> str:
-    return "unit-" + ".".join(map(str, index)) + ".npy"
+    return "unit-" + ".".join(map(str, index))
 
 
-def _npy_bytes(block: np.ndarray) -> bytes:
-    import io
+def _digest(block: np.ndarray) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(block).data).digest()  # the fastest of hashlib's here (SHA extensions)
 
-    buffer = io.BytesIO()
-    np.save(buffer, block)
-    return buffer.getvalue()
+
+# Threads for encoding and writing chunk files: zarr's codecs and the file system release the GIL.
+EDIT_THREADS = 2 * (os.cpu_count() or 1)
+
+
+def _in_parallel(function, items: list) -> list:
+    """``[function(item) for item in items]`` on threads; the first failure is raised."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(EDIT_THREADS, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
 def new_labels(
