@@ -17,7 +17,7 @@ def over_tiles(function: Callable, data: da.Array, *args, beside: da.Array | Non
     the block's first pixel along each axis of ``data``.
 
     ``beside``, an array tiled as ``data`` on its last axes with one more axis first held in one block (the
-    channels of an intensity image), gives its block of the same index as a second argument, after ``block``.
+    channels of an intensity image), gives its block of the same index as a last argument.
     On a dask.distributed cluster where a client is the default, else on this process's threads.
     """
     starts = [np.cumsum((0, *sizes[:-1])) for sizes in data.chunks]
@@ -27,8 +27,8 @@ def over_tiles(function: Callable, data: da.Array, *args, beside: da.Array | Non
 
     def task(index: tuple):
         start = tuple(int(starts[axis][i]) for axis, i in enumerate(index))
-        head = (blocks[index],) if companions is None else (blocks[index], companions[index])
-        return dask.delayed(function)(*head, start, *args)
+        tail = () if companions is None else (companions[index],)
+        return dask.delayed(function)(blocks[index], start, *args, *tail)
 
     # A client can only be the default once dask.distributed is imported; dask's own lookup of one imports
     # it (a quarter of a second) only to find none.
