@@ -188,6 +188,30 @@ def test_the_process_command_labels_zarr_to_zarr_with_a_label_safe_pyramid(tmp_p
     assert "connectivity" in capsys.readouterr().err
 
 
+def test_labels_are_written_with_zstd_unless_a_compressor_is_chosen_and_other_readers_open_them(tmp_path, blobs_zarr):
+    import npe2
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    source, big = blobs_zarr
+    steps = ["threshold", "method=value", "value=100", "+", "label", "--chunks", "64"]
+    expected = skimage_label(big > 100)
+    assert _cli.main(["process", str(source), str(tmp_path / "labels.zarr"), *steps]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "chosen.zarr"), *steps, "--compressor", "blosc-zstd"]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "mask.zarr"), *steps[:3], "--chunks", "64"]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "image.zarr"), "median", "size=3", "--chunks", "64"]) == 0
+    for name, codec in [("labels", "zstd"), ("mask", "zstd"), ("chosen", "blosc"), ("image", "blosc")]:
+        for level in ("0", "1"):
+            assert zarr.open_array(tmp_path / f"{name}.zarr" / level, mode="r").metadata.compressor.codec_id == codec
+    labels = tmp_path / "labels.zarr"
+    [node] = list(Reader(parse_url(labels))())[:1]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), expected)
+    [(data, _, layer_type)] = npe2.read([str(labels)], stack=False, plugin_name="napari-ome-zarr")
+    np.testing.assert_array_equal(np.asarray(data[0]), expected)
+    np.testing.assert_array_equal(np.asarray(data[1]), expected[::2, ::2])
+    assert layer_type == "labels"
+
+
 def test_a_local_cluster_labels_the_same_store_as_threads(tmp_path, blobs_zarr):
     source, _ = blobs_zarr
     steps = [("threshold", {"method": "otsu"}), ("label", {"connectivity": 1})]
