@@ -51,12 +51,15 @@ def first_frame(path: Path, plugin: str) -> dict:
     return json.loads(lines[-1])
 
 
-def size_arguments(description: str) -> argparse.Namespace:
-    """The options the benchmarks on the synthetic image share: its size, the repeats, where inputs go."""
+def size_arguments(description: str, **more: float) -> argparse.Namespace:
+    """The options the benchmarks on the synthetic image share: its size, the repeats, where inputs go; and
+    ``more`` of a benchmark's own, numbers with their defaults (``limit=300.0``: ``--limit``)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "out")
+    for name, default in more.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
     return parser.parse_args()
 
 

@@ -188,6 +188,30 @@ def test_the_process_command_labels_zarr_to_zarr_with_a_label_safe_pyramid(tmp_p
     assert "connectivity" in capsys.readouterr().err
 
 
+def test_labels_are_written_with_zstd_unless_a_compressor_is_chosen_and_other_readers_open_them(tmp_path, blobs_zarr):
+    import npe2
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    source, big = blobs_zarr
+    steps = ["threshold", "method=value", "value=100", "+", "label", "--chunks", "64"]
+    expected = skimage_label(big > 100)
+    assert _cli.main(["process", str(source), str(tmp_path / "labels.zarr"), *steps]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "chosen.zarr"), *steps, "--compressor", "blosc-zstd"]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "mask.zarr"), *steps[:3], "--chunks", "64"]) == 0
+    assert _cli.main(["process", str(source), str(tmp_path / "image.zarr"), "median", "size=3", "--chunks", "64"]) == 0
+    for name, codec in [("labels", "zstd"), ("mask", "zstd"), ("chosen", "blosc"), ("image", "blosc")]:
+        for level in ("0", "1"):
+            assert zarr.open_array(tmp_path / f"{name}.zarr" / level, mode="r").metadata.compressor.codec_id == codec
+    labels = tmp_path / "labels.zarr"
+    [node] = list(Reader(parse_url(labels))())[:1]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), expected)
+    [(data, _, layer_type)] = npe2.read([str(labels)], stack=False, plugin_name="napari-ome-zarr")
+    np.testing.assert_array_equal(np.asarray(data[0]), expected)
+    np.testing.assert_array_equal(np.asarray(data[1]), expected[::2, ::2])
+    assert layer_type == "labels"
+
+
 def test_a_local_cluster_labels_the_same_store_as_threads(tmp_path, blobs_zarr):
     source, _ = blobs_zarr
     steps = [("threshold", {"method": "otsu"}), ("label", {"connectivity": 1})]
@@ -203,16 +227,45 @@ def test_an_interrupted_label_save_resumes_to_the_same_labels(tmp_path, blobs_za
     steps = [("threshold", {"method": "value", "value": 100}), ("label", {})]
 
     def stop(done, total):
-        if done >= 10:
+        if total == WRITTEN_TILES and done >= 10:  # in the write, after the first pass
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         process(source, tmp_path / "out.zarr", steps, tile=64, progress=stop)
     assert (tmp_path / ".out.zarr.partial").exists()
-    written = []
-    target = process(source, tmp_path / "out.zarr", steps, tile=64, progress=lambda done, total: written.append(done))
+    reports = []
+    target = process(source, tmp_path / "out.zarr", steps, tile=64, progress=lambda *report: reports.append(report))
     np.testing.assert_array_equal(zarr.open_array(f"{target}/0", mode="r")[:], skimage_label(big > 100))
+    written = [done for done, total in reports if total == WRITTEN_TILES]
     assert written[0] > 10  # the tiles written before the interruption were kept
+
+
+# blobs_zarr's 508 x 512 image in tiles of 64: 8 x 8 tiles to label, and with its pyramid 64 + 16 + 4 + 1 to write
+LABELLED_TILES, WRITTEN_TILES = 64, 85
+
+
+def test_a_label_save_reports_its_first_pass_over_the_tiles_and_a_cancel_stops_it(tmp_path, blobs_zarr):
+    from napari_zarr_tiles._errors import WriteCancelled
+
+    source, _ = blobs_zarr
+    steps = [("threshold", {"method": "value", "value": 100}), ("label", {})]
+    reports = []
+    process(source, tmp_path / "out.zarr", steps, tile=64, progress=lambda *report: reports.append(report))
+    first_pass = [done for done, total in reports if total == LABELLED_TILES]
+    assert first_pass == list(range(LABELLED_TILES + 1))
+    assert reports.index((LABELLED_TILES, LABELLED_TILES)) < reports.index((0, WRITTEN_TILES))
+
+    def cancel(done, total):
+        reports.append((done, total))
+        if done >= 10:
+            raise WriteCancelled("the write was stopped")
+
+    reports.clear()
+    with pytest.raises(WriteCancelled):
+        process(source, tmp_path / "cancelled.zarr", steps, tile=64, progress=cancel)
+    assert max(done for done, _ in reports) <= 10 + 4  # no more than the tiles already under way
+    assert all(total == LABELLED_TILES for _, total in reports)
+    assert not (tmp_path / "cancelled.zarr").exists() and not (tmp_path / ".cancelled.zarr.partial").exists()
 
 
 def test_a_volume_is_labelled_in_3d_with_twenty_six_neighbours_by_default(tmp_path):

@@ -306,7 +306,7 @@ def _add_write_options(parser: argparse.ArgumentParser) -> None:
         "written complete, instead of stopping; the result records that it is not a clean copy",
     )
     parser.add_argument("--chunks", type=int, help="tile edge in pixels (default 1024 in 2D, 64x256x256 in 3D)")
-    parser.add_argument("--compressor", default="blosc-zstd", choices=COMPRESSORS, help=COMPRESSOR_ADVICE)
+    parser.add_argument("--compressor", choices=COMPRESSORS, help=COMPRESSOR_ADVICE)
     parser.add_argument("--level", type=int, help="compression level (default 3; gzip 6)")
     parser.add_argument("--ome-version", default="0.4", choices=("0.4", "0.5"), help="0.4: zarr v2; 0.5: zarr v3")
     parser.add_argument("--shards", type=int, help="zarr v3 only: this many tiles per shard along each axis")

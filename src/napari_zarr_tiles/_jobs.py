@@ -25,6 +25,7 @@ from ._location import refuse_remote_target
 from ._writing import WriteOptions, default_chunks, refuse_target, refuse_target_of_source, write_ome_zarr
 from .tiles._filters import get_filter, one_thread_per_tile
 from .tiles._result import filtered
+from .tiles._tile_pass import reporting
 
 Steps = Sequence[tuple[str, dict]]
 
@@ -38,7 +39,8 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     with the same source, steps and options. ``source`` is what the store records of the source
     (``_store.source_provenance``: its path and the state of its files, so that a resume refuses a source
     changed since), by default its name. ``findings``, ``options`` (or its fields as keywords), ``progress``
-    and ``client`` are :func:`write_ome_zarr`'s; the save is always resumable.
+    and ``client`` are :func:`write_ome_zarr`'s; the save is always resumable. ``progress`` is told a label
+    step's first pass over the tiles too, before the write (in tiles of level 0: a bar of its own).
     """
     import dask.array as da
 
@@ -51,7 +53,8 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     # Parameters as the filters read them ("3" from a command line is 3), so that a resume matches.
     steps = [(name, get_filter(name).checked(**params)) for name, params in steps]
     refuse_target(target, options)  # before a threshold's whole-image statistic is computed
-    result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
+    with reporting(progress):  # a label step's first pass over the tiles, before the write
+        result, steps = filtered(image, steps)  # steps as run: a threshold's value as computed
     provenance = {**(source or {"source": image.name}), "steps": [[name, dict(params)] for name, params in steps]}
     with one_thread_per_tile():
         return write_ome_zarr(target, result, options=options, provenance=provenance, findings=findings,

@@ -75,7 +75,7 @@ class _TileParts:
 
 def _tile_parts(block: np.ndarray, start: tuple[int, ...], connectivity: int, spatial: list[int],
                 plane_shape: tuple[int, ...], budget: int) -> _TileParts:
-    mask = _mask(_plane(block, spatial))
+    mask = _mask(spatial_plane(block, spatial))
     local, count = _tile_labels(mask, connectivity)
     foreground = np.flatnonzero(mask).astype(np.int32 if mask.size < 2**31 else np.int64)
     ids = local.ravel()[foreground].astype(label_dtype(count))
@@ -92,7 +92,14 @@ def _tile_parts(block: np.ndarray, start: tuple[int, ...], connectivity: int, sp
     return _TileParts(count, firsts, faces, **kept)
 
 
-def _plane(block: np.ndarray, spatial: list[int]) -> np.ndarray:
+def plane_number(index: tuple[int, ...], numblocks: tuple[int, ...], spatial: list[int]) -> int:
+    """The number, in raster order, of the plane of block ``index``: its place along the non-spatial axes
+    (one block long each), each plane labelled on its own."""
+    others = [axis for axis in range(len(index)) if axis not in spatial]
+    return int(np.ravel_multi_index([index[axis] for axis in others], [numblocks[axis] for axis in others]))
+
+
+def spatial_plane(block: np.ndarray, spatial: list[int]) -> np.ndarray:
     """A block's spatial axes (its other axes are one plane long)."""
     return block.reshape([block.shape[axis] for axis in spatial])
 
@@ -173,7 +180,7 @@ def _from_foreground(shape: tuple[int, ...], foreground: np.ndarray, ids: np.nda
 
 
 def _relabelled(block: np.ndarray, connectivity: int, spatial: list[int], table: np.ndarray) -> np.ndarray:
-    local, _ = _tile_labels(_mask(_plane(block, spatial)), connectivity)
+    local, _ = _tile_labels(_mask(spatial_plane(block, spatial)), connectivity)
     return table[local].reshape(block.shape)
 
 
@@ -188,11 +195,7 @@ def _lookup_tables(parts: dict[tuple, _TileParts], data: da.Array, spatial: list
     bases = dict(zip(indices, np.cumsum(np.concatenate([[0], counts[:-1]]))))  # a tile's first part's node
     total = int(counts.sum())
     firsts = np.concatenate([parts[index].firsts for index in indices]) if total else np.zeros(0, np.int64)
-    plane_numbers = {index: int(np.ravel_multi_index(
-        [index[axis] for axis in range(data.ndim) if axis not in spatial],
-        [data.numblocks[axis] for axis in range(data.ndim) if axis not in spatial],
-    )) for index in indices}
-    plane_of_part = np.repeat([plane_numbers[index] for index in indices], counts)
+    plane_of_part = np.repeat([plane_number(index, data.numblocks, spatial) for index in indices], counts)
     pairs = list(_touching_parts(parts, bases, data, spatial, structure))
     above = np.concatenate([pair[0] for pair in pairs]) if pairs else np.zeros(0, np.int64)
     below = np.concatenate([pair[1] for pair in pairs]) if pairs else np.zeros(0, np.int64)
@@ -238,6 +241,7 @@ def _touching_parts(parts: dict[tuple, _TileParts], bases: dict[tuple, int], dat
     structure's offset of +1 across the border, and -1, 0 or +1 along it, allows.
     """
     planes = [data.numblocks[axis] if axis not in spatial else 1 for axis in range(data.ndim)]
+    edges = [np.cumsum((0, *sizes)) for sizes in data.chunks]  # where each tile starts, and the last ends
     for position, axis in enumerate(spatial):
         along = [other for other in spatial if other != axis]
         # the offsets along the border at which a pixel touches the pixel one step across it
@@ -247,10 +251,10 @@ def _touching_parts(parts: dict[tuple, _TileParts], bases: dict[tuple, int], dat
             after = _face(parts, bases, _tile_at(plane, axis, row, along, grid), position, last=False)
             if after is None:
                 continue
-            before, low = _grown_face(parts, bases, data, (plane, axis, row - 1), along, grid, position)
+            before, low = _grown_face(parts, bases, data, edges, (plane, axis, row - 1), along, grid, position)
             if before is None:
                 continue
-            starts = [int(np.sum(data.chunks[other][:i])) for other, i in zip(along, grid)]
+            starts = [int(edges[other][i]) for other, i in zip(along, grid)]
             for offset in offsets:
                 # the pixels p of ``after`` whose neighbour p + offset lies in ``before``
                 spans = [
@@ -284,11 +288,12 @@ def _face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], index: tuple,
     return None if face is None else np.where(face > 0, face.astype(np.int64) + (bases[index] - 1), -1)
 
 
-def _grown_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, row: tuple,
-                along: list[int], grid: tuple, position: int) -> tuple[np.ndarray | None, list[int]]:
+def _grown_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: da.Array, edges: list[np.ndarray],
+                row: tuple, along: list[int], grid: tuple, position: int) -> tuple[np.ndarray | None, list[int]]:
     """The last slices of the tile at ``grid`` in ``row`` (the tiles' index on the non-spatial axes, the
     axis, their index along it) and of its neighbours along the border, laid side by side and cut to one
-    pixel beyond the tile's edges; and where it starts along each of the ``along`` axes."""
+    pixel beyond the tile's edges; and where it starts along each of the ``along`` axes (``edges``: where
+    the tiles start along each axis)."""
     plane, axis, at = row
     around = [[i + step for step in (-1, 0, 1) if 0 <= i + step < data.numblocks[other]] for other, i in zip(along, grid)]
     faces = {near: _face(parts, bases, _tile_at(plane, axis, at, along, near), position, last=True)
@@ -306,8 +311,7 @@ def _grown_face(parts: dict[tuple, _TileParts], bases: dict[tuple, int], data: d
     grown = np.block(nested())
     cut, low = [], []
     for other, i, neighbours in zip(along, grid, around):
-        first = int(np.sum(data.chunks[other][:neighbours[0]]))
-        start, stop = int(np.sum(data.chunks[other][:i])), int(np.sum(data.chunks[other][:i + 1]))
+        first, start, stop = int(edges[other][neighbours[0]]), int(edges[other][i]), int(edges[other][i + 1])
         begin, end = max(first, start - 1), min(stop + 1, first + grown.shape[len(cut)])
         cut.append(slice(begin - first, end - first))
         low.append(begin)

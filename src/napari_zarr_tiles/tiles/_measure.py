@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import dask
 import dask.array as da
 import numpy as np
+
+from ._tile_pass import over_tiles
 
 # scikit-image's property names, in the order of the table's columns
 PROPERTIES = ("label", "area", "centroid", "bbox")
@@ -49,17 +50,8 @@ def object_table(labels, intensity=None, *, spacing: Sequence[float] | None = No
         channels = intensity.shape[0] if intensity.ndim > labels.ndim else None
         # one task reads every channel of a tile
         intensity = (intensity if channels else intensity[None]).rechunk((-1, *labels.chunks))
-    starts = [np.cumsum((0, *sizes[:-1])) for sizes in labels.chunks]
-    label_blocks = labels.to_delayed()
-    intensity_blocks = intensity.to_delayed() if intensity is not None else None
-    parts = dask.compute(*[
-        dask.delayed(_tile_sums)(
-            label_blocks[index], None if intensity_blocks is None else intensity_blocks[(0, *index)],
-            tuple(int(starts[axis][i]) for axis, i in enumerate(index)),
-        )
-        for index in np.ndindex(*labels.numblocks)
-    ])
-    table = _merged(parts, labels.ndim, None if intensity is None else range(intensity.shape[0]) if channels else [None])
+    parts = over_tiles(_tile_sums, labels, beside=intensity)
+    table = _merged(list(parts.values()), labels.ndim, None if intensity is None else range(intensity.shape[0]) if channels else [None])
     if spacing is not None:
         spacing = np.asarray(spacing, np.float64)
         origin = np.zeros(labels.ndim) if origin is None else np.asarray(origin, np.float64)
@@ -69,7 +61,7 @@ def object_table(labels, intensity=None, *, spacing: Sequence[float] | None = No
     return table
 
 
-def _tile_sums(labels: np.ndarray, intensity: np.ndarray | None, start: tuple[int, ...]) -> dict[str, np.ndarray]:
+def _tile_sums(labels: np.ndarray, start: tuple[int, ...], intensity: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One tile's per-label sums, minima and maxima, each label's pixels in one run (sorted by label)."""
     flat = labels.reshape(-1)
     foreground = np.flatnonzero(flat != 0)  # through a mask: ten times faster than on 16- or 32-bit labels
