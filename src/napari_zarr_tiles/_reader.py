@@ -276,7 +276,10 @@ def _is_pyramid(arrays: Sequence[zarr.Array]) -> bool:
 def _ome_sources(
     group: zarr.Group, where: str, name: str, version: str | None, block: Mapping, skipped: list[str]
 ) -> list[ImageSource]:
-    prefetch_members(group, ["OME", "labels", *dataset_paths(block)])
+    paths = dataset_paths(block)
+    axes = block["multiscales"][0].get("axes") if paths else None
+    coarsest = (paths[-1], len(axes)) if paths and isinstance(axes, list) else None
+    prefetch_members(group, ["OME", "labels", *paths], first_chunk_of=coarsest)
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)

@@ -323,13 +323,23 @@ def group_members(group: zarr.Group, names: list[str] | None = None) -> GroupMem
     return members
 
 
-def prefetch_members(group: zarr.Group, names: list[str]) -> None:
+def prefetch_members(group: zarr.Group, names: list[str], *, first_chunk_of: tuple[str, int] | None = None) -> None:
     """Where ``group`` is remote, fetch the metadata of its members ``names`` in one round trip, so that
-    opening them one after the other then costs none; nothing for a local store."""
+    opening them one after the other then costs none; nothing for a local store.
+
+    ``first_chunk_of`` (a member array's name and number of axes) adds that array's first chunk, its key
+    guessed from zarr's default encoding (``c/0/0`` in zarr v3; ``0/0`` in v2, OME-Zarr's separator): the
+    reader asks for the coarsest level's chunks next, and this saves the first frame a round trip. A wrong
+    guess costs one absent key, asked for at the same time.
+    """
     if is_remote(group) and names:
         prefix = f"{group.path}/" if group.path else ""
-        keys = METADATA_KEYS[group.store.zarr_format]
-        sync(group.store.fetch(f"{prefix}{name}/{key}" for name in names for key in keys))
+        keys = [f"{prefix}{name}/{key}" for name in names for key in METADATA_KEYS[group.store.zarr_format]]
+        if first_chunk_of is not None:
+            name, ndim = first_chunk_of
+            origin = "/".join("0" * ndim)
+            keys.append(f"{prefix}{name}/c/{origin}" if group.store.zarr_format == 3 else f"{prefix}{name}/{origin}")
+        sync(group.store.fetch(keys))
 
 
 def _member_names(group: zarr.Group) -> list[str]:
