@@ -87,6 +87,20 @@ def test_the_first_frame_over_http_takes_two_round_trips_each_document_asked_for
     assert not any(path.endswith((".zarray", ".zattrs", ".zgroup")) for path in requested[5:])
 
 
+def test_consolidated_metadata_is_all_a_remote_store_is_asked_for_before_the_pixels(tmp_path, image):
+    path = tmp_path / "consolidated.ome.zarr"
+    levels = [image[:: 2**i, :: 2**i] for i in range(LEVELS)]
+    write_ome_image(ome_group(path, "0.4"), levels, YX, version="0.4", chunks=(128, 128))
+    zarr.consolidate_metadata(path)
+    with http_server(tmp_path) as server:
+        remote = layer_data(f"{server.url}/{path.name}")
+        requested = [line.split(" ", 1)[1] for line in server.requests]
+        for far, near in zip(pixels(remote), pixels(layer_data(path)), strict=True):
+            np.testing.assert_array_equal(far, near)
+    # the root's documents (.zmetadata among them), then only the coarsest level's chunk
+    assert requested[5:] == [f"/{path.name}/{LEVELS - 1}/0/0"]
+
+
 def test_napari_ome_zarr_reads_the_same_url_as_this_plugin(served):
     from napari_ome_zarr import napari_get_reader as ome_zarr_reader
 
@@ -148,7 +162,7 @@ def test_a_slow_store_is_said_while_it_answers(served, monkeypatch):
 
 def test_nothing_at_a_url_is_said_with_the_url(served):
     url = f"{served.url}/no-such.zarr"
-    with pytest.raises(FileNotFoundError, match=f"no zarr store at {url}"):
+    with pytest.raises(FileNotFoundError, match=rf"no zarr store at {url}: not found \(HTTP 404\).*check the URL"):
         open_readonly(url)
 
 
