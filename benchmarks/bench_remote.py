@@ -96,6 +96,9 @@ def reader_child(plugin: str, url: str) -> None:
     if plugin == "napari-zarr-tiles":
         from napari_zarr_tiles._reader import napari_get_reader
     else:
+        import fsspec.implementations.http  # noqa: F401 - ome-zarr-py reads URLs through it, imported when first asked
+        import ome_zarr.io  # noqa: F401
+        import ome_zarr.reader  # noqa: F401
         from napari_ome_zarr import napari_get_reader
     start = time.perf_counter()
     layers = napari_get_reader(url)(url)

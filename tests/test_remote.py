@@ -243,6 +243,8 @@ def test_a_remote_target_is_refused_and_nothing_is_written(served, tmp_path, cap
         assert f"cannot write to {target}: remote stores are read-only" in capsys.readouterr().err
         with pytest.raises(RemoteStoreError, match="remote stores are read-only"):
             convert(served.store_url, target)
+    assert main(["convert", served.store_url, (tmp_path / "out.zarr").as_uri()]) == 1
+    assert f"give the target as a path ({tmp_path / 'out.zarr'}), not a URL" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["served"]
 
 

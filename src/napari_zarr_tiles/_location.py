@@ -97,12 +97,17 @@ def _is_zip(path: Path) -> bool:
 
 
 def refuse_remote_target(target: str | PathLike) -> None:
-    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read."""
-    if isinstance(target, str) and "://" in target and locate(target).scheme != "local":
+    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read, and a
+    local target is given by its path."""
+    if not (isinstance(target, str) and "://" in target):
+        return
+    location = locate(target)
+    if location.remote:
         raise RemoteStoreError(
             f"cannot write to {target}: remote stores are read-only here; write to a local folder and copy it "
             "there with the storage's own tools"
         )
+    raise RemoteStoreError(f"cannot write to {target}: give the target as a path ({location.path}), not a URL")
 
 
 # --- opening -------------------------------------------------------------------------------------------------
