@@ -97,7 +97,7 @@ def reader_child(plugin: str, url: str) -> None:
         from napari_zarr_tiles._reader import napari_get_reader
     else:
         import fsspec.implementations.http  # noqa: F401 - ome-zarr-py reads URLs through it, imported when first asked
-        import ome_zarr.io  # noqa: F401
+        import ome_zarr.io
         import ome_zarr.reader  # noqa: F401
         from napari_ome_zarr import napari_get_reader
     start = time.perf_counter()
