@@ -88,6 +88,25 @@ def store_child(kind: str, url: str) -> None:
     print(json.dumps({"first": first, "chunks64": time.perf_counter() - start}))
 
 
+def reader_child(plugin: str, url: str) -> None:
+    """Child process: the reader alone, its modules imported before the clock starts: the layer data for
+    ``url`` and the coarsest level's pixels (what the first frame draws); print the seconds."""
+    import numpy as np
+
+    if plugin == "napari-zarr-tiles":
+        from napari_zarr_tiles._reader import napari_get_reader
+    else:
+        import fsspec.implementations.http  # noqa: F401 - ome-zarr-py reads URLs through it, imported when first asked
+        import ome_zarr.io
+        import ome_zarr.reader  # noqa: F401
+        from napari_ome_zarr import napari_get_reader
+    start = time.perf_counter()
+    layers = napari_get_reader(url)(url)
+    data = layers[0][0]
+    np.asarray(data[-1] if isinstance(data, list | tuple) else data)
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -116,12 +135,16 @@ def main() -> None:
     parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "COUNTS"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--store-child", nargs=2, metavar=("KIND", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--reader-child", nargs=2, metavar=("PLUGIN", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], args.port, args.delay_ms, args.backlog, args.serve[1])
         return
     if args.store_child:
         store_child(*args.store_child)
+        return
+    if args.reader_child:
+        reader_child(*args.reader_child)
         return
 
     from bench_convert import compile_package
@@ -161,6 +184,16 @@ def main() -> None:
             ours, theirs = medians["this plugin"], medians["napari-ome-zarr"]
             print(f"  this plugin / napari-ome-zarr: time {ours['seconds'] / theirs['seconds']:.2f}x, "
                   f"requests {ours['requests'] / theirs['requests']:.2f}x, bytes {ours['mb'] / theirs['mb']:.2f}x")
+        print("\nthe reader alone (its modules imported first): layer data and the coarsest level's pixels")
+        alone: dict[str, list[float]] = {name: [] for name in READERS}
+        for _ in range(args.repeats):
+            for name, plugin in READERS.items():
+                out = subprocess.run([sys.executable, __file__, "--reader-child", plugin, url], check=True,
+                                     capture_output=True, text=True).stdout
+                alone[name].append(json.loads(out.strip().splitlines()[-1])["seconds"])
+        for name, seconds in alone.items():
+            print(f"  {name:16s} {statistics.median(seconds):6.2f} s")
+        print(f"  this plugin / napari-ome-zarr: {statistics.median(alone['this plugin']) / statistics.median(alone['napari-ome-zarr']):.2f}x")
         print(f"\nzarr's remote stores, open + coarsest level, then 8192² of level 0 (64 chunks), median of {args.repeats}")
         stores: dict[str, list[dict]] = {"obstore": [], "fsspec": []}
         for _ in range(args.repeats):

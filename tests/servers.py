@@ -29,13 +29,24 @@ class HttpServer:
     stall: tuple[str, ...] = ()
     stall_seconds: float = 30.0
     requests: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     bytes_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.arrivals.clear()
             self.bytes_sent = 0
+
+    def round_trips(self) -> int:
+        """How many bursts the requests came in: a request arriving more than half the delay after the first
+        of its burst starts another (a client that waits for an answer before asking again)."""
+        bursts, start = 0, None
+        for arrival in sorted(self.arrivals):
+            if start is None or arrival - start > self.delay / 2:
+                bursts, start = bursts + 1, arrival
+        return bursts
 
 
 def _handler(state: HttpServer, folder: Path):
@@ -47,6 +58,7 @@ def _handler(state: HttpServer, folder: Path):
             """Wait the delay, count the request; True where a forced answer was sent."""
             with state.lock:
                 state.requests.append(f"{self.command} {self.path}")
+                state.arrivals.append(time.monotonic())
             time.sleep(state.delay)
             if any(self.path.startswith(prefix) for prefix in state.stall):
                 time.sleep(state.stall_seconds)

@@ -3,8 +3,8 @@
 
 One home for the rules, so that the reader, ``info``, ``convert`` and ``process`` agree on what a URL is and
 never mangle one into a path. Remote stores are read through obstore (zarr's ObjectStore): on a local HTTP
-server answering 100 ms per request it gave the first level in 0.90 s where fsspec took 1.15 s, and 64
-chunks in 1.28 s against 1.48 s (benchmarks/README.md). Every remote store is wrapped in one bounded
+server answering 100 ms per request it opened a pyramid and read its coarsest level in about half fsspec's
+time, and 64 chunks in 0.85x (benchmarks/README.md, bench_remote.py). Every remote store is wrapped in one bounded
 in-memory cache (:class:`RemoteCache`) kept per URL, so that the viewer and the engine reading the same
 URL share what was fetched.
 """
@@ -97,12 +97,17 @@ def _is_zip(path: Path) -> bool:
 
 
 def refuse_remote_target(target: str | PathLike) -> None:
-    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read."""
-    if isinstance(target, str) and "://" in target and locate(target).scheme != "local":
+    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read, and a
+    local target is given by its path."""
+    if not (isinstance(target, str) and "://" in target):
+        return
+    location = locate(target)
+    if location.remote:
         raise RemoteStoreError(
             f"cannot write to {target}: remote stores are read-only here; write to a local folder and copy it "
             "there with the storage's own tools"
         )
+    raise RemoteStoreError(f"cannot write to {target}: give the target as a path ({location.path}), not a URL")
 
 
 # --- opening -------------------------------------------------------------------------------------------------

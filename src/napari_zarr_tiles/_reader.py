@@ -283,7 +283,10 @@ def _ome_sources(
         return [_mosaic_source(group, where, name, block)]
     if "well" in block:
         return _well_sources(group, where, name, block, skipped)
-    prefetch_members(group, ["OME", "labels", *dataset_paths(block)])
+    paths = dataset_paths(block)
+    axes = block["multiscales"][0].get("axes") if paths else None
+    coarsest = (paths[-1], len(axes)) if paths and isinstance(axes, list) else None
+    prefetch_members(group, ["OME", "labels", *paths], first_chunk_of=coarsest)
     series_group = _member(group, "OME", where)
     series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
     series = _ome.bioformats2raw_series(block, series_attrs)

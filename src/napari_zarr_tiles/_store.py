@@ -154,24 +154,38 @@ def _unparsable_metadata(store, subpath: str) -> str | None:
 def open_member(group: zarr.Group, key: str, where: str) -> zarr.Array | zarr.Group:
     """The array or group ``key`` of ``group``, opened on its own (see :func:`open_readonly` for errors);
     ``where`` names it in messages."""
-    return _open_node(group.store, f"{group.path}/{key}" if group.path else key, where)
+    subpath = f"{group.path}/{key}" if group.path else key
+    consolidated = _consolidated(group)
+    if consolidated is not None and is_remote(group):
+        # a remote group's consolidated metadata holds its members' own: opened from it, without a request
+        if key not in consolidated:
+            raise FileNotFoundError(f"no zarr array or group at {where}")
+        return _open_node(group.store, subpath, where, opener=lambda: group[key])
+    return _open_node(group.store, subpath, where)
 
 
-def _open_node(store, subpath: str, where: str) -> zarr.Array | zarr.Group:
+def _consolidated(group: zarr.Group) -> dict | None:
+    """The consolidated metadata of ``group``'s members, by path (None where it has none)."""
+    consolidated = getattr(group.metadata, "consolidated_metadata", None)
+    return None if consolidated is None else consolidated.metadata
+
+
+def _open_node(store, subpath: str, where: str, opener=None) -> zarr.Array | zarr.Group:
     try:
         zarr_format = None
-        if isinstance(store, RemoteCache):
+        if isinstance(store, RemoteCache) and opener is None:
             # every metadata document of the node in one round trip; zarr then reads them from the cache,
             # asking only for those of the store's format (a zarr hierarchy holds nodes of one format)
             zarr_format = store.zarr_format
             sync(store.fetch(f"{subpath}/{key}" if subpath else key for key in METADATA_KEYS[zarr_format]))
             if not subpath:
                 if all(key in store.absent for key in ZARR_MARKERS):
-                    raise FileNotFoundError(f"no zarr store at {where} (it has no zarr.json, .zgroup or .zarray)")
+                    raise FileNotFoundError(f"no zarr store at {where}: not found (HTTP 404) for its zarr.json, "
+                                            ".zgroup and .zarray; check the URL")
                 zarr_format = store.zarr_format = 2 if "zarr.json" in store.absent else 3
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            node = zarr.open(store, path=subpath, mode="r", zarr_format=zarr_format)
+            node = opener() if opener is not None else zarr.open(store, path=subpath, mode="r", zarr_format=zarr_format)
     except FileNotFoundError:
         raise
     except Exception as error:  # a failed request: said in network terms; anything else as before
@@ -323,19 +337,32 @@ def group_members(group: zarr.Group, names: list[str] | None = None) -> GroupMem
     return members
 
 
-def prefetch_members(group: zarr.Group, names: list[str]) -> None:
+def prefetch_members(group: zarr.Group, names: list[str], *, first_chunk_of: tuple[str, int] | None = None) -> None:
     """Where ``group`` is remote, fetch the metadata of its members ``names`` in one round trip, so that
-    opening them one after the other then costs none; nothing for a local store."""
+    opening them one after the other then costs none; nothing for a local store.
+
+    ``first_chunk_of`` (a member array's name and number of axes) adds that array's first chunk, its key
+    guessed from zarr's default encoding (``c/0/0`` in zarr v3; ``0/0`` in v2, OME-Zarr's separator): the
+    reader asks for the coarsest level's chunks next, and this saves the first frame a round trip. A wrong
+    guess costs one absent key, asked for at the same time.
+    """
     if is_remote(group) and names:
         prefix = f"{group.path}/" if group.path else ""
-        keys = METADATA_KEYS[group.store.zarr_format]
-        sync(group.store.fetch(f"{prefix}{name}/{key}" for name in names for key in keys))
+        # a group's consolidated metadata holds its members' (and names every member): none to ask for
+        consolidated = _consolidated(group) is not None
+        keys = [] if consolidated else [f"{prefix}{name}/{key}" for name in names
+                                        for key in METADATA_KEYS[group.store.zarr_format]]
+        if first_chunk_of is not None:
+            name, ndim = first_chunk_of
+            origin = "/".join("0" * ndim)
+            keys.append(f"{prefix}{name}/c/{origin}" if group.store.zarr_format == 3 else f"{prefix}{name}/{origin}")
+        sync(group.store.fetch(keys))
 
 
 def _member_names(group: zarr.Group) -> list[str]:
-    consolidated = getattr(group.metadata, "consolidated_metadata", None)
+    consolidated = _consolidated(group)
     if consolidated is not None:
-        return sorted({key.split("/")[0] for key in consolidated.metadata})
+        return sorted({key.split("/")[0] for key in consolidated})
     prefix = group.path
 
     async def listing() -> list[str]:
