@@ -276,11 +276,9 @@ def _ome_sources(
         return [_mosaic_source(group, where, name, block)]
     if "well" in block:
         return _well_sources(group, where, name, block, skipped)
-    series_group = _member(group, "OME", where)
-    series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
-    series = _ome.bioformats2raw_series(block, series_attrs)
+    series = bioformats2raw_series(group, where, block)
     if series is not None:
-        first, *others = series or [key for key, _ in group_members(group).groups if key.isdigit()] or ["0"]
+        first, *others = series
         if others:
             _notify(f"{where} holds {len(others) + 1} images (bioformats2raw); opened {first!r}, not {others}")
         subgroup = _child(group, first, where)
@@ -297,6 +295,17 @@ def _ome_sources(
         if labels_found is not None:
             sources += _label_sources(labels_group, f"{where}/labels", labels_found[0] or version, skipped)
     return sources
+
+
+def bioformats2raw_series(group: zarr.Group, where: str, block: Mapping) -> list[str] | None:
+    """The series of a bioformats2raw store (its group ``OME`` lists them; else its numbered groups), None
+    for a group of another layout."""
+    if block.get("bioformats2raw.layout") is None:
+        return None
+    series_group = _member(group, "OME", where)
+    series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
+    series = _ome.bioformats2raw_series(block, series_attrs)
+    return series or [key for key, _ in group_members(group).groups if key.isdigit()] or ["0"]
 
 
 def _mosaic_source(group: zarr.Group, where: str, name: str, block: Mapping) -> ImageSource:
