@@ -13,7 +13,6 @@ frame is drawn, REPEATS times, interleaved; medians and the ratio are printed. G
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import tifffile
 import zarr
 from bench_convert import compile_package
-from bench_reader import first_frame
+from bench_reader import first_frames
 from numcodecs import Blosc
 
 HERE = Path(__file__).resolve().parent
@@ -84,19 +83,7 @@ def main() -> None:
     plate = make_plate(args.out / f"plate96_{args.edge}.ome.zarr", args.edge)
     print(f"first frame of a 96-well plate ({FIELDS} fields, {CHANNELS} channels, {args.edge}^2 uint16 per field), "
           f"median of {args.repeats} fresh processes, readers interleaved: {plate}")
-    runs = {name: [] for name in READERS}
-    for _ in range(args.repeats):  # interleaved, so that a noisy moment hurts every reader alike
-        for name, plugin in READERS.items():
-            runs[name].append(first_frame(plate, plugin))
-    medians = {}
-    for name, found in runs.items():
-        if "error" in found[0]:
-            print(f"  {name:16s} refused: {found[0]['error']}")
-            continue
-        medians[name] = {key: statistics.median(run[key] for run in found) for key in ("seconds", "read_mb", "peak_mb")}
-        m = medians[name]
-        print(f"  {name:16s} {m['seconds']:6.2f} s  read {m['read_mb']:7.1f} MB  peak {m['peak_mb']:6.0f} MB  "
-              f"pixel spread {found[0]['pixel_std']:.1f}  runs {[round(run['seconds'], 2) for run in found]}")
+    medians = first_frames(plate, READERS, args.repeats)
     if len(medians) == 2:
         ours, theirs = medians["this plugin"]["seconds"], medians["napari-ome-zarr"]["seconds"]
         print(f"  this plugin / napari-ome-zarr: {ours / theirs:.2f}x the time; goal under {GOAL_SECONDS} s: "
