@@ -53,6 +53,7 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
     assert kwargs["features"]["well"][first + 1] == "A2" and "B3" not in list(kwargs["features"]["well"])
     np.testing.assert_allclose(points[first], [17.5, 17.5])  # the centre of A1's cell, in micrometres
     assert kwargs["text"]["string"] == "{well}" and kwargs["text"]["anchor"] == "upper_left"
+    assert kwargs["units"] == ["micrometer", "micrometer"] and kwargs["axis_labels"] == ["y", "x"]
 
 
 def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):

@@ -321,6 +321,10 @@ def well_names(mosaic: Mosaic, name: str) -> tuple[np.ndarray, dict]:
         "border_color": "transparent",
         "border_width": 0,
         "metadata": {"zarr_path": mosaic.plate.where},
+        "axis_labels": [mosaic.axes[axis].name for axis in _ome.yx_axes(mosaic.axes)],
     }
+    units = [mosaic.axes[axis].unit for axis in _ome.yx_axes(mosaic.axes)]
+    if any(units):  # as the mosaic's layers have them: napari warns of layers whose units differ
+        kwargs["units"] = [unit or "pixel" for unit in units]
     return points, kwargs
 
