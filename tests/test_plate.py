@@ -77,7 +77,7 @@ def test_opening_a_plate_reads_no_well_and_each_tile_reads_one_well(tmp_path, fa
     assert not [key for key in faults.reads if not key.startswith("D/5/")]
 
 
-def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(tmp_path, monkeypatch):
+def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(tmp_path, monkeypatch, qtbot):
     path = write_plate(tmp_path / "plate.zarr", "0.4")
     import shutil
 
@@ -88,6 +88,8 @@ def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(
     mosaic = np.asarray(data)
     assert not mosaic[4 * 70 : 4 * 70 + 64, 3 * 70 : 3 * 70 + 64].any()
     np.testing.assert_array_equal(mosaic[4 * 70 : 4 * 70 + 64, 4 * 70 : 4 * 70 + 64], field_levels(4, 4, 0)[0][0])
+    # told on Qt's main thread (the well is read on dask's): handled once Qt's events are
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
     assert told == [f"{path}: wells shown blank: E4 is not stored"]
 
 
@@ -180,7 +182,7 @@ def test_open_plate_refuses_an_image(tmp_path):
     assert open_written(path, "0.4").attrs["plate"]["field_count"] == 2
 
 
-def test_a_corrupt_chunk_of_a_well_shows_the_fill_value_and_is_named(tmp_path, monkeypatch):
+def test_a_corrupt_chunk_of_a_well_shows_the_fill_value_and_is_named(tmp_path, monkeypatch, qtbot):
     path = write_plate(tmp_path / "plate.zarr", "0.4")
     chunk = path / "F" / "6" / "0" / "0" / "0" / "0" / "0"
     chunk.write_bytes(chunk.read_bytes()[:100])  # truncated: zarr cannot decode it
@@ -189,4 +191,5 @@ def test_a_corrupt_chunk_of_a_well_shows_the_fill_value_and_is_named(tmp_path, m
     mosaic = np.asarray(read(path)[0][0])
     assert not mosaic[5 * 70 : 5 * 70 + 64, 5 * 70 : 5 * 70 + 64].any()
     np.testing.assert_array_equal(mosaic[5 * 70 : 5 * 70 + 64, 6 * 70 : 6 * 70 + 64], field_levels(5, 6, 0)[0][0])
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)  # told on Qt's main thread, as above
     assert len(told) == 1 and "array 'F/6/0/0'" in told[0] and "chunk(s) 0/0/0 cannot be read" in told[0]
