@@ -51,6 +51,28 @@ def first_frame(path: Path, plugin: str) -> dict:
     return json.loads(lines[-1])
 
 
+def first_frames(path: Path, readers: dict[str, str], repeats: int) -> dict[str, dict]:
+    """Each reader's first frame of ``path``, ``repeats`` times, interleaved; one line of medians each
+    printed; the medians (seconds, read_mb, peak_mb) of the readers that took ``path``."""
+    medians = {}
+    all_runs = {name: [] for name in readers}
+    for _ in range(repeats):  # interleaved, so that a noisy moment hurts every reader alike
+        for name, plugin in readers.items():
+            all_runs[name].append(first_frame(path, plugin))
+    for name, runs in all_runs.items():
+        if "error" in runs[0]:
+            print(f"  {name:16s} refused: {runs[0]['error']}")
+            continue
+        medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("seconds", "read_mb", "peak_mb")}
+        m = medians[name]
+        print(
+            f"  {name:16s} {m['seconds']:6.2f} s  read {m['read_mb']:8.1f} MB  peak {m['peak_mb']:7.0f} MB  "
+            f"pixel std {runs[0]['pixel_std']:5.1f}  multiscale {runs[0]['multiscale']}  "
+            f"contrast {runs[0]['contrast_limits']}  runs {[round(run['seconds'], 2) for run in runs]}"
+        )
+    return medians
+
+
 def size_arguments(description: str, **more: float) -> argparse.Namespace:
     """The options the benchmarks on the synthetic image share: its size, the repeats, where inputs go; and
     ``more`` of a benchmark's own, numbers with their defaults (``limit=300.0``: ``--limit``)."""
@@ -70,22 +92,7 @@ def main() -> None:
     print(f"first frame, {args.size}x{args.size} uint16, median of {args.repeats} fresh processes, readers interleaved")
     for label, path in inputs.items():
         print(f"\n{label}: {path}")
-        medians = {}
-        all_runs = {name: [] for name in READERS}
-        for _ in range(args.repeats):  # interleaved, so that a noisy moment hurts every reader alike
-            for name, plugin in READERS.items():
-                all_runs[name].append(first_frame(path, plugin))
-        for name, runs in all_runs.items():
-            if "error" in runs[0]:
-                print(f"  {name:16s} refused: {runs[0]['error']}")
-                continue
-            medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("seconds", "read_mb", "peak_mb")}
-            m = medians[name]
-            print(
-                f"  {name:16s} {m['seconds']:6.2f} s  read {m['read_mb']:8.1f} MB  peak {m['peak_mb']:7.0f} MB  "
-                f"pixel std {runs[0]['pixel_std']:5.1f}  multiscale {runs[0]['multiscale']}  "
-                f"contrast {runs[0]['contrast_limits']}"
-            )
+        medians = first_frames(path, READERS, args.repeats)
         ours = medians.get("this plugin")
         for name, m in medians.items():
             if ours and name != "this plugin":

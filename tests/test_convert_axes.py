@@ -85,3 +85,25 @@ def test_axes_are_refused_for_a_zarr_source_in_pythons_words(tmp_path):
     with pytest.raises(InvalidOptionError, match="axes replaces the axes of a TIFF; .* is a zarr store") as caught:
         convert(tmp_path / "beads.zarr", tmp_path / "again.zarr", axes="ZYX")
     assert caught.value.option == "axes" and not (tmp_path / "again.zarr").exists()
+
+
+@pytest.mark.gui
+def test_the_convert_widget_takes_axes_and_says_wrong_ones_in_its_words(make_napari_viewer, qtbot, tmp_path, beads):
+    from napari_zarr_tiles._widgets import ConvertWidget
+
+    viewer = make_napari_viewer()
+    widget = ConvertWidget(viewer)
+    widget._source.value = BEADS
+    widget._target.value = tmp_path / "beads.zarr"
+    widget._axes.value = "ZQX"
+    widget.start()
+    qtbot.waitUntil(lambda: widget._run.enabled, timeout=60_000)
+    assert widget._status.value == "failed: axes 'ZQX' letters Q are not axes: use T, C, Z, Y, X " + (
+        "(Bead_Image1_crop.tif has 3 dimensions, shape (41, 150, 150), declared 'ZYX')"
+    )
+    widget._axes.value = "TYX"
+    widget.start()
+    qtbot.waitUntil(lambda: widget._run.enabled, timeout=60_000)
+    assert widget._status.value.startswith("wrote"), widget._status.value
+    assert viewer.layers[0].axis_labels == ("t", "y", "x")
+    np.testing.assert_array_equal(level0(viewer.layers[0].data), beads)

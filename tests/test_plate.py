@@ -53,6 +53,7 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
     assert kwargs["features"]["well"][first + 1] == "A2" and "B3" not in list(kwargs["features"]["well"])
     np.testing.assert_allclose(points[first], [17.5, 17.5])  # the centre of A1's cell, in micrometres
     assert kwargs["text"]["string"] == "{well}" and kwargs["text"]["anchor"] == "upper_left"
+    assert kwargs["units"] == ["micrometer", "micrometer"] and kwargs["axis_labels"] == ["y", "x"]
 
 
 def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):
@@ -179,3 +180,16 @@ def test_open_plate_refuses_an_image(tmp_path):
     with pytest.raises(OmeMetadataError, match="not an OME-Zarr plate"):
         _plate.open_plate(path / "A" / "1" / "0")
     assert open_written(path, "0.4").attrs["plate"]["field_count"] == 2
+
+
+def test_a_corrupt_chunk_of_a_well_shows_the_fill_value_and_is_named(tmp_path, monkeypatch, qtbot):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    chunk = path / "F" / "6" / "0" / "0" / "0" / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:100])  # truncated: zarr cannot decode it
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
+    mosaic = np.asarray(read(path)[0][0])
+    assert not mosaic[5 * 70 : 5 * 70 + 64, 5 * 70 : 5 * 70 + 64].any()
+    np.testing.assert_array_equal(mosaic[5 * 70 : 5 * 70 + 64, 6 * 70 : 6 * 70 + 64], field_levels(5, 6, 0)[0][0])
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)  # told on Qt's main thread, as above
+    assert len(told) == 1 and "array 'F/6/0/0'" in told[0] and "chunk(s) 0/0/0 cannot be read" in told[0]

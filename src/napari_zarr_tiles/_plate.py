@@ -10,6 +10,7 @@ that well's first field, and nothing else.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike, fspath
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 MOSAIC_EDGE = 2048
 # The gap between wells, as a fraction of a well's edge at the mosaic's level.
 GAP_FRACTION = 0.1
+# The mosaic's tiles kept once read (a 96-well plate's mosaic is a few MB a channel): napari slices a new
+# layer several times before its first frame, and dask's own cache keeps none of these small, quick tasks.
+TILE_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -212,13 +216,34 @@ class _WellTiles:
         self.yx, self.ndim, self.dtype = yx, ndim, np.dtype(dtype)
         self.on_problem, self.on_bad_chunks = on_problem, on_bad_chunks
         self._arrays: dict[str, NamedReads | str] = {}  # a well's path -> its level, or why it cannot be read
+        self._tiles: dict[tuple, np.ndarray] = {}  # block index -> tile, oldest first
+        self._tile_bytes = 0
+        self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
-        return {**vars(self), "_arrays": {}}
+        return {key: value for key, value in vars(self).items() if key != "_lock"} | {
+            "_arrays": {}, "_tiles": {}, "_tile_bytes": 0,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _lock=threading.Lock())
 
     def __call__(self, block_id=None, block_info=None) -> np.ndarray:
+        key = tuple(block_id)
+        with self._lock:
+            tile = self._tiles.get(key)
+        if tile is None:
+            tile = self._read(key, block_info[None]["chunk-shape"])
+            with self._lock:
+                self._tiles[key] = tile
+                self._tile_bytes += tile.nbytes
+                while self._tile_bytes > TILE_CACHE_BYTES:
+                    self._tile_bytes -= self._tiles.pop(next(iter(self._tiles))).nbytes
+        return tile
+
+    def _read(self, block_id: tuple, shape) -> np.ndarray:
         y, x = self.yx
-        tile = np.zeros(block_info[None]["chunk-shape"], self.dtype)
+        tile = np.zeros(shape, self.dtype)
         well = self.wells.get((block_id[y], block_id[x]))
         array = self._level(well) if well is not None else None
         if array is None:
@@ -296,6 +321,10 @@ def well_names(mosaic: Mosaic, name: str) -> tuple[np.ndarray, dict]:
         "border_color": "transparent",
         "border_width": 0,
         "metadata": {"zarr_path": mosaic.plate.where},
+        "axis_labels": [mosaic.axes[axis].name for axis in _ome.yx_axes(mosaic.axes)],
     }
+    units = [mosaic.axes[axis].unit for axis in _ome.yx_axes(mosaic.axes)]
+    if any(units):  # as the mosaic's layers have them: napari warns of layers whose units differ
+        kwargs["units"] = [unit or "pixel" for unit in units]
     return points, kwargs
 

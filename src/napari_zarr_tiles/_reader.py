@@ -287,11 +287,9 @@ def _ome_sources(
     axes = block["multiscales"][0].get("axes") if paths else None
     coarsest = (paths[-1], len(axes)) if paths and isinstance(axes, list) else None
     prefetch_members(group, ["OME", "labels", *paths], first_chunk_of=coarsest)
-    series_group = _member(group, "OME", where)
-    series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
-    series = _ome.bioformats2raw_series(block, series_attrs)
+    series = bioformats2raw_series(group, where, block)
     if series is not None:
-        first, *others = series or [key for key, _ in group_members(group).groups if key.isdigit()] or ["0"]
+        first, *others = series
         if others:
             _notify(f"{where} holds {len(others) + 1} images (bioformats2raw); opened {first!r}, not {others}")
         subgroup = _child(group, first, where)
@@ -316,6 +314,17 @@ def dataset_paths(block: Mapping) -> list[str]:
     if not (isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict)):
         return []
     return [d["path"] for d in multiscales[0].get("datasets") or () if isinstance(d, dict) and isinstance(d.get("path"), str)]
+
+
+def bioformats2raw_series(group: zarr.Group, where: str, block: Mapping) -> list[str] | None:
+    """The series of a bioformats2raw store (its group ``OME`` lists them; else its numbered groups), None
+    for a group of another layout."""
+    if block.get("bioformats2raw.layout") is None:
+        return None
+    series_group = _member(group, "OME", where)
+    series_attrs = series_group.attrs.asdict() if isinstance(series_group, zarr.Group) else None
+    series = _ome.bioformats2raw_series(block, series_attrs)
+    return series or [key for key, _ in group_members(group).groups if key.isdigit()] or ["0"]
 
 
 def _mosaic_source(group: zarr.Group, where: str, name: str, block: Mapping) -> ImageSource:

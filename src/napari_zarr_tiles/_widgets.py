@@ -246,9 +246,13 @@ class ConvertWidget(_BackgroundJob):
     def __init__(self, viewer: napari.viewer.Viewer):
         self._source = FileEdit(label="source", mode="r", filter="*.tif *.tiff *.btf")
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
+        self._axes = LineEdit(
+            label="axes", tooltip="optional: a TIFF's axes, one letter per dimension in its order (T, C, Z, Y, X), "
+            "replacing those it declares, e.g. ZYX for an ImageJ stack of z planes read as time",
+        )
         self._make_write_fields()
-        super().__init__(viewer, [self._source, self._target, self._chunks, self._compressor, self._version,
-                                  self._pyramid, self._overwrite, self._fill_bad_chunks])
+        super().__init__(viewer, [self._source, self._target, self._axes, self._chunks, self._compressor,
+                                  self._version, self._pyramid, self._overwrite, self._fill_bad_chunks])
         self._source.changed.connect(self._suggest_target)
 
     def _suggest_target(self, source: Path) -> None:
@@ -269,7 +273,7 @@ class ConvertWidget(_BackgroundJob):
         if options is None:
             return
         self._launch(
-            convert, source, target, options=options, bad_chunks=self._bad_chunks(),
+            convert, source, target, options=options, bad_chunks=self._bad_chunks(), axes=self._axes.value.strip() or None,
             description=f"Converting {source.name}",
             cancelled_message=f"conversion of {source} cancelled; nothing was written",
         )

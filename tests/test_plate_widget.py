@@ -1,0 +1,94 @@
+"""The Plate widget in a real viewer: a plate's grid, a well's fields opened at full resolution over its place
+in the mosaic, a second well replacing the first, a double click in the canvas; a bioformats2raw store's series."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import zarr
+from conftest import YX, write_ome_image
+from plate_stores import field_levels, label_pixels, write_plate
+
+from napari_zarr_tiles._plate_widget import PlateWidget
+
+CELL = (64 + 6) * 0.5  # a well and its gap at level 0 of the 0.5 micrometre fields
+
+
+@pytest.fixture
+def plate_viewer(make_napari_viewer, tmp_path):
+    path = write_plate(tmp_path / "plate.zarr", "0.5")
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-zarr-tiles")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Plate")
+    return viewer, widget, str(path)
+
+
+def test_the_widget_shows_the_plates_grid_and_opens_a_wells_field_over_its_place(plate_viewer):
+    viewer, widget, path = plate_viewer
+    assert isinstance(widget, PlateWidget)
+    assert [layer.name for layer in viewer.layers] == ["screen [0]", "screen [1]", "screen wells"]
+    assert widget._store.value == path
+    grid = widget._grid
+    assert (grid.rowCount(), grid.columnCount()) == (8, 12)
+    assert grid.verticalHeaderItem(1).text() == "B" and grid.horizontalHeaderItem(11).text() == "12"
+    assert grid.item(1, 2).text() == "" and not grid.item(1, 2).flags()  # B3 is not on the plate
+    widget.choose_well("B2")
+    assert widget._field.choices == ("0", "1")
+    added = widget.open_field("0")
+    assert [layer.name for layer in added] == ["B2 field 0: image [0]", "B2 field 0: image [1]", "B2 field 0: cells"]
+    for channel, layer in enumerate(added[:2]):
+        assert layer.multiscale and len(layer.data) == 3
+        np.testing.assert_array_equal(np.asarray(layer.data[0]), field_levels(1, 1, 0)[0][channel])
+        np.testing.assert_allclose(layer.translate, [CELL, CELL])
+        np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+    labels = added[2]
+    np.testing.assert_array_equal(np.asarray(labels.data[0]), label_pixels(1, 1))
+    np.testing.assert_allclose(labels.translate, [CELL, CELL])
+    np.testing.assert_allclose(viewer.camera.center[-2:], [1.5 * CELL, 1.5 * CELL])
+
+
+def test_a_second_well_replaces_the_first_and_a_double_click_opens_the_well_under_it(plate_viewer):
+    viewer, widget, _ = plate_viewer
+    widget.choose_well("B2")
+    first = widget.open_field("0")
+    widget.choose_well("D5")
+    widget._field.value = "1"
+    widget._open.native.click()  # as a person opens it
+    second = widget.opened
+    assert not [layer for layer in first if layer in viewer.layers]
+    assert [layer.name for layer in viewer.layers][3:] == ["D5 field 1: image [0]", "D5 field 1: image [1]"]
+    np.testing.assert_array_equal(np.asarray(second[1].data[0]), field_levels(3, 4, 1)[0][1])
+    np.testing.assert_allclose(second[0].translate, [3 * CELL, 4 * CELL])
+    widget._double_clicked(viewer, SimpleNamespace(position=(2 * CELL + 5, 0 * CELL + 5)))  # in C1
+    assert widget.well.name == "C1"
+    assert [layer.name for layer in viewer.layers][3:] == ["C1 field 0: image [0]", "C1 field 0: image [1]"]
+    widget._double_clicked(viewer, SimpleNamespace(position=(1 * CELL + 5, 2 * CELL + 5)))  # B3: no well there
+    assert widget.well.name == "C1"
+
+
+def test_the_mosaic_draws_in_a_real_window(make_napari_viewer, tmp_path, qtbot):
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(path), plugin="napari-zarr-tiles")
+    viewer.reset_view()
+    frame = viewer.screenshot(canvas_only=True)[..., :3]
+    assert frame.std() > 10  # wells of noise and blank gaps, not a flat frame
+
+
+def test_the_series_of_a_bioformats2raw_store_are_offered_and_opened(make_napari_viewer, tmp_path, blobs):
+    root = zarr.open_group(tmp_path / "b2r.zarr", mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    root.create_group("OME").attrs["series"] = ["0", "1"]
+    write_ome_image(root.create_group("0"), [blobs], YX, version="0.4")
+    write_ome_image(root.create_group("1"), [blobs[::-1]], YX, version="0.4")
+    viewer = make_napari_viewer()
+    viewer.open(str(tmp_path / "b2r.zarr"), plugin="napari-zarr-tiles")
+    widget = PlateWidget(viewer)
+    assert widget._store.value == str(tmp_path / "b2r.zarr")
+    assert widget.series == ["0", "1"] and widget._series.choices == ("0", "1")
+    [layer] = widget.open_series("1")
+    np.testing.assert_array_equal(np.asarray(layer.data), blobs[::-1])
+    [again] = widget.open_series("0")
+    assert layer not in viewer.layers and again.name == "series 0: image"
