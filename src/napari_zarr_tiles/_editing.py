@@ -174,7 +174,7 @@ class LabelsEditor:
         self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
         self._history: list[_Edit] = []
         relative = self.path.relative_to(self._root).as_posix()
-        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / (relative.replace("/", "%") or "%")
+        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{relative.replace('/', '%')}.journal"
         for level in self._levels:
             _remove_temporary_files(_array_folder(level))
         self.recovered = self._find_recovered()
@@ -223,12 +223,21 @@ class LabelsEditor:
     def __getitem__(self, selection) -> np.ndarray:
         self._check_open()
         region, dropped = _region(selection, self.shape)
-        out = np.asarray(NamedReads(self._levels[0])[region])
-        for index, block in self._held.items():
-            inside, local = _overlap(region, self._unit_region(index))
-            if inside is not None:
-                out[inside] = block[local]
+        out = self._pixels(region)
         return out.reshape([n for axis, n in enumerate(out.shape) if axis not in dropped])
+
+    def _pixels(self, region: tuple[slice, ...]) -> np.ndarray:
+        """Level 0 in ``region`` as edited so far: the units held from memory, read only if some are not."""
+        units = list(self._units_in(region))
+        if all(index in self._held for index in units):
+            out = np.empty([s.stop - s.start for s in region], dtype=self.dtype)
+        else:
+            out = np.asarray(NamedReads(self._levels[0])[region])
+        for index in units:
+            if index in self._held:
+                inside, local = _overlap(region, self._unit_region(index))
+                out[inside] = self._held[index][local]
+        return out
 
     def __setitem__(self, selection, value) -> None:
         self._check_open()
@@ -322,20 +331,22 @@ class LabelsEditor:
         if not self._dirty:
             self._remove_journal()
             return 0
-        self.journal_path.mkdir(parents=True, exist_ok=True)
         news = [index for index in sorted(self._dirty) if self._journaled.get(index) != self._versions[index]]
-        encoded = self._encoded_units(news)
-        _in_parallel(lambda index: _write_file_atomically(self.journal_path / _journal_name(index), encoded[index]), news)
-        self._journaled.update({index: self._versions[index] for index in news})
+        if not news:
+            return 0
+        units = sorted(self._dirty)
+        encoded = self._encoded_units(units)
+        offsets = np.cumsum([0] + [len(encoded[index]) for index in units]).tolist()
         manifest = {
             "path": str(self.path), "shape": list(self.shape), "dtype": str(self.dtype), "unit": list(self._unit),
-            "saved": datetime.now(timezone.utc).isoformat(), "units": [list(index) for index in sorted(self._dirty)],
+            "saved": datetime.now(timezone.utc).isoformat(),
+            "units": [[list(index), start, stop] for index, start, stop in zip(units, offsets, offsets[1:])],
         }
-        _write_file_atomically(self.journal_path / "manifest.json", json.dumps(manifest).encode())
-        kept = {_journal_name(index) for index in self._dirty}
-        for stale in self.journal_path.glob("unit-*"):
-            if stale.name not in kept:
-                stale.unlink(missing_ok=True)
+        # One file, flushed once: the manifest on its first line, then each chunk's bytes.
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file_atomically(self.journal_path,
+                               json.dumps(manifest).encode() + b"\n" + b"".join(encoded[index] for index in units))
+        self._journaled.update({index: self._versions[index] for index in news})
         return len(news)
 
     def _encoded_units(self, indices: list[tuple[int, ...]]) -> dict[tuple[int, ...], bytes]:
@@ -346,7 +357,7 @@ class LabelsEditor:
         return {index: self._encoded[index][1] for index in indices}
 
     def _remove_journal(self) -> None:
-        shutil.rmtree(self.journal_path, ignore_errors=True)
+        self.journal_path.unlink(missing_ok=True)
         self._journaled.clear()
         try:
             self.journal_path.parent.rmdir()  # the last journal beside this store
@@ -361,10 +372,10 @@ class LabelsEditor:
 
     def _manifest(self) -> dict | None:
         try:
-            manifest = json.loads((self.journal_path / "manifest.json").read_text())
+            with open(self.journal_path, "rb") as journal:
+                return json.loads(journal.readline())
         except (FileNotFoundError, ValueError):
             return None
-        return manifest
 
     def restore_recovered(self) -> int:
         """Apply the recovered edits (:attr:`recovered`) as one assignment (undoable); return the chunk count."""
@@ -379,9 +390,10 @@ class LabelsEditor:
                 f"chunks {self._unit}: discard them (discard_recovered())"
             )
         edit = _Edit()
-        for raw in manifest["units"]:
+        payload = self.journal_path.read_bytes().split(b"\n", 1)[1]
+        for raw, start, stop in manifest["units"]:
             index = tuple(raw)
-            recovered = self._decode(0, index, (self.journal_path / _journal_name(index)).read_bytes())
+            recovered = self._decode(0, index, payload[start:stop])
             block = self._block(index)
             edit.changes.append((index, (slice(None),) * self.ndim, block.copy()))
             block[...] = recovered
@@ -452,7 +464,9 @@ class LabelsEditor:
         factors = self._factors[level]
         below = self._levels[level - 1].shape
         source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, below))
-        reduced = downsample_block(np.asarray(NamedReads(self._levels[level - 1])[source]), factors, labels=True)
+        # Level 0 from the units still held (just written), the levels above from disk.
+        below_pixels = self._pixels(source) if level == 1 else np.asarray(NamedReads(self._levels[level - 1])[source])
+        reduced = downsample_block(below_pixels, factors, labels=True)
         return reduced[tuple(slice(0, s.stop - s.start) for s in region)]
 
     def _rebuild(self, level: int, index: tuple[int, ...]) -> int | None:
@@ -612,10 +626,6 @@ def _remove_temporary_files(folder: Path) -> None:
     """Temporary files a killed commit left (never chunks: they were not yet moved into place)."""
     for temporary in folder.rglob(f"*{TEMPORARY_SUFFIX}"):
         temporary.unlink(missing_ok=True)
-
-
-def _journal_name(index: tuple[int, ...]) -> str:
-    return "unit-" + ".".join(map(str, index))
 
 
 def _digest(block: np.ndarray) -> bytes:
