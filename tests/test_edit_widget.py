@@ -168,3 +168,22 @@ def test_a_drawn_rectangle_is_the_window(viewer_with_labels):
     assert widget.edit_drawn_region()
     assert widget._region == (slice(200, 301), slice(400, 521))
     np.testing.assert_array_equal(widget.window.data, big_labels()[200:301, 400:521])
+
+
+def test_small_single_level_labels_are_edited_whole(make_napari_viewer, tmp_path):
+    from test_editing import original_labels
+
+    cells = write_labels_store(tmp_path / "small.zarr", original_labels(), with_pyramid=False)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(tmp_path / "small.zarr"), plugin="napari-zarr-tiles")
+    widget = EditLabelsWidget(viewer)
+    widget._layer.value = viewer.layers["cells"]
+    assert not viewer.layers["cells"].multiscale
+    look_at(viewer, 20, 20, zoom=8)  # a corner on screen: the window is still the whole image
+    assert widget.edit_view()
+    assert widget._region == (slice(0, 300), slice(0, 500))
+    widget.window.paint((250, 450), 11)
+    expected = original_labels()
+    expected[...] = widget.window.data
+    assert widget.commit()
+    np.testing.assert_array_equal(zarr.open_array(cells / "0", mode="r")[...], expected)
