@@ -223,20 +223,27 @@ class LabelsEditor:
     def __getitem__(self, selection) -> np.ndarray:
         self._check_open()
         region, dropped = _region(selection, self.shape)
-        out = self._pixels(region)
+        out = self._pixels(0, region, self._held)
         return out.reshape([n for axis, n in enumerate(out.shape) if axis not in dropped])
 
-    def _pixels(self, region: tuple[slice, ...]) -> np.ndarray:
-        """Level 0 in ``region`` as edited so far: the units held from memory, read only if some are not."""
-        units = list(self._units_in(region))
-        if all(index in self._held for index in units):
-            out = np.empty([s.stop - s.start for s in region], dtype=self.dtype)
-        else:
-            out = np.asarray(NamedReads(self._levels[0])[region])
-        for index in units:
-            if index in self._held:
-                inside, local = _overlap(region, self._unit_region(index))
-                out[inside] = self._held[index][local]
+    def _pixels(self, level: int, region: tuple[slice, ...], known: dict) -> np.ndarray:
+        """``level`` in ``region`` with the units in ``known`` (index: pixels) from memory: at level 0 those
+        held (as edited), higher up those just rebuilt. The others are read: in one read where none is known
+        (zarr decodes the chunks concurrently), else one by one, on threads."""
+        units = list(self._units_in(region, level))
+        if not any(index in known for index in units):
+            return np.asarray(NamedReads(self._levels[level])[region])
+        out = np.empty([s.stop - s.start for s in region], dtype=self.dtype)
+
+        def fill(index: tuple[int, ...]) -> None:
+            inside, local = _overlap(region, self._unit_region(index, level))
+            if index in known:
+                out[inside] = known[index][local]
+            else:
+                place = tuple(slice(r.start + i.start, r.start + i.stop) for r, i in zip(region, inside))
+                out[inside] = NamedReads(self._levels[level])[place]
+
+        _in_parallel(fill, units)
         return out
 
     def __setitem__(self, selection, value) -> None:
@@ -295,9 +302,9 @@ class LabelsEditor:
         values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
         return values.reshape([s.stop - s.start for s in region])
 
-    def _units_in(self, region: tuple[slice, ...]) -> Iterator[tuple[int, ...]]:
-        ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, self._unit)]
-        return product(*ranges)
+    def _units_in(self, region: tuple[slice, ...], level: int = 0) -> Iterator[tuple[int, ...]]:
+        unit = write_unit(self._levels[level])
+        return product(*(range(s.start // u, -(-s.stop // u)) for s, u in zip(region, unit)))
 
     def _unit_region(self, index: tuple[int, ...], level: int = 0) -> tuple[slice, ...]:
         unit, shape = write_unit(self._levels[level]), self._levels[level].shape
@@ -431,12 +438,14 @@ class LabelsEditor:
         encoded = self._encoded_units(changed)
         counts, written = [len(changed)] + [0] * (self.levels - 1), sum(len(data) for data in encoded.values())
         _in_parallel(lambda index: self._write(0, index, encoded[index]), changed)
+        below = self._held  # the level just written, as far as it is in memory
         for level in range(1, self.levels):
             above = sorted({unit for index in changed for unit in self._units_above(level, index)})
-            sizes = _in_parallel(lambda index, level=level: self._rebuild(level, index), above)
-            changed = [index for index, size in zip(above, sizes) if size is not None]
+            rebuilt = _in_parallel(lambda index, level=level, below=below: self._rebuild(level, index, below), above)
+            changed = [index for index, (size, _) in zip(above, rebuilt) if size is not None]
             counts[level] = len(changed)
-            written += sum(size for size in sizes if size is not None)
+            written += sum(size for size, _ in rebuilt if size is not None)
+            below = {index: block for index, (_, block) in zip(above, rebuilt)}
         self._forget_uncommitted()
         return CommitReport(tuple(counts), written, time.perf_counter() - started)
 
@@ -457,29 +466,27 @@ class LabelsEditor:
         ranges = [range(s.start // u, min(-(-s.stop // u), -(-n // u))) for s, u, n in zip(coarse, unit, shape)]
         return product(*ranges)
 
-    def _reduced(self, level: int, index: tuple[int, ...]) -> np.ndarray:
-        """Unit ``index`` of ``level`` made again from the level below it (already written), as the writer
-        makes it: the same label-safe reduction."""
+    def _reduced(self, level: int, index: tuple[int, ...], below: dict) -> np.ndarray:
+        """Unit ``index`` of ``level`` made again from the level below it (already written; its units in
+        ``below`` from memory), as the writer makes it: the same label-safe reduction."""
         region = self._unit_region(index, level)
         factors = self._factors[level]
-        below = self._levels[level - 1].shape
-        source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, below))
-        # Level 0 from the units still held (just written), the levels above from disk.
-        below_pixels = self._pixels(source) if level == 1 else np.asarray(NamedReads(self._levels[level - 1])[source])
-        reduced = downsample_block(below_pixels, factors, labels=True)
+        shape = self._levels[level - 1].shape
+        source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, shape))
+        reduced = downsample_block(self._pixels(level - 1, source, below), factors, labels=True)
         return reduced[tuple(slice(0, s.stop - s.start) for s in region)]
 
-    def _rebuild(self, level: int, index: tuple[int, ...]) -> int | None:
+    def _rebuild(self, level: int, index: tuple[int, ...], below: dict) -> tuple[int | None, np.ndarray]:
         """Make unit ``index`` of ``level`` again from the level below it and write it; return the bytes
-        written, None where it stays absent (only the fill value, and no file there)."""
-        block = self._reduced(level, index)
+        written (None where it stays absent: only the fill value, and no file there) and its pixels."""
+        block = self._reduced(level, index, below)
         if not (_array_folder(self._levels[level]) / self._key(level, index)).exists() and not np.any(
             block != fill_value(self._levels[level])
         ):
-            return None
+            return None, block
         data = self._encode(level, index, block)
         self._write(level, index, data)
-        return len(data)
+        return len(data), block
 
     def _key(self, level: int, index: tuple[int, ...]) -> str:
         return self._levels[level].metadata.encode_chunk_key(index)
