@@ -168,3 +168,61 @@ def test_a_drawn_rectangle_is_the_window(viewer_with_labels):
     assert widget.edit_drawn_region()
     assert widget._region == (slice(200, 301), slice(400, 521))
     np.testing.assert_array_equal(widget.window.data, big_labels()[200:301, 400:521])
+
+
+def test_small_single_level_labels_are_edited_whole(make_napari_viewer, tmp_path):
+    from test_editing import original_labels
+
+    cells = write_labels_store(tmp_path / "small.zarr", original_labels(), with_pyramid=False)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(tmp_path / "small.zarr"), plugin="napari-zarr-tiles")
+    widget = EditLabelsWidget(viewer)
+    widget._layer.value = viewer.layers["cells"]
+    assert not viewer.layers["cells"].multiscale
+    look_at(viewer, 20, 20, zoom=8)  # a corner on screen: the window is still the whole image
+    assert widget.edit_view()
+    assert widget._region == (slice(0, 300), slice(0, 500))
+    widget.window.paint((250, 450), 11)
+    expected = original_labels()
+    expected[...] = widget.window.data
+    assert widget.commit()
+    np.testing.assert_array_equal(zarr.open_array(cells / "0", mode="r")[...], expected)
+
+
+def test_a_65536_labels_store_made_corrected_and_read_back_by_napari_ome_zarr_at_every_level(make_napari_viewer, tmp_path):
+    import dask.array as da
+    from napari_ome_zarr import napari_get_reader
+    from test_editing import YX
+
+    from napari_zarr_tiles._image import ImageToWrite
+    from napari_zarr_tiles._options import WriteOptions
+    from napari_zarr_tiles._writing import create_empty
+
+    size = 65536  # an empty image of that size (no chunk written), then new labels for it, painted in napari
+    image = zarr.open_group(tmp_path / "big.zarr", mode="w-", zarr_format=2)
+    create_empty(image, ImageToWrite(da.zeros((size, size), dtype=np.uint16, chunks=1024), YX, "big"), WriteOptions())
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(tmp_path / "big.zarr"), plugin="napari-zarr-tiles")
+    widget = EditLabelsWidget(viewer)
+    widget._image.value = viewer.layers["big"]
+    widget._name.value = "corrected"
+    assert widget.new_labels()
+    labels = viewer.layers["corrected"]
+    assert labels.multiscale and labels.data[0].shape == (size, size)
+    viewer.scene.camera.center = (40000.0, 30000.0)
+    viewer.scene.camera.zoom = 2
+    assert widget.edit_view()
+    box = widget._region
+    assert box[0].stop - box[0].start < 1000
+    widget.window.fill((0, 0), 5)  # the empty window, flooded
+    assert widget.commit()
+    store = tmp_path / "big.zarr" / "labels" / "corrected"
+    [(levels, _, kind)] = [layer for layer in napari_get_reader(str(store))(str(store)) if layer[2] == "labels"]
+    assert kind == "labels" and len(levels) == 7
+    y, x = (-(-s.start // 64) * 64 for s in box)  # a pixel in the window that every level keeps
+    assert box[0].start <= y < box[0].stop and box[1].start <= x < box[1].stop
+    for level, data in enumerate(levels):
+        assert int(np.asarray(data[y >> level, x >> level])) == 5, level
+        assert int(np.asarray(data[0, 0])) == 0
+    written = [p for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert len(written) < 7 * 4  # the chunks under the window and the tiles above them, nothing else

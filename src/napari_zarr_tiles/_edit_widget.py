@@ -84,7 +84,12 @@ class EditLabelsWidget(Container):
         layer = self._layer.value
         if not self._ready(layer):
             return False
-        return self._open_window(layer, self._visible_box(layer))
+        box = self._visible_box(layer)
+        shape, displayed = self._level0_shape(layer), self._displayed_axes(layer)
+        if not layer.multiscale and all(shape[axis] <= WINDOW_EDGE for axis in displayed):
+            # Small single-level labels: the whole plane, wherever the view is.
+            box = tuple(slice(0, size) if axis in displayed else part for axis, (part, size) in enumerate(zip(box, shape)))
+        return self._open_window(layer, box)
 
     def edit_drawn_region(self) -> bool:
         """Open a window over the last rectangle drawn in the "edit region" layer (made if missing)."""
@@ -129,8 +134,7 @@ class EditLabelsWidget(Container):
     def _box(self, layer, low, high) -> tuple:
         """A window (one slice per axis of level 0) from data corners: the displayed axes' span (centred, at
         most WINDOW_EDGE), one plane of each other axis."""
-        shape = self._level0_shape(layer)
-        displayed = [axis - (self._viewer.dims.ndim - len(shape)) for axis in self._viewer.dims.displayed][-2:]
+        shape, displayed = self._level0_shape(layer), self._displayed_axes(layer)
         box = []
         for axis, size in enumerate(shape):
             if axis in displayed:
@@ -144,6 +148,11 @@ class EditLabelsWidget(Container):
                 box.append(slice(index, index + 1))
         return tuple(box)
 
+    def _displayed_axes(self, layer) -> list[int]:
+        """The layer's axes on screen (the last two the viewer displays)."""
+        offset = self._viewer.dims.ndim - len(self._level0_shape(layer))
+        return [axis - offset for axis in self._viewer.dims.displayed][-2:]
+
     @staticmethod
     def _level0_shape(layer) -> tuple:
         data = layer.data[0] if layer.multiscale else layer.data
@@ -154,6 +163,10 @@ class EditLabelsWidget(Container):
             return False
         self.close_window(quiet=True)
         if not self._open_editor(layer):
+            return False
+        if self.editor.shape != self._level0_shape(layer):
+            self._say(f"'{layer.name}' is shown with other axes than its store has ({self.editor.shape}, a channel axis "
+                      "of length 1): edit it from Python, with napari_zarr_tiles.edit_labels", error=True)
             return False
         data = self.editor[box]
         scale = np.asarray(layer.scale)
@@ -273,6 +286,9 @@ class EditLabelsWidget(Container):
         self._say(f"restored and committed {count} chunks of recovered edits ({report.bytes_written / 1e6:.2f} MB)")
 
     def _close_editor(self, *args) -> None:
+        """Close the editor; a window's edits not yet in it go to its journal first (the widget is closing)."""
+        if self.window is not None and self.editor is not None:
+            self.editor[self._region] = np.asarray(self.window.data)
         if self.editor is not None:
             editor, self.editor = self.editor, None
             import warnings

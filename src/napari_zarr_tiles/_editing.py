@@ -174,7 +174,7 @@ class LabelsEditor:
         self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
         self._history: list[_Edit] = []
         relative = self.path.relative_to(self._root).as_posix()
-        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / (relative.replace("/", "%") or "%")
+        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{relative.replace('/', '%')}.journal"
         for level in self._levels:
             _remove_temporary_files(_array_folder(level))
         self.recovered = self._find_recovered()
@@ -223,12 +223,28 @@ class LabelsEditor:
     def __getitem__(self, selection) -> np.ndarray:
         self._check_open()
         region, dropped = _region(selection, self.shape)
-        out = np.asarray(NamedReads(self._levels[0])[region])
-        for index, block in self._held.items():
-            inside, local = _overlap(region, self._unit_region(index))
-            if inside is not None:
-                out[inside] = block[local]
+        out = self._pixels(0, region, self._held)
         return out.reshape([n for axis, n in enumerate(out.shape) if axis not in dropped])
+
+    def _pixels(self, level: int, region: tuple[slice, ...], known: dict) -> np.ndarray:
+        """``level`` in ``region`` with the units in ``known`` (index: pixels) from memory: at level 0 those
+        held (as edited), higher up those just rebuilt. The others are read: in one read where none is known
+        (zarr decodes the chunks concurrently), else one by one, on threads."""
+        units = list(self._units_in(region, level))
+        if not any(index in known for index in units):
+            return np.asarray(NamedReads(self._levels[level])[region])
+        out = np.empty([s.stop - s.start for s in region], dtype=self.dtype)
+
+        def fill(index: tuple[int, ...]) -> None:
+            inside, local = _overlap(region, self._unit_region(index, level))
+            if index in known:
+                out[inside] = known[index][local]
+            else:
+                place = tuple(slice(r.start + i.start, r.start + i.stop) for r, i in zip(region, inside))
+                out[inside] = NamedReads(self._levels[level])[place]
+
+        _in_parallel(fill, units)
+        return out
 
     def __setitem__(self, selection, value) -> None:
         self._check_open()
@@ -286,9 +302,9 @@ class LabelsEditor:
         values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
         return values.reshape([s.stop - s.start for s in region])
 
-    def _units_in(self, region: tuple[slice, ...]) -> Iterator[tuple[int, ...]]:
-        ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, self._unit)]
-        return product(*ranges)
+    def _units_in(self, region: tuple[slice, ...], level: int = 0) -> Iterator[tuple[int, ...]]:
+        unit = write_unit(self._levels[level])
+        return product(*(range(s.start // u, -(-s.stop // u)) for s, u in zip(region, unit)))
 
     def _unit_region(self, index: tuple[int, ...], level: int = 0) -> tuple[slice, ...]:
         unit, shape = write_unit(self._levels[level]), self._levels[level].shape
@@ -322,20 +338,22 @@ class LabelsEditor:
         if not self._dirty:
             self._remove_journal()
             return 0
-        self.journal_path.mkdir(parents=True, exist_ok=True)
         news = [index for index in sorted(self._dirty) if self._journaled.get(index) != self._versions[index]]
-        encoded = self._encoded_units(news)
-        _in_parallel(lambda index: _write_file_atomically(self.journal_path / _journal_name(index), encoded[index]), news)
-        self._journaled.update({index: self._versions[index] for index in news})
+        if not news:
+            return 0
+        units = sorted(self._dirty)
+        encoded = self._encoded_units(units)
+        offsets = np.cumsum([0] + [len(encoded[index]) for index in units]).tolist()
         manifest = {
             "path": str(self.path), "shape": list(self.shape), "dtype": str(self.dtype), "unit": list(self._unit),
-            "saved": datetime.now(timezone.utc).isoformat(), "units": [list(index) for index in sorted(self._dirty)],
+            "saved": datetime.now(timezone.utc).isoformat(),
+            "units": [[list(index), start, stop] for index, start, stop in zip(units, offsets, offsets[1:])],
         }
-        _write_file_atomically(self.journal_path / "manifest.json", json.dumps(manifest).encode())
-        kept = {_journal_name(index) for index in self._dirty}
-        for stale in self.journal_path.glob("unit-*"):
-            if stale.name not in kept:
-                stale.unlink(missing_ok=True)
+        # One file, flushed once: the manifest on its first line, then each chunk's bytes.
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file_atomically(self.journal_path,
+                               json.dumps(manifest).encode() + b"\n" + b"".join(encoded[index] for index in units))
+        self._journaled.update({index: self._versions[index] for index in news})
         return len(news)
 
     def _encoded_units(self, indices: list[tuple[int, ...]]) -> dict[tuple[int, ...], bytes]:
@@ -346,7 +364,7 @@ class LabelsEditor:
         return {index: self._encoded[index][1] for index in indices}
 
     def _remove_journal(self) -> None:
-        shutil.rmtree(self.journal_path, ignore_errors=True)
+        self.journal_path.unlink(missing_ok=True)
         self._journaled.clear()
         try:
             self.journal_path.parent.rmdir()  # the last journal beside this store
@@ -361,10 +379,10 @@ class LabelsEditor:
 
     def _manifest(self) -> dict | None:
         try:
-            manifest = json.loads((self.journal_path / "manifest.json").read_text())
+            with open(self.journal_path, "rb") as journal:
+                return json.loads(journal.readline())
         except (FileNotFoundError, ValueError):
             return None
-        return manifest
 
     def restore_recovered(self) -> int:
         """Apply the recovered edits (:attr:`recovered`) as one assignment (undoable); return the chunk count."""
@@ -379,9 +397,10 @@ class LabelsEditor:
                 f"chunks {self._unit}: discard them (discard_recovered())"
             )
         edit = _Edit()
-        for raw in manifest["units"]:
+        payload = self.journal_path.read_bytes().split(b"\n", 1)[1]
+        for raw, start, stop in manifest["units"]:
             index = tuple(raw)
-            recovered = self._decode(0, index, (self.journal_path / _journal_name(index)).read_bytes())
+            recovered = self._decode(0, index, payload[start:stop])
             block = self._block(index)
             edit.changes.append((index, (slice(None),) * self.ndim, block.copy()))
             block[...] = recovered
@@ -419,12 +438,14 @@ class LabelsEditor:
         encoded = self._encoded_units(changed)
         counts, written = [len(changed)] + [0] * (self.levels - 1), sum(len(data) for data in encoded.values())
         _in_parallel(lambda index: self._write(0, index, encoded[index]), changed)
+        below = self._held  # the level just written, as far as it is in memory
         for level in range(1, self.levels):
             above = sorted({unit for index in changed for unit in self._units_above(level, index)})
-            sizes = _in_parallel(lambda index, level=level: self._rebuild(level, index), above)
-            changed = [index for index, size in zip(above, sizes) if size is not None]
+            rebuilt = _in_parallel(lambda index, level=level, below=below: self._rebuild(level, index, below), above)
+            changed = [index for index, (size, _) in zip(above, rebuilt) if size is not None]
             counts[level] = len(changed)
-            written += sum(size for size in sizes if size is not None)
+            written += sum(size for size, _ in rebuilt if size is not None)
+            below = {index: block for index, (_, block) in zip(above, rebuilt)}
         self._forget_uncommitted()
         return CommitReport(tuple(counts), written, time.perf_counter() - started)
 
@@ -445,27 +466,27 @@ class LabelsEditor:
         ranges = [range(s.start // u, min(-(-s.stop // u), -(-n // u))) for s, u, n in zip(coarse, unit, shape)]
         return product(*ranges)
 
-    def _reduced(self, level: int, index: tuple[int, ...]) -> np.ndarray:
-        """Unit ``index`` of ``level`` made again from the level below it (already written), as the writer
-        makes it: the same label-safe reduction."""
+    def _reduced(self, level: int, index: tuple[int, ...], below: dict) -> np.ndarray:
+        """Unit ``index`` of ``level`` made again from the level below it (already written; its units in
+        ``below`` from memory), as the writer makes it: the same label-safe reduction."""
         region = self._unit_region(index, level)
         factors = self._factors[level]
-        below = self._levels[level - 1].shape
-        source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, below))
-        reduced = downsample_block(np.asarray(NamedReads(self._levels[level - 1])[source]), factors, labels=True)
+        shape = self._levels[level - 1].shape
+        source = tuple(slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, shape))
+        reduced = downsample_block(self._pixels(level - 1, source, below), factors, labels=True)
         return reduced[tuple(slice(0, s.stop - s.start) for s in region)]
 
-    def _rebuild(self, level: int, index: tuple[int, ...]) -> int | None:
+    def _rebuild(self, level: int, index: tuple[int, ...], below: dict) -> tuple[int | None, np.ndarray]:
         """Make unit ``index`` of ``level`` again from the level below it and write it; return the bytes
-        written, None where it stays absent (only the fill value, and no file there)."""
-        block = self._reduced(level, index)
+        written (None where it stays absent: only the fill value, and no file there) and its pixels."""
+        block = self._reduced(level, index, below)
         if not (_array_folder(self._levels[level]) / self._key(level, index)).exists() and not np.any(
             block != fill_value(self._levels[level])
         ):
-            return None
+            return None, block
         data = self._encode(level, index, block)
         self._write(level, index, data)
-        return len(data)
+        return len(data), block
 
     def _key(self, level: int, index: tuple[int, ...]) -> str:
         return self._levels[level].metadata.encode_chunk_key(index)
@@ -612,10 +633,6 @@ def _remove_temporary_files(folder: Path) -> None:
     """Temporary files a killed commit left (never chunks: they were not yet moved into place)."""
     for temporary in folder.rglob(f"*{TEMPORARY_SUFFIX}"):
         temporary.unlink(missing_ok=True)
-
-
-def _journal_name(index: tuple[int, ...]) -> str:
-    return "unit-" + ".".join(map(str, index))
 
 
 def _digest(block: np.ndarray) -> bytes:
