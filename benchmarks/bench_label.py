@@ -86,7 +86,7 @@ def report(medians: dict[str, tuple[float, float] | None], ours: list[str], refe
         if figures is None:
             print(f"  {way:50s} did not finish in {limit:.0f} s")
             continue
-        written = f"  output {size_mb(outputs[way]):6.0f} MB" if way in outputs and outputs[way].exists() else ""
+        written = f"  output {size_mb(outputs[way]):6.1f} MB" if way in outputs and outputs[way].exists() else ""
         print(f"  {way:50s} {figures[0]:7.2f} s  peak {figures[1]:6.0f} MB{written}")
     for way in ours:
         for reference in references:

@@ -123,15 +123,7 @@ def _apply_level(level: da.Array, full_shape, checked, statistics, spatial) -> d
     halo = dict(zip(spatial, halo_per_axis))
     # Non-spatial axes (channel, time) are filtered one plane at a time: chunk them by 1, no halo.
     level = level.rechunk({axis: 1 for axis in range(level.ndim) if axis not in spatial})
-    # A halo wider than a chunk would need more than the next neighbour: merge such chunks into their
-    # neighbours first (as map_overlap does); where the halo spans the whole axis, the axis is one chunk and
-    # needs no halo at all.
-    whole = [axis for axis in spatial if halo[axis] >= level.shape[axis]]
-    level = level.rechunk({
-        axis: -1 if axis in whole else ensure_minimum_chunksize(halo[axis], level.chunks[axis])
-        for axis in spatial if halo[axis]
-    })
-    depth = {axis: (halo[axis] if axis in spatial and axis not in whole else 0) for axis in range(level.ndim)}
+    level, depth = chunked_for_halo(level, halo)
     squeeze = tuple(axis for axis in range(level.ndim) if axis not in spatial)
 
     def run(tile: np.ndarray) -> np.ndarray:
@@ -142,6 +134,21 @@ def _apply_level(level: da.Array, full_shape, checked, statistics, spatial) -> d
 
     token = tokenize(level.name, depth, [(flt.name, values) for flt, values in steps])
     return map_with_halo(run, level, depth, dtype, name=f"{steps[-1][0].name}-{token}")
+
+
+def chunked_for_halo(array: da.Array, halo: dict[int, int]) -> tuple[da.Array, dict[int, int]]:
+    """``array`` rechunked for a halo of ``halo[axis]`` pixels, and the depth of halo it then needs per axis.
+
+    A halo wider than a chunk would need more than the next neighbour: such chunks are merged into their
+    neighbours first (as map_overlap does); where the halo spans the whole axis, the axis is one chunk and
+    needs no halo at all.
+    """
+    whole = [axis for axis, width in halo.items() if width >= array.shape[axis]]
+    array = array.rechunk({
+        axis: -1 if axis in whole else ensure_minimum_chunksize(width, array.chunks[axis])
+        for axis, width in halo.items() if width
+    })
+    return array, {axis: 0 if axis in whole else halo.get(axis, 0) for axis in range(array.ndim)}
 
 
 def map_with_halo(function, array: da.Array, depth: dict[int, int], dtype, name: str) -> da.Array:

@@ -38,12 +38,11 @@ from math import prod
 
 import dask.array as da
 import numpy as np
-from dask.array.overlap import ensure_minimum_chunksize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from . import _label
-from ._apply import _nested_keys, _run_with_halo, apply_chain
+from ._apply import _nested_keys, _run_with_halo, apply_chain, chunked_for_halo
 from ._label import label_dtype, label_pyramid, numbered_objects, plane_number, spatial_plane
 from ._threshold import whole_image_threshold
 from ._tile_pass import over_tiles
@@ -91,10 +90,8 @@ def voronoi_otsu_levels(data, *, spot_sigma: float = 2.0, outline_sigma: float =
     both = da.stack([spots, mask.astype(spots.dtype)])
     axes = [axis + 1 for axis in spatial]
     both = both.rechunk({0: 2, **{axis: 1 for axis in range(1, both.ndim) if axis not in axes}})
-    whole = [axis for axis in axes if halo >= both.shape[axis]]
-    both = both.rechunk({axis: -1 if axis in whole else ensure_minimum_chunksize(halo, both.chunks[axis])
-                         for axis in axes})
-    keys = _seed_key_tiles(both, {axis: (0 if axis in whole else halo) for axis in axes}, axes)
+    both, depth = chunked_for_halo(both, {axis: halo for axis in axes})
+    keys = _seed_key_tiles(both, depth, axes)
     plane_shape = tuple(keys.shape[axis] for axis in spatial)
     budget = _label.FOREGROUND_BUDGET // max(1, prod(keys.numblocks))
     by_tile = over_tiles(_tile_objects, keys, spatial, plane_shape, budget)
