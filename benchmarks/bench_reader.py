@@ -60,6 +60,17 @@ def size_arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+def reader_medians(all_runs: dict[str, list[dict]], keys: tuple[str, ...]) -> dict[str, dict]:
+    """Each reader's medians of ``keys`` over its runs; a reader that refused the input is said and left out."""
+    medians = {}
+    for name, runs in all_runs.items():
+        if "error" in runs[0]:
+            print(f"  {name:16s} refused: {runs[0]['error']}")
+            continue
+        medians[name] = {key: statistics.median(run[key] for run in runs) for key in keys}
+    return medians
+
+
 def main() -> None:
     args = size_arguments(__doc__)
     compile_package()
@@ -67,17 +78,13 @@ def main() -> None:
     print(f"first frame, {args.size}x{args.size} uint16, median of {args.repeats} fresh processes, readers interleaved")
     for label, path in inputs.items():
         print(f"\n{label}: {path}")
-        medians = {}
         all_runs = {name: [] for name in READERS}
         for _ in range(args.repeats):  # interleaved, so that a noisy moment hurts every reader alike
             for name, plugin in READERS.items():
                 all_runs[name].append(first_frame(path, plugin))
-        for name, runs in all_runs.items():
-            if "error" in runs[0]:
-                print(f"  {name:16s} refused: {runs[0]['error']}")
-                continue
-            medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("seconds", "read_mb", "peak_mb")}
-            m = medians[name]
+        medians = reader_medians(all_runs, ("seconds", "read_mb", "peak_mb"))
+        for name, m in medians.items():
+            runs = all_runs[name]
             print(
                 f"  {name:16s} {m['seconds']:6.2f} s  read {m['read_mb']:8.1f} MB  peak {m['peak_mb']:7.0f} MB  "
                 f"pixel std {runs[0]['pixel_std']:5.1f}  multiscale {runs[0]['multiscale']}  "
