@@ -54,17 +54,13 @@ def first_frame(path: Path, plugin: str) -> dict:
 def first_frames(path: Path, readers: dict[str, str], repeats: int) -> dict[str, dict]:
     """Each reader's first frame of ``path``, ``repeats`` times, interleaved; one line of medians each
     printed; the medians (seconds, read_mb, peak_mb) of the readers that took ``path``."""
-    medians = {}
     all_runs = {name: [] for name in readers}
     for _ in range(repeats):  # interleaved, so that a noisy moment hurts every reader alike
         for name, plugin in readers.items():
             all_runs[name].append(first_frame(path, plugin))
-    for name, runs in all_runs.items():
-        if "error" in runs[0]:
-            print(f"  {name:16s} refused: {runs[0]['error']}")
-            continue
-        medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("seconds", "read_mb", "peak_mb")}
-        m = medians[name]
+    medians = reader_medians(all_runs, ("seconds", "read_mb", "peak_mb"))
+    for name, m in medians.items():
+        runs = all_runs[name]
         print(
             f"  {name:16s} {m['seconds']:6.2f} s  read {m['read_mb']:8.1f} MB  peak {m['peak_mb']:7.0f} MB  "
             f"pixel std {runs[0]['pixel_std']:5.1f}  multiscale {runs[0]['multiscale']}  "
@@ -83,6 +79,17 @@ def size_arguments(description: str, **more: float) -> argparse.Namespace:
     for name, default in more.items():
         parser.add_argument(f"--{name}", type=type(default), default=default)
     return parser.parse_args()
+
+
+def reader_medians(all_runs: dict[str, list[dict]], keys: tuple[str, ...]) -> dict[str, dict]:
+    """Each reader's medians of ``keys`` over its runs; a reader that refused the input is said and left out."""
+    medians = {}
+    for name, runs in all_runs.items():
+        if "error" in runs[0]:
+            print(f"  {name:16s} refused: {runs[0]['error']}")
+            continue
+        medians[name] = {key: statistics.median(run[key] for run in runs) for key in keys}
+    return medians
 
 
 def main() -> None:

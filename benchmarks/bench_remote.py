@@ -148,7 +148,7 @@ def main() -> None:
         return
 
     from bench_convert import compile_package
-    from bench_reader import make_inputs
+    from bench_reader import make_inputs, reader_medians
 
     compile_package()
     pyramid = make_inputs(args.out, args.size)["OME-Zarr pyramid (ome-zarr-py)"]
@@ -171,13 +171,9 @@ def main() -> None:
                 result.update(requests=after["requests"] - before["requests"], mb=(after["bytes"] - before["bytes"]) / 1e6)
                 runs[name].append(result)
         print(f"\nfirst frame in a shown window, median of {args.repeats} fresh processes")
-        medians = {}
-        for name, results in runs.items():
-            if "error" in results[0]:
-                print(f"  {name:16s} refused: {results[0]['error']}")
-                continue
-            medians[name] = {key: statistics.median(r[key] for r in results) for key in ("seconds", "requests", "mb")}
-            m = medians[name]
+        medians = reader_medians(runs, ("seconds", "requests", "mb"))
+        for name, m in medians.items():
+            results = runs[name]
             print(f"  {name:16s} {m['seconds']:6.2f} s  {m['requests']:5.0f} requests  {m['mb']:7.2f} MB  "
                   f"pixel std {results[0]['pixel_std']:5.1f}  contrast {results[0]['contrast_limits']}")
         if len(medians) == 2:
