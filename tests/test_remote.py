@@ -225,7 +225,9 @@ def test_storage_options_reach_the_store_and_unknown_ones_are_refused(served):
 
 
 def test_the_command_line_takes_storage_options_and_refuses_malformed_ones(served, capsys):
+    served.delay = 0.3
     assert main(["info", served.store_url, "--storage-option", "timeout=20s"]) == 0
+    assert served.round_trips() == 2  # the root's metadata, then the levels' at once
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{served.store_url} (zarr format 3)"
     assert lines[2] == "  members other than the OME levels not listed: its members cannot be listed remotely " \
