@@ -148,6 +148,15 @@ def test_a_chunk_read_through_the_cache_is_not_asked_for_again(served, image):
     assert served.requests == []
 
 
+def test_the_viewer_and_the_engine_share_one_cache_per_url(served, image, tmp_path):
+    [(data, _, _)] = layer_data(served.store_url)
+    np.asarray(data[0])  # the viewer has read all of level 0
+    served.reset()
+    written = convert(served.store_url, tmp_path / "copy.zarr")
+    np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], image)
+    assert served.requests == [], "the engine asked again for what the viewer had fetched"
+
+
 def test_a_slow_store_is_said_while_it_answers(served, monkeypatch):
     told = []
     monkeypatch.setattr(_reader, "SLOW_STORE_SECONDS", 0.1)
