@@ -148,6 +148,15 @@ def test_a_chunk_read_through_the_cache_is_not_asked_for_again(served, image):
     assert served.requests == []
 
 
+def test_the_viewer_and_the_engine_share_one_cache_per_url(served, image, tmp_path):
+    [(data, _, _)] = layer_data(served.store_url)
+    np.asarray(data[0])  # the viewer has read all of level 0
+    served.reset()
+    written = convert(served.store_url, tmp_path / "copy.zarr")
+    np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], image)
+    assert served.requests == [], "the engine asked again for what the viewer had fetched"
+
+
 def test_a_slow_store_is_said_while_it_answers(served, monkeypatch):
     told = []
     monkeypatch.setattr(_reader, "SLOW_STORE_SECONDS", 0.1)
@@ -225,7 +234,9 @@ def test_storage_options_reach_the_store_and_unknown_ones_are_refused(served):
 
 
 def test_the_command_line_takes_storage_options_and_refuses_malformed_ones(served, capsys):
+    served.delay = 0.3
     assert main(["info", served.store_url, "--storage-option", "timeout=20s"]) == 0
+    assert served.round_trips() == 2  # the root's metadata, then the levels' at once
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{served.store_url} (zarr format 3)"
     assert lines[2] == "  members other than the OME levels not listed: its members cannot be listed remotely " \

@@ -469,12 +469,13 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
     from . import _ome
     from ._errors import UnreadableStoreError
     from ._reader import dataset_paths
-    from ._store import WRITER_MARKER, group_members
+    from ._store import WRITER_MARKER, group_members, prefetch_members
 
     indent = "  " * depth
     found = _ome.ome_block(group.attrs.asdict())
     if found is not None:
         version, block = found
+        prefetch_members(group, dataset_paths(block))  # a remote store's levels in one round trip, not one each
         ome = f"OME-NGFF {version}" if version else "OME-NGFF (no version given)"
         if version and str(version) not in _ome.READ_VERSIONS:
             ome += " (not supported for opening)"
