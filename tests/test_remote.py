@@ -274,6 +274,36 @@ def test_convert_and_process_read_a_url(served, tmp_path, image):
     np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], ndimage.maximum_filter(image, 3))
 
 
+def test_measure_reads_labels_and_intensity_by_url_and_stores_no_table_there(tmp_path, image, capsys):
+    import pandas as pd
+    import tifffile
+    from skimage.measure import label, regionprops_table
+
+    from napari_zarr_tiles import process
+
+    served_folder = tmp_path / "served"
+    served_folder.mkdir()
+    tifffile.imwrite(tmp_path / "image.tif", image)
+    process(tmp_path / "image.tif", served_folder / "labels.zarr", [("threshold", {"method": "value", "value": 2000}),
+                                                                    ("label", {})])
+    convert(tmp_path / "image.tif", served_folder / "image.zarr")
+    before = sorted(path.name for path in (served_folder / "labels.zarr").iterdir())
+    with http_server(served_folder) as server:
+        labels_url, image_url = f"{server.url}/labels.zarr", f"{server.url}/image.zarr"
+        csv = tmp_path / "objects.csv"
+        assert main(["measure", labels_url, "--intensity", image_url, "--csv", str(csv)]) == 0
+        assert main(["measure", labels_url, "--table", "objects"]) == 1
+    said = capsys.readouterr()
+    assert f"measured {{count}} objects in {labels_url}".format(count=label(image > 2000).max()) in said.out
+    assert (f"measure: {labels_url} is read-only here (a URL or a zip store): a table cannot be stored in it"
+            in said.err)
+    expected = pd.DataFrame(regionprops_table(label(image > 2000), image, properties=("label", "area", "intensity_mean")))
+    table = pd.read_csv(csv)
+    for column in expected.columns:
+        np.testing.assert_allclose(table[column], expected[column], err_msg=column)
+    assert sorted(path.name for path in (served_folder / "labels.zarr").iterdir()) == before  # no table stored
+
+
 # --- zip stores and file:// URLs -----------------------------------------------------------------------------
 
 

@@ -83,11 +83,13 @@ def _main(argv: Sequence[str] | None) -> int:
         "..., bbox-0, ..., intensity_mean, intensity_min, intensity_max, intensity_std), and the area and centroid "
         "in the labels' physical units. The table is stored in LABELS as tables/NAME.",
     )
-    measure.add_argument("labels", type=Path, help="an OME-Zarr label image (or an image with labels/), a zarr array")
-    measure.add_argument("--intensity", type=Path, metavar="IMAGE", help="an image of the labels' shape (or channels first): zarr or TIFF")
+    # paths or URLs: kept as given (a Path would make "https://" "https:/")
+    measure.add_argument("labels", help="an OME-Zarr label image (or an image with labels/), a zarr array; a path or a URL")
+    measure.add_argument("--intensity", metavar="IMAGE", help="an image of the labels' shape (or channels first): zarr or TIFF; a path or a URL")
     measure.add_argument("--csv", type=Path, metavar="OUT.csv", help="also write the table here")
     storing = measure.add_mutually_exclusive_group()
-    storing.add_argument("--table", default="objects", metavar="NAME", help="the stored table's name (default objects)")
+    storing.add_argument("--table", metavar="NAME",
+                         help="the stored table's name (default objects; not stored by default where LABELS is a URL or zip)")
     storing.add_argument("--no-table", action="store_true", help="do not store the table in LABELS")
     measure.add_argument("--tile-maps", type=Path, metavar="OUT.zarr",
                          help="also write per-tile maps (object count, area fraction, mean intensity) as a small image")
@@ -239,7 +241,10 @@ def run_measure(args: argparse.Namespace) -> None:
         raise ValueError(f"--map-tile must be at least 1 pixel, not {args.map_tile}")
     if args.tile_maps is not None and args.tile_maps.exists() and not args.overwrite:
         raise TargetExistsError(f"{args.tile_maps} exists", replaced_by="overwrite")
-    table = None if args.no_table else args.table
+    from ._location import locate
+
+    read_only = locate(args.labels).scheme != "local"  # a URL or a zip store: a table cannot be stored there
+    table = None if args.no_table or (read_only and args.table is None) else args.table or "objects"
     _prepare_long_run()
     with cluster(args.scheduler, args.workers):
         frame = measure(args.labels, args.intensity, table=table, overwrite=args.overwrite)

@@ -116,7 +116,12 @@ def _table_path(source, name: str) -> Path:
         raise ZarrTilesError(f"measure: {name!r} cannot name a table (a plain name, such as 'objects')")
     import zarr
 
+    from ._location import locate
     from ._store import open_readonly
+
+    if locate(source.where).scheme != "local":
+        raise ZarrTilesError(f"measure: {source.where} is read-only here (a URL or a zip store): a table cannot be "
+                             "stored in it; measure without a table (--no-table, table=None) and keep it as CSV")
 
     if not isinstance(open_readonly(source.where), zarr.Group):
         raise ZarrTilesError(f"measure: {source.where} is a plain array, not a group: a table cannot be stored in it")
