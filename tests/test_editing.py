@@ -334,3 +334,23 @@ def test_the_editor_imports_no_napari_and_no_qt():
 
     loaded = top_level(modules_after_importing("napari_zarr_tiles._editing"))
     assert not loaded & {"napari", "qtpy", "magicgui"}
+
+
+def test_new_labels_in_a_store_written_complete_are_not_called_damaged(cells, caplog):
+    from napari_zarr_tiles._reader import layer_data
+
+    image = cells.parents[1]
+    napari_zarr_tiles.new_labels(image, "nuclei").close()
+    with caplog.at_level("WARNING", logger="napari_zarr_tiles._reader"):
+        layers = layer_data(image)
+    assert [kwargs["name"] for _, kwargs, kind in layers if kind == "labels"] == ["cells", "nuclei"]
+    assert "DAMAGED" not in caplog.text and "nuclei" not in caplog.text
+
+
+def test_a_pyramid_whose_levels_are_not_whole_reductions_is_refused_in_words():
+    from napari_zarr_tiles._editing import _level_factors
+    from napari_zarr_tiles._errors import OmeMetadataError
+
+    assert _level_factors([(100, 90), (50, 45), (25, 23)], "x") == [None, (2, 2), (2, 2)]
+    with pytest.raises(OmeMetadataError, match="x: pyramid level of shape \\(40, 40\\) is not a whole-number reduction"):
+        _level_factors([(100, 100), (40, 40)], "x")
