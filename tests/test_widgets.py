@@ -57,3 +57,25 @@ def test_napari_save_layers_writes_image_and_labels_through_the_plugin(make_napa
     assert [(layer.name, type(layer).__name__) for layer in viewer.layers] == [("blobs", "Image"), ("cells", "Labels")]
     np.testing.assert_array_equal(np.asarray(viewer.layers["cells"].data), maize_labels[:254, :256])
     assert tuple(viewer.layers["blobs"].scale) == (0.5, 0.5) and viewer.layers["blobs"].colormap.name == "magenta"
+
+
+def test_convert_widget_takes_a_url_as_its_source_and_suggests_a_local_target(make_napari_viewer, qtbot, tmp_path,
+                                                                              monkeypatch):
+    from servers import http_server
+
+    from napari_zarr_tiles._convert import convert
+
+    served = tmp_path / "served"
+    served.mkdir()
+    convert(HELA, served / "hela.ome.zarr", tile=256)
+    monkeypatch.chdir(tmp_path)
+    viewer = make_napari_viewer()
+    widget = ConvertWidget(viewer)
+    with http_server(served) as server:
+        widget._source.line_edit.value = f"{server.url}/hela.ome.zarr"
+        assert widget._target.value == tmp_path / "hela.ome.zarr"  # beside the working folder, not "http:/..."
+        run_widget(qtbot, widget)
+    assert widget._status.value == f"wrote {tmp_path / 'hela.ome.zarr'}", widget._status.value
+    green = viewer.layers["G"]
+    assert [layer.name for layer in viewer.layers] == ["R", "G", "B"]
+    np.testing.assert_array_equal(np.asarray(green.data[0] if green.multiscale else green.data), tifffile.imread(HELA)[..., 1])

@@ -255,17 +255,34 @@ class ConvertWidget(_BackgroundJob):
                                   self._version, self._pyramid, self._overwrite, self._fill_bad_chunks])
         self._source.changed.connect(self._suggest_target)
 
-    def _suggest_target(self, source: Path) -> None:
-        source = Path(source)
-        stem = source.name.split(".")[0] if source.name else ""
+    def _source_given(self) -> str | Path | None:
+        """The source as typed: a URL kept as text (a FileEdit's Path makes "https://" "https:/"), else a path."""
+        from ._location import locate
+
+        text = self._source.line_edit.value.strip()
+        if text and locate(text).remote:
+            return text
+        return self._chosen(self._source, "a source file (TIFF or zarr), or a zarr store's URL")
+
+    def _suggest_target(self, _=None) -> None:
+        """A target beside a local source; in the working folder for a URL (remote stores are read-only)."""
+        from ._location import locate
+
+        text = self._source.line_edit.value.strip()
+        if not text:
+            return
+        where = locate(text)
+        stem = where.name.split(".")[0]
         if stem:
-            self._target.value = source.with_name(f"{stem}.ome.zarr")
+            folder = Path.cwd() if where.remote else where.path.parent
+            self._target.value = folder / f"{stem}.ome.zarr"
 
     def _start(self) -> None:
         """Start the conversion in a worker thread; a cancel removes the partial store."""
         from ._convert import convert
+        from ._location import locate
 
-        source = self._chosen(self._source, "a source file (TIFF or zarr)")
+        source = self._source_given()
         target = source and self._chosen(self._target, "a target (.zarr)")
         if target is None:
             return
@@ -274,7 +291,7 @@ class ConvertWidget(_BackgroundJob):
             return
         self._launch(
             convert, source, target, options=options, bad_chunks=self._bad_chunks(), axes=self._axes.value.strip() or None,
-            description=f"Converting {source.name}",
+            description=f"Converting {locate(source).name}",
             cancelled_message=f"conversion of {source} cancelled; nothing was written",
         )
 
