@@ -209,3 +209,21 @@ def test_info_summarises_a_plate_and_says_what_is_wrong_with_a_malformed_one(tmp
     root.attrs["ome"] = attributes
     assert main(["info", str(path)]) == 0
     assert "plate: MALFORMED: /: plate wells[0] ('A/1') is not on the plate's 8 x 12 grid" in capsys.readouterr().out
+
+
+def test_a_plate_whose_first_well_is_not_stored_opens_from_the_next(tmp_path, monkeypatch, qtbot):
+    import shutil
+
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    shutil.rmtree(path / "A" / "1")
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
+    mosaic = np.asarray(read(path)[1][0])
+    assert not mosaic[:64, :64].any()
+    np.testing.assert_array_equal(mosaic[:64, 70:134], field_levels(0, 1, 0)[0][1])
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
+    assert told == [f"{path}: wells shown blank: A1 is not stored"]
+    for row in ROWS:  # no well left: the first one's absence is the error
+        shutil.rmtree(path / row, ignore_errors=True)
+    with pytest.raises(OmeMetadataError, match="the plate lists 'A/1', but there is no such group"):
+        read(path)
