@@ -121,13 +121,6 @@ class Mosaic:
         y, x = _ome.yx_axes(self.axes)
         return (self.translate[y] + well.row * self.cell[0], self.translate[x] + well.column * self.cell[1])
 
-    def well_under(self, world_yx) -> _ome.WellPlace | None:
-        """The well whose cell holds the world point ``(y, x)``; None outside the plate or on an empty one."""
-        y, x = _ome.yx_axes(self.axes)
-        row = int((world_yx[0] - self.translate[y]) // self.cell[0])
-        column = int((world_yx[1] - self.translate[x]) // self.cell[1])
-        return self.plate.well_at(row, column)
-
 
 def mosaic(
     plate: Plate,
