@@ -193,3 +193,37 @@ def test_a_corrupt_chunk_of_a_well_shows_the_fill_value_and_is_named(tmp_path, m
     np.testing.assert_array_equal(mosaic[5 * 70 : 5 * 70 + 64, 6 * 70 : 6 * 70 + 64], field_levels(5, 6, 0)[0][0])
     qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)  # told on Qt's main thread, as above
     assert len(told) == 1 and "array 'F/6/0/0'" in told[0] and "chunk(s) 0/0/0 cannot be read" in told[0]
+
+
+def test_info_summarises_a_plate_and_says_what_is_wrong_with_a_malformed_one(tmp_path, capsys):
+    from napari_zarr_tiles._cli import main
+
+    path = write_plate(tmp_path / "plate.zarr", "0.5")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  OME-NGFF 0.5 plate: 8 rows x 12 columns (A1 to H12), 93 wells, up to 2 fields each\n" in out
+    assert "      OME-NGFF 0.5 well: {'images': [{'path': '0'}, {'path': '1'}]}" in out
+    root = zarr.open_group(path, mode="a", zarr_format=3)
+    attributes = root.attrs["ome"]
+    attributes["plate"]["wells"][0]["rowIndex"] = 20
+    root.attrs["ome"] = attributes
+    assert main(["info", str(path)]) == 0
+    assert "plate: MALFORMED: /: plate wells[0] ('A/1') is not on the plate's 8 x 12 grid" in capsys.readouterr().out
+
+
+def test_a_plate_whose_first_well_is_not_stored_opens_from_the_next(tmp_path, monkeypatch, qtbot):
+    import shutil
+
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    shutil.rmtree(path / "A" / "1")
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
+    mosaic = np.asarray(read(path)[1][0])
+    assert not mosaic[:64, :64].any()
+    np.testing.assert_array_equal(mosaic[:64, 70:134], field_levels(0, 1, 0)[0][1])
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
+    assert told == [f"{path}: wells shown blank: A1 is not stored"]
+    for row in ROWS:  # no well left: the first one's absence is the error
+        shutil.rmtree(path / row, ignore_errors=True)
+    with pytest.raises(OmeMetadataError, match="the plate lists 'A/1', but there is no such group"):
+        read(path)

@@ -497,7 +497,9 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
                 yield f"{indent}MALFORMED: {problem}"
         elif "multiscales" in block:
             yield f"{indent}{ome} multiscales: MALFORMED, not a list of objects: {_short(multiscales)}"
-        for key in ("labels", "bioformats2raw.layout", "plate", "well", "image-label"):
+        if "plate" in block:
+            yield f"{indent}{ome} plate: {_plate_summary(block, group.path or '/')}"
+        for key in ("labels", "bioformats2raw.layout", "well", "image-label"):
             if key in block:
                 yield f"{indent}{ome} {key}: {_short(block[key])}"
     marker = group.attrs.get(WRITER_MARKER)
@@ -523,6 +525,22 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
     for name, subgroup in members.groups:
         yield f"{indent}{name}/ (group)"
         yield from _describe_group(subgroup, depth + 1, complete, damaged)
+
+
+def _plate_summary(block, where: str) -> str:
+    """``8 rows x 12 columns (A1 to H12), 93 wells, up to 2 fields each``; MALFORMED and why where the reader
+    would refuse the plate."""
+    from . import _ome
+    from ._errors import ZarrTilesError
+
+    try:
+        layout = _ome.parse_plate(block, where)
+    except ZarrTilesError as error:
+        return f"MALFORMED: {error}"
+    rows, columns = layout.rows, layout.columns
+    fields = f", up to {layout.field_count} fields each" if layout.field_count else ""
+    return (f"{len(rows)} rows x {len(columns)} columns ({rows[0]}{columns[0]} to {rows[-1]}{columns[-1]}), "
+            f"{len(layout.wells)} wells{fields}")
 
 
 def _multiscale_problem(group, version, block) -> str | None:

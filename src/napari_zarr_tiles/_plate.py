@@ -121,13 +121,6 @@ class Mosaic:
         y, x = _ome.yx_axes(self.axes)
         return (self.translate[y] + well.row * self.cell[0], self.translate[x] + well.column * self.cell[1])
 
-    def well_under(self, world_yx) -> _ome.WellPlace | None:
-        """The well whose cell holds the world point ``(y, x)``; None outside the plate or on an empty one."""
-        y, x = _ome.yx_axes(self.axes)
-        row = int((world_yx[0] - self.translate[y]) // self.cell[0])
-        column = int((world_yx[1] - self.translate[x]) // self.cell[1])
-        return self.plate.well_at(row, column)
-
 
 def mosaic(
     plate: Plate,
@@ -145,13 +138,7 @@ def mosaic(
     fill value and are told to ``on_bad_chunks``. ``on_problem`` gets the well's name and what is wrong
     (``"B3 is not stored"``).
     """
-    first_well = plate.layout.wells[0]
-    field = plate.fields(first_well)[0]
-    field_where = f"{plate.where}/{first_well.path}/{field}"
-    field_group = plate._group(f"{first_well.path}/{field}")
-    found = _ome.ome_block(field_group.attrs.asdict())
-    if found is None:
-        raise OmeMetadataError(f"{field_where}: a field of the plate with no OME multiscales metadata")
+    field, field_where, field_group, found = _first_field(plate)
     arrays: dict[str, zarr.Array] = {}
 
     def ndim(path: str) -> int | None:
@@ -191,6 +178,25 @@ def mosaic(
         channels=multiscale.channels, cell=((height + gap) * scale[y], (width + gap) * scale[x]), level=level,
         field=field, sample=level_array,
     )
+
+
+def _first_field(plate: Plate) -> tuple[str, str, zarr.Group, tuple]:
+    """The first field of the first well that has one (a well listed but not stored, or without metadata, is
+    passed over: the tiles show it blank and say why): its path, where it is, its group and OME block."""
+    first_error = None
+    for well in plate.layout.wells:
+        try:
+            field = plate.fields(well)[0]
+            group = plate._group(f"{well.path}/{field}")
+        except ZarrTilesError as error:
+            first_error = first_error or error
+            continue
+        where = f"{plate.where}/{well.path}/{field}"
+        found = _ome.ome_block(group.attrs.asdict())
+        if found is None:
+            raise OmeMetadataError(f"{where}: a field of the plate with no OME multiscales metadata")
+        return field, where, group, found
+    raise first_error
 
 
 def _mosaic_level(shapes: list[tuple[int, int]], rows: int, columns: int, edge: int) -> int:
