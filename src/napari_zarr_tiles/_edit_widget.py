@@ -13,11 +13,11 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, LineEdit, PushButton
+from magicgui.widgets import Container, FileEdit, LineEdit, PushButton
 from qtpy.QtCore import QTimer
 
 from ._errors import ZarrTilesError
-from ._widgets import _status_label
+from ._widgets import _status_label, choice_box
 
 # The window's largest edge in pixels of level 0 (a 4096 x 4096 window of 32-bit labels is 64 MB).
 WINDOW_EDGE = 4096
@@ -31,7 +31,7 @@ class EditLabelsWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
-        self._layer = ComboBox(label="labels", choices=self._labels_layers,
+        self._layer = choice_box(label="labels", choices=self._labels_layers,
                                tooltip="a labels layer opened from zarr by Zarr Tiles")
         self._edit_view = PushButton(text="Edit the view", tooltip=f"a window over the part on screen (at most {WINDOW_EDGE}² pixels)")
         self._edit_region = PushButton(text="Edit drawn rectangle",
@@ -40,7 +40,7 @@ class EditLabelsWidget(Container):
         self._discard = PushButton(text="Close window", enabled=False,
                                    tooltip="close the window; its uncommitted edits are dropped")
         self._restore = PushButton(text="Restore recovered edits", visible=False)
-        self._image = ComboBox(label="image", choices=self._image_layers, tooltip="an image layer opened from zarr")
+        self._image = choice_box(label="image", choices=self._image_layers, tooltip="an image layer opened from zarr")
         self._name = LineEdit(label="new labels", value="labels")
         self._store = FileEdit(label="or separate store", mode="w", filter="*.zarr",
                                tooltip="where the labels go when the image's store cannot be written to")

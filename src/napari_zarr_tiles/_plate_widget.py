@@ -15,7 +15,7 @@ from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from . import _ome
 from ._errors import ZarrTilesError
-from ._widgets import _status_label
+from ._widgets import _status_label, choice_box
 
 # The share of the canvas an opened well fills.
 WELL_ZOOM_MARGIN = 0.9
@@ -30,7 +30,7 @@ class PlateWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
-        self._store = ComboBox(label="plate", choices=self._stores)
+        self._store = choice_box(label="plate", choices=self._stores)
         self._field = ComboBox(label="field", choices=[])
         self._series = ComboBox(label="series", choices=[], visible=False)
         self._open = PushButton(text="Open")

@@ -73,6 +73,17 @@ def ask_to_replace_in_window(target: Path) -> bool | None:
     return ask_to_replace(target)
 
 
+def choice_box(**kwargs) -> ComboBox:
+    """A ComboBox that keeps its dock narrow: Qt widens a combo box to its longest entry, and layer names
+    (a result's name holds its steps) or paths can be long enough to squeeze napari's canvas to nothing."""
+    from qtpy.QtWidgets import QComboBox
+
+    box = ComboBox(**kwargs)
+    box.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.native.setMinimumContentsLength(16)
+    return box
+
+
 def _status_label() -> Label:
     """A widget's status line: wrapped, so that a long message grows it downwards instead of widening the dock."""
     label = Label(value="")
@@ -330,7 +341,7 @@ class TileFilterWidget(Container):
         from .tiles._cache import DEFAULT_BUDGET, TileCache
 
         self._viewer = viewer
-        self._layer = ComboBox(label="image", choices=self._image_layers)
+        self._layer = choice_box(label="image", choices=self._image_layers)
         self._filter = ComboBox(label="filter", choices=list(FILTERS), value="gaussian")
         self._parameters = Container(labels=True)
         self._cache_mb = SpinBox(label="cache (MB)", value=DEFAULT_BUDGET // 2**20, min=0, max=1_000_000, step=128,
@@ -636,7 +647,7 @@ class SaveResultWidget(_BackgroundJob):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer  # the layer choices below read it
-        self._layer = ComboBox(label="result", choices=self._result_layers)
+        self._layer = choice_box(label="result", choices=self._result_layers)
         self._target = FileEdit(label="target (.zarr)", mode="w", filter="*.zarr")
         self._make_write_fields()
         self._scheduler = LineEdit(label="dask scheduler", value="", tooltip="optional: tcp://host:8786")
@@ -724,7 +735,7 @@ class SegmentWidget(Container):
         from .tiles._cache import TileCache
 
         self._viewer = viewer
-        self._layer = ComboBox(label="image", choices=self._image_layers)
+        self._layer = choice_box(label="image", choices=self._image_layers)
         self._method = ComboBox(label="method", choices=(*THRESHOLD_METHODS, SPLIT), value="otsu",
                                 tooltip=f"a threshold, then labels; or {SPLIT}: touching nuclei split")
         self._value = FloatSpinBox(label="value", value=0.0, min=-1e9, max=1e9, step=1.0, enabled=False)
@@ -865,9 +876,9 @@ class MeasureWidget(_BackgroundJob):
         self._viewer = viewer  # the layer choices below read it
         self.frame = None  # the table shown (scikit-image's columns); the colour choices read it
         self.measured_layer = None  # the labels layer it is of
-        self._label_layer = ComboBox(label="labels", choices=self._labels_layers)
-        self._intensity = ComboBox(label="intensity", choices=self._image_layers, nullable=True, value=None)
-        self._colour_by = ComboBox(label="colour by", choices=self._colour_columns)
+        self._label_layer = choice_box(label="labels", choices=self._labels_layers)
+        self._intensity = choice_box(label="intensity", choices=self._image_layers, nullable=True, value=None)
+        self._colour_by = choice_box(label="colour by", choices=self._colour_columns)
         self._only_selected = CheckBox(label="show only the selected object", value=False)
         self._export = PushButton(text="Export CSV", enabled=False)
         super().__init__(viewer, [self._label_layer, self._intensity])
