@@ -90,7 +90,9 @@ def test_segment_labels_the_whole_image_and_the_result_saves_with_cancel_and_res
     save.start()
     qtbot.waitUntil(lambda: save._run.enabled and not save._running, timeout=60_000)
     assert save._status.value.startswith("wrote"), save._status.value
-    np.testing.assert_array_equal(zarr.open_array(tmp_path / "labels.zarr" / "0", mode="r")[:], expected)
+    saved = zarr.open_array(tmp_path / "labels.zarr" / "0", mode="r")
+    np.testing.assert_array_equal(saved[:], expected)
+    assert saved.metadata.compressor.codec_id == "zstd"  # the compressor left at "default": labels' own
 
 
 def test_segment_by_a_value_darker_objects_and_face_connectivity(make_napari_viewer, qtbot, blobs_store):

@@ -83,7 +83,7 @@ def test_empty_path_fields_ask_for_a_path_and_never_take_the_working_folder(make
     viewer = make_napari_viewer()
     convert = ConvertWidget(viewer)
     convert.start()
-    assert convert._status.value == "choose a source file (TIFF or zarr)" and convert.worker is None
+    assert convert._status.value == "choose a source file (TIFF or zarr), or a zarr store's URL" and convert.worker is None
     viewer.add_image(blobs, name="blobs")
     save = save_widget_for_a_result(viewer, "maximum", size=3)
     save.start()

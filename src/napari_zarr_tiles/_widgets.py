@@ -125,7 +125,9 @@ class _BackgroundJob(Container):
         """The write options every job here offers: tile edge, compressor, OME-Zarr version, pyramid, overwrite,
         and what a chunk of the source that cannot be read does."""
         self._chunks = SpinBox(label="tile edge", value=1024, min=16, max=16384, step=64)
-        self._compressor = ComboBox(label="compressor", choices=COMPRESSORS, value="blosc-zstd", tooltip=COMPRESSOR_ADVICE)
+        # "default" leaves the choice to each image, as the command line does: blosc-zstd, zstd for labels
+        self._compressor = ComboBox(label="compressor", choices=[("default", None), *((name, name) for name in COMPRESSORS)],
+                                    value=None, tooltip=f"default: blosc-zstd, zstd for labels. {COMPRESSOR_ADVICE}")
         self._version = ComboBox(label="OME-Zarr", choices=list(_ome.SUPPORTED_VERSIONS), value="0.4")
         self._pyramid = CheckBox(label="pyramid", value=True)
         self._overwrite = CheckBox(label="overwrite", value=False)
