@@ -4,6 +4,12 @@ rebuilt, untouched files unchanged) and the multiscale layer showing the edit; t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zarr
@@ -123,6 +129,46 @@ def test_a_window_deleted_with_uncommitted_edits_keeps_them_for_next_time(viewer
     widget.restore_recovered()
     assert "restored and committed 1 chunks" in widget._status.value
     assert (zarr.open_array(cells / "0", mode="r")[...] == 5).any()
+
+
+ENDS_WITH_A_WINDOW_OPEN = """
+import sys
+import napari
+from napari_zarr_tiles._edit_widget import EditLabelsWidget
+
+viewer = napari.Viewer(show=True)
+viewer.open(sys.argv[1], plugin="napari-zarr-tiles")
+widget = EditLabelsWidget(viewer)
+viewer.window.add_dock_widget(widget)
+widget._layer.value = viewer.layers["cells"]
+viewer.scene.camera.center = (60.0, 60.0)
+viewer.scene.camera.zoom = 4
+assert widget.edit_view()
+data = widget.window.data.copy()
+data[0:10, 0:10] = 21  # set, not painted: no journal yet
+widget.window.data = data
+print(widget._region[0].start, widget._region[1].start)
+"""
+
+
+def test_a_script_that_ends_with_a_window_open_exits_cleanly_and_keeps_its_edits(tmp_path):
+    import napari_zarr_tiles
+
+    cells = write_labels_store(tmp_path / "image.zarr", big_labels())
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(ENDS_WITH_A_WINDOW_OPEN), str(tmp_path / "image.zarr")],
+                         check=False, capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "PYTHONPATH": str(Path(napari_zarr_tiles.__file__).parents[1])})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and "uncommitted edits are kept" in run.stderr
+    y, x = (int(word) for word in run.stdout.split()[-2:])
+    with pytest.warns(UserWarning, match="restore_recovered"):
+        editor = napari_zarr_tiles.edit_labels(cells)
+    editor.restore_recovered()
+    editor.commit()
+    editor.close()
+    expected = big_labels()
+    expected[y : y + 10, x : x + 10] = 21
+    assert_store_holds(cells, expected)
 
 
 def test_refusals_are_said_in_words(viewer_with_labels):

@@ -156,6 +156,36 @@ def test_uncommitted_edits_are_kept_beside_the_store_and_offered_back(cells, tmp
     assert napari_zarr_tiles.edit_labels(cells).recovered is None
 
 
+ENDS_WITH_AN_EDITOR_OPEN = """
+import sys
+import numpy as np
+import napari_zarr_tiles
+
+editor = napari_zarr_tiles.edit_labels(sys.argv[1])
+editor[0:3, 0:3] = 8
+if sys.argv[2] == "dies":
+    raise RuntimeError("the script dies")
+"""
+
+
+@pytest.mark.parametrize("ending", ["ends", "dies"])
+def test_a_script_that_ends_with_an_editor_open_keeps_its_edits_in_the_journal(cells, ending):
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(ENDS_WITH_AN_EDITOR_OPEN), str(cells), ending],
+                         check=False, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(napari_zarr_tiles.__file__).parents[1])})
+    assert run.returncode == (0 if ending == "ends" else 1), run.stderr
+    assert "1 chunks of uncommitted edits are kept" in run.stderr
+    assert run.stderr.count("Traceback") == (0 if ending == "ends" else 1)  # the script's own error only
+    with pytest.warns(UserWarning, match="restore_recovered"):
+        editor = napari_zarr_tiles.edit_labels(cells)  # the lock went with the process
+    editor.restore_recovered()
+    editor.commit()
+    editor.close()
+    expected = original_labels()
+    expected[0:3, 0:3] = 8
+    assert_store_holds(cells, expected)
+
+
 def test_discarded_recovered_edits_are_gone(cells, tmp_path):
     editor = napari_zarr_tiles.edit_labels(cells)
     editor[0, 0] = 8

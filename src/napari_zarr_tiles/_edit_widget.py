@@ -206,6 +206,7 @@ class EditLabelsWidget(Container):
         except ZarrTilesError as error:
             self._say(str(error), error=True)
             return False
+        self.editor.before_close(self._assign_window)
         self._restore.visible = self.editor.recovered is not None
         return True
 
@@ -285,10 +286,13 @@ class EditLabelsWidget(Container):
             _show_store_again(self._source_layer)
         self._say(f"restored and committed {count} chunks of recovered edits ({report.bytes_written / 1e6:.2f} MB)")
 
+    def _assign_window(self) -> None:
+        """The window's pixels into the editor (called as it closes: the widget closing, or the process ending)."""
+        if self.window is not None:
+            self.editor[self._region] = np.asarray(self.window.data)
+
     def _close_editor(self, *args) -> None:
         """Close the editor; a window's edits not yet in it go to its journal first (the widget is closing)."""
-        if self.window is not None and self.editor is not None:
-            self.editor[self._region] = np.asarray(self.window.data)
         if self.editor is not None:
             editor, self.editor = self.editor, None
             import warnings
@@ -319,6 +323,7 @@ class EditLabelsWidget(Container):
             where = "" if separate else "; or name a separate store"
             self._say(f"{error}{where}", error=True)
             return False
+        self.editor.before_close(self._assign_window)
         path = self.editor.path
         layers = self._viewer.open(str(path), plugin="napari-zarr-tiles")
         [labels] = [layer for layer in layers if isinstance(layer, napari.layers.Labels)]

@@ -16,9 +16,11 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -163,6 +165,8 @@ class LabelsEditor:
         except TargetLockedError as error:
             raise TargetLockedError(f"{self.path} cannot be opened for editing: {error}") from None
         self._closed = False
+        self._before_close: list = []
+        _OPEN_EDITORS.add(self)
         self._unit = write_unit(self._levels[0])
         self._twins = [_twin(level) for level in self._levels]  # (array in memory, its dict of keys)
         self._held: dict[tuple[int, ...], np.ndarray] = {}
@@ -517,6 +521,8 @@ class LabelsEditor:
         if self._closed:
             return
         try:
+            for assign_pending in self._before_close:
+                assign_pending()
             if self._dirty:
                 self.save_journal()
                 warnings.warn(
@@ -525,9 +531,15 @@ class LabelsEditor:
                 )
         finally:
             self._closed = True
+            _OPEN_EDITORS.discard(self)
             self._held.clear()
             self._history.clear()
             self._exit.close()
+
+    def before_close(self, assign_pending) -> None:
+        """Have ``assign_pending()`` called first when the editor closes, also when the process ends with it
+        open: for edits held elsewhere (a window's pixels) to reach the journal."""
+        self._before_close.append(assign_pending)
 
     def __enter__(self) -> Self:
         return self
@@ -542,6 +554,24 @@ class LabelsEditor:
     def _check_open(self) -> None:
         if self._closed:
             raise ZarrTilesError(f"the editor of {self.path} is closed: open it again with edit_labels")
+
+
+# Editors not yet closed. A script that ends (or dies) with one open has it closed before the interpreter shuts
+# down its thread pools (zarr reads and encodes on them), so that its edits reach the journal and its lock goes:
+# atexit would run after that shutdown. threading's own hooks run last-registered first, after this module's
+# import of concurrent.futures registered its own.
+_OPEN_EDITORS: weakref.WeakSet[LabelsEditor] = weakref.WeakSet()
+
+
+def _close_open_editors() -> None:
+    for editor in list(_OPEN_EDITORS):
+        try:
+            editor.close()
+        except Exception as error:  # noqa: BLE001 - the process is ending: say it, and close the others
+            warnings.warn(f"{editor.path}: the uncommitted edits could not be kept: {error}", UserWarning, stacklevel=1)
+
+
+threading._register_atexit(_close_open_editors)
 
 
 def _level_factors(shapes: list[tuple[int, ...]], where: str) -> list[tuple[int, ...]]:
