@@ -380,3 +380,25 @@ def test_credentials_and_endpoint_as_storage_options(buckets, s3, pyramid, monke
     options = {"endpoint": s3.endpoint, "access_key_id": s3.key_id, "secret_access_key": s3.secret}
     found = layer_data(private, storage_options=options)
     np.testing.assert_array_equal(pixels(found)[-1], pixels(layer_data(pyramid))[-1])
+
+
+@pytest.mark.parametrize("option, said", [
+    ("timeout=abc", "--storage-option timeout takes a duration such as 30s or 2min, not 'abc'"),
+    ("connect_timeout=soon", "--storage-option connect_timeout takes a duration such as 30s or 2min, not 'soon'"),
+    ("allow_http=maybe", "--storage-option allow_http takes true or false, not 'maybe'"),
+])
+def test_a_storage_option_value_obstore_cannot_parse_is_named_with_what_it_takes(served, capsys, option, said):
+    assert main(["info", served.store_url, "--storage-option", option]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"napari-zarr-tiles info: {said}"
+    key, value = option.split("=")
+    with pytest.raises(InvalidOptionError, match=f"storage_options {key} takes .*, not '{value}'"):
+        open_readonly(served.store_url, storage_options={key: value})
+
+
+def test_an_access_key_without_its_secret_is_refused_in_words(s3, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    assert main(["info", f"s3://{s3.private}/x.zarr", "--storage-option", f"access_key_id={s3.key_id}"]) == 2
+    err = capsys.readouterr().err
+    assert "--storage-option access_key_id and secret_access_key go together: give both" in err
+    assert "Traceback" not in err and "Debug source" not in err
