@@ -328,6 +328,45 @@ def test_a_zip_store_opens_read_only_as_the_folder_does(pyramid, tmp_path, capsy
     assert path.stat().st_mtime_ns == before
 
 
+def test_a_zip_of_the_store_folder_itself_opens_as_the_folder_does(pyramid, tmp_path, capsys):
+    path = tmp_path / "cells.ome.zarr.zip"
+    with zipfile.ZipFile(path, "w") as archive:  # as `zip -r cells.ome.zarr.zip cells.ome.zarr` makes it
+        for file in sorted(pyramid.rglob("*")):
+            archive.write(file, file.relative_to(pyramid.parent).as_posix())
+    for inside, outside in zip(pixels(layer_data(path)), pixels(layer_data(pyramid)), strict=True):
+        np.testing.assert_array_equal(inside, outside)
+    assert main(["info", str(path)]) == 0
+    assert "OME-NGFF 0.5 image" in capsys.readouterr().out
+    written = convert(path, tmp_path / "copy.zarr")
+    np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], pixels(layer_data(pyramid))[0])
+
+
+def test_a_zip_without_a_store_at_its_root_or_in_its_one_folder_says_how_to_zip_one(pyramid, tmp_path, capsys):
+    path = tmp_path / "two.zarr.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for file in sorted(pyramid.rglob("*")):
+            archive.write(file, f"a/{file.relative_to(pyramid).as_posix()}")
+        archive.writestr("b/readme.txt", "two folders")
+    assert main(["info", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"napari-zarr-tiles: not a zarr store: {path} (no zarr.json, .zarray or .zgroup at the zip's root, nor in "
+        "one folder that holds all the rest): zip a store from inside its folder: cd two.zarr && zip -r0 ../two.zarr.zip .")
+
+
+def test_a_damaged_zip_file_is_said_to_be_one_in_every_interface(pyramid, tmp_path, capsys):
+    path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    path.write_bytes(path.read_bytes()[:-200])  # cut short: the zip's directory is at its end
+    said = (f"{path}: not a readable zip file (File is not a zip file): it may be cut short or damaged; make it "
+            "again from the store's folder: cd cells.ome.zarr && zip -r0 ../cells.ome.zarr.zip .")
+    for command in (["info", str(path)], ["convert", str(path), str(tmp_path / "out.zarr")]):
+        assert main(command) == 1
+        assert capsys.readouterr().err.strip() == f"napari-zarr-tiles: {said}"
+    with pytest.raises(UnreadableStoreError) as raised:
+        layer_data(path)
+    assert str(raised.value) == said
+    assert not (tmp_path / "out.zarr").exists()
+
+
 def test_a_file_url_opens_the_local_store(pyramid):
     url = pyramid.as_uri()
     assert napari_get_reader(url) is _reader.read_zarr

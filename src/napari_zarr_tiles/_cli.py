@@ -445,8 +445,12 @@ def describe(path: Path | str, *, storage_options: dict | None = None) -> Iterat
     import zarr
 
     from ._errors import RemoteStoreError, UnreadableStoreError
-    from ._store import WRITER_MARKER, open_readonly
+    from ._location import locate
+    from ._store import WRITER_MARKER, open_readonly, zip_root
 
+    location = locate(path)
+    if location.scheme == "zip" and location.path.is_file():
+        zip_root(location.path)  # a zip file that cannot be read: nothing to describe
     try:
         root = open_readonly(path, storage_options=storage_options)
     except RemoteStoreError:

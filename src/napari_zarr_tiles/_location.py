@@ -97,6 +97,13 @@ def _is_zip(path: Path) -> bool:
     return path.name.lower().endswith(ZIP_SUFFIX)
 
 
+def zip_advice(folder: str) -> str:
+    """How to make a zip store of the zarr folder named ``folder`` that opens everywhere: its contents at
+    the zip's root, stored uncompressed (chunks are compressed already)."""
+    name = folder.rstrip("/\\").rsplit("/", 1)[-1]
+    return f"cd {name} && zip -r0 ../{name}.zip ."
+
+
 def refuse_remote_target(target: str | PathLike) -> None:
     """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read, and a
     local target is given by its path."""
