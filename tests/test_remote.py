@@ -367,6 +367,21 @@ def test_a_damaged_zip_file_is_said_to_be_one_in_every_interface(pyramid, tmp_pa
     assert not (tmp_path / "out.zarr").exists()
 
 
+def test_a_zip_target_is_refused_before_any_work_saying_how_to_zip_a_folder(pyramid, tmp_path, capsys):
+    from napari_zarr_tiles import process
+
+    target = tmp_path / "out.zarr.zip"
+    said = (f"cannot write to {target}: zip stores are read-only here; write a folder (out.zarr) and zip it, from "
+            "inside the folder: cd out.zarr && zip -r0 ../out.zarr.zip .")
+    for command in ("convert", "process"):
+        assert main([command, str(pyramid), str(target), *(["median"] if command == "process" else [])]) == 2
+        assert capsys.readouterr().err.strip() == f"napari-zarr-tiles {command}: {said}"
+    for write in (lambda: convert(pyramid, target), lambda: process(pyramid, target, [("median", {})])):
+        with pytest.raises(InvalidOptionError, match="zip stores are read-only here"):
+            write()
+    assert not target.exists()
+
+
 def test_a_file_url_opens_the_local_store(pyramid):
     url = pyramid.as_uri()
     assert napari_get_reader(url) is _reader.read_zarr

@@ -104,12 +104,18 @@ def zip_advice(folder: str) -> str:
     return f"cd {name} && zip -r0 ../{name}.zip ."
 
 
-def refuse_remote_target(target: str | PathLike) -> None:
-    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read, and a
-    local target is given by its path."""
+def refuse_read_only_target(target: str | PathLike) -> None:
+    """Raise :class:`RemoteStoreError` for a write target that is a URL (remote stores are only read; a local
+    target is given by its path), and :class:`InvalidOptionError` for a zip file (zip stores are only read:
+    a folder is written, then zipped)."""
+    location = locate(target)
+    if location.scheme == "zip":
+        folder = Path(location.text).name.removesuffix(ZIP_SUFFIX)
+        raise InvalidOptionError("target", (
+            f"cannot write to {target}: zip stores are read-only here; write a folder ({folder}) and zip it, from "
+            f"inside the folder: {zip_advice(folder)}"))
     if not (isinstance(target, str) and "://" in target):
         return
-    location = locate(target)
     if location.remote:
         raise RemoteStoreError(
             f"cannot write to {target}: remote stores are read-only here; write to a local folder and copy it "
