@@ -110,3 +110,18 @@ def test_info_says_what_the_reader_would_refuse(tmp_path, blobs, capsys):
     (tmp_path / "img.zarr" / ".zattrs").write_text("{not json")
     assert main(["info", str(tmp_path / "img.zarr")]) == 0
     assert f"UNREADABLE: {tmp_path / 'img.zarr' / '.zattrs'} is not valid JSON" in capsys.readouterr().out
+
+
+def test_info_piped_into_a_reader_that_stops_ends_quietly(tmp_path, blobs):
+    import subprocess
+    import sys
+
+    root = zarr.open_group(tmp_path / "many.zarr", mode="w")
+    for index in range(200):  # more lines than one buffer of output
+        root.create_array(f"a{index}", data=blobs[:8, :8], chunks=(8, 8))
+    reader = subprocess.Popen([sys.executable, "-m", "napari_zarr_tiles._cli", "info", str(tmp_path / "many.zarr")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # as `head` does once it has its lines
+    error = reader.stderr.read().decode()
+    assert reader.wait(timeout=120) == 141
+    assert error == ""
