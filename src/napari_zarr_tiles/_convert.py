@@ -128,9 +128,14 @@ def _from_zarr(path: Path | str, bad_chunks: str, opened: OpenedSource,
                storage_options: dict | None) -> tuple[ImageToWrite, da.Array]:
     from ._reader import image_sources
 
-    sources = [source for source in image_sources(path, storage_options=storage_options) if not source.labels]
+    found = image_sources(path, storage_options=storage_options)
+    sources = [source for source in found if not source.labels]
     if not sources:
         raise ZarrTilesError(f"{path}: the store holds no image to convert")
+    labels = [source.name for source in found if source.labels]
+    if labels:
+        warnings.warn(f"the labels of {path} ({', '.join(labels)}) are not converted: only its image is written; "
+                      "they stay readable in the source", UserWarning, stacklevel=3)
     source = sources[0]
     _check_missing(path, source.levels[0], bad_chunks, opened.provenance)
     image = ImageToWrite(
