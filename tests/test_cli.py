@@ -110,3 +110,42 @@ def test_info_says_what_the_reader_would_refuse(tmp_path, blobs, capsys):
     (tmp_path / "img.zarr" / ".zattrs").write_text("{not json")
     assert main(["info", str(tmp_path / "img.zarr")]) == 0
     assert f"UNREADABLE: {tmp_path / 'img.zarr' / '.zattrs'} is not valid JSON" in capsys.readouterr().out
+
+
+def test_info_piped_into_a_reader_that_stops_ends_quietly(tmp_path, blobs):
+    import subprocess
+    import sys
+
+    root = zarr.open_group(tmp_path / "many.zarr", mode="w")
+    for index in range(200):  # more lines than one buffer of output
+        root.create_array(f"a{index}", data=blobs[:8, :8], chunks=(8, 8))
+    reader = subprocess.Popen([sys.executable, "-m", "napari_zarr_tiles._cli", "info", str(tmp_path / "many.zarr")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # as `head` does once it has its lines
+    error = reader.stderr.read().decode()
+    assert reader.wait(timeout=120) == 141
+    assert error == ""
+
+
+def test_convert_and_process_of_an_image_with_labels_say_the_labels_are_not_converted(tmp_path, blobs, capsys):
+    from napari_zarr_tiles import process
+    from napari_zarr_tiles._convert import convert
+
+    source = tmp_path / "cells.zarr"
+    write_ome_image(ome_group(source, "0.4"), [blobs], YX, version="0.4")
+    labels = zarr.open_group(source, mode="a").create_group("labels")
+    for name in ("nuclei", "cells"):
+        write_ome_image(labels.create_group(name), [(blobs > 100).astype(np.uint8)], YX, version="0.4",
+                        extra={"image-label": {}})
+    labels.attrs["labels"] = ["nuclei", "cells"]
+    said = f"the labels of {source} (nuclei, cells) are not converted: only its image is written"
+    assert main(["convert", str(source), str(tmp_path / "a.zarr")]) == 0
+    assert main(["process", str(source), str(tmp_path / "b.zarr"), "median"]) == 0
+    err = capsys.readouterr().err
+    for command in ("convert", "process"):
+        assert f"napari-zarr-tiles {command}: warning: {said}" in err
+    with pytest.warns(UserWarning, match=r"the labels of .* \(nuclei, cells\) are not converted"):
+        convert(source, tmp_path / "c.zarr")
+    with pytest.warns(UserWarning, match=r"the labels of .* \(nuclei, cells\) are not converted"):
+        process(source, tmp_path / "d.zarr", [("median", {})])
+    assert "labels" not in zarr.open_group(tmp_path / "a.zarr", mode="r")

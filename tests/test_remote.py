@@ -328,6 +328,60 @@ def test_a_zip_store_opens_read_only_as_the_folder_does(pyramid, tmp_path, capsy
     assert path.stat().st_mtime_ns == before
 
 
+def test_a_zip_of_the_store_folder_itself_opens_as_the_folder_does(pyramid, tmp_path, capsys):
+    path = tmp_path / "cells.ome.zarr.zip"
+    with zipfile.ZipFile(path, "w") as archive:  # as `zip -r cells.ome.zarr.zip cells.ome.zarr` makes it
+        for file in sorted(pyramid.rglob("*")):
+            archive.write(file, file.relative_to(pyramid.parent).as_posix())
+    for inside, outside in zip(pixels(layer_data(path)), pixels(layer_data(pyramid)), strict=True):
+        np.testing.assert_array_equal(inside, outside)
+    assert main(["info", str(path)]) == 0
+    assert "OME-NGFF 0.5 image" in capsys.readouterr().out
+    written = convert(path, tmp_path / "copy.zarr")
+    np.testing.assert_array_equal(zarr.open_group(written, mode="r")["0"][...], pixels(layer_data(pyramid))[0])
+
+
+def test_a_zip_without_a_store_at_its_root_or_in_its_one_folder_says_how_to_zip_one(pyramid, tmp_path, capsys):
+    path = tmp_path / "two.zarr.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for file in sorted(pyramid.rglob("*")):
+            archive.write(file, f"a/{file.relative_to(pyramid).as_posix()}")
+        archive.writestr("b/readme.txt", "two folders")
+    assert main(["info", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"napari-zarr-tiles: not a zarr store: {path} (no zarr.json, .zarray or .zgroup at the zip's root, nor in "
+        "one folder that holds all the rest): zip a store from inside its folder: cd two.zarr && zip -r0 ../two.zarr.zip .")
+
+
+def test_a_damaged_zip_file_is_said_to_be_one_in_every_interface(pyramid, tmp_path, capsys):
+    path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    path.write_bytes(path.read_bytes()[:-200])  # cut short: the zip's directory is at its end
+    said = (f"{path}: not a readable zip file (File is not a zip file): it may be cut short or damaged; make it "
+            "again from the store's folder: cd cells.ome.zarr && zip -r0 ../cells.ome.zarr.zip .")
+    for command in (["info", str(path)], ["convert", str(path), str(tmp_path / "out.zarr")]):
+        assert main(command) == 1
+        assert capsys.readouterr().err.strip() == f"napari-zarr-tiles: {said}"
+    with pytest.raises(UnreadableStoreError) as raised:
+        layer_data(path)
+    assert str(raised.value) == said
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_zip_target_is_refused_before_any_work_saying_how_to_zip_a_folder(pyramid, tmp_path, capsys):
+    from napari_zarr_tiles import process
+
+    target = tmp_path / "out.zarr.zip"
+    said = (f"cannot write to {target}: zip stores are read-only here; write a folder (out.zarr) and zip it, from "
+            "inside the folder: cd out.zarr && zip -r0 ../out.zarr.zip .")
+    for command in ("convert", "process"):
+        assert main([command, str(pyramid), str(target), *(["median"] if command == "process" else [])]) == 2
+        assert capsys.readouterr().err.strip() == f"napari-zarr-tiles {command}: {said}"
+    for write in (lambda: convert(pyramid, target), lambda: process(pyramid, target, [("median", {})])):
+        with pytest.raises(InvalidOptionError, match="zip stores are read-only here"):
+            write()
+    assert not target.exists()
+
+
 def test_a_file_url_opens_the_local_store(pyramid):
     url = pyramid.as_uri()
     assert napari_get_reader(url) is _reader.read_zarr
@@ -380,3 +434,25 @@ def test_credentials_and_endpoint_as_storage_options(buckets, s3, pyramid, monke
     options = {"endpoint": s3.endpoint, "access_key_id": s3.key_id, "secret_access_key": s3.secret}
     found = layer_data(private, storage_options=options)
     np.testing.assert_array_equal(pixels(found)[-1], pixels(layer_data(pyramid))[-1])
+
+
+@pytest.mark.parametrize("option, said", [
+    ("timeout=abc", "--storage-option timeout takes a duration such as 30s or 2min, not 'abc'"),
+    ("connect_timeout=soon", "--storage-option connect_timeout takes a duration such as 30s or 2min, not 'soon'"),
+    ("allow_http=maybe", "--storage-option allow_http takes true or false, not 'maybe'"),
+])
+def test_a_storage_option_value_obstore_cannot_parse_is_named_with_what_it_takes(served, capsys, option, said):
+    assert main(["info", served.store_url, "--storage-option", option]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"napari-zarr-tiles info: {said}"
+    key, value = option.split("=")
+    with pytest.raises(InvalidOptionError, match=f"storage_options {key} takes .*, not '{value}'"):
+        open_readonly(served.store_url, storage_options={key: value})
+
+
+def test_an_access_key_without_its_secret_is_refused_in_words(s3, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    assert main(["info", f"s3://{s3.private}/x.zarr", "--storage-option", f"access_key_id={s3.key_id}"]) == 2
+    err = capsys.readouterr().err
+    assert "--storage-option access_key_id and secret_access_key go together: give both" in err
+    assert "Traceback" not in err and "Debug source" not in err

@@ -79,3 +79,13 @@ def test_convert_widget_takes_a_url_as_its_source_and_suggests_a_local_target(ma
     green = viewer.layers["G"]
     assert [layer.name for layer in viewer.layers] == ["R", "G", "B"]
     np.testing.assert_array_equal(np.asarray(green.data[0] if green.multiscale else green.data), tifffile.imread(HELA)[..., 1])
+
+
+def test_convert_widget_refuses_a_zip_target_and_says_how_to_make_one(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    widget = ConvertWidget(viewer)
+    widget._source.value = HELA
+    widget._target.value = tmp_path / "hela.zarr.zip"
+    run_widget(qtbot, widget)
+    assert "zip stores are read-only here; write a folder (hela.zarr) and zip it" in widget._status.value
+    assert list(tmp_path.iterdir()) == [] and len(viewer.layers) == 0

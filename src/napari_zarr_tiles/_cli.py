@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -35,12 +36,19 @@ REPLACING = {"overwrite": "--overwrite replaces it"}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command in ``argv`` and return its exit status; Ctrl-C at any moment, even while the modules a
-    command needs load, stops it with one line (130)."""
+    command needs load, stops it with one line (130). Output piped into a command that stops reading it
+    (``info PATH | head``) ends the command quietly, as SIGPIPE ends a shell's (141)."""
     try:
-        return _main(argv)
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then met where it is caught
+        return status
     except KeyboardInterrupt:
         print("napari-zarr-tiles: stopped (Ctrl-C)", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Python flushes standard output again at exit: pointed at devnull, it says nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -445,8 +453,12 @@ def describe(path: Path | str, *, storage_options: dict | None = None) -> Iterat
     import zarr
 
     from ._errors import RemoteStoreError, UnreadableStoreError
-    from ._store import WRITER_MARKER, open_readonly
+    from ._location import locate
+    from ._store import WRITER_MARKER, open_readonly, zip_root
 
+    location = locate(path)
+    if location.scheme == "zip" and location.path.is_file():
+        zip_root(location.path)  # a zip file that cannot be read: nothing to describe
     try:
         root = open_readonly(path, storage_options=storage_options)
     except RemoteStoreError:

@@ -17,7 +17,7 @@ from . import _ome
 from ._display import sample, sample_problem
 from ._errors import DamagedStoreError, InvalidOptionError, UnreadableStoreError, ZarrTilesError
 from ._image import ImageToWrite
-from ._location import locate, refuse_remote_target
+from ._location import locate, refuse_read_only_target
 from ._store import (
     BAD_CHUNK_MODES,
     WRITER_MARKER,
@@ -48,7 +48,7 @@ def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str =
     ``bad_chunks`` is what a chunk of the source that cannot be read does, ``axes`` overrides the axes a TIFF
     declares, ``storage_options`` are a remote source's (:func:`open_source`).
     """
-    refuse_remote_target(target)
+    refuse_read_only_target(target)
     refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks, axes=axes, storage_options=storage_options)
     return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
@@ -128,9 +128,14 @@ def _from_zarr(path: Path | str, bad_chunks: str, opened: OpenedSource,
                storage_options: dict | None) -> tuple[ImageToWrite, da.Array]:
     from ._reader import image_sources
 
-    sources = [source for source in image_sources(path, storage_options=storage_options) if not source.labels]
+    found = image_sources(path, storage_options=storage_options)
+    sources = [source for source in found if not source.labels]
     if not sources:
         raise ZarrTilesError(f"{path}: the store holds no image to convert")
+    labels = [source.name for source in found if source.labels]
+    if labels:
+        warnings.warn(f"the labels of {path} ({', '.join(labels)}) are not converted: only its image is written; "
+                      "they stay readable in the source", UserWarning, stacklevel=3)
     source = sources[0]
     _check_missing(path, source.levels[0], bad_chunks, opened.provenance)
     image = ImageToWrite(

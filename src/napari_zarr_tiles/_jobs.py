@@ -21,7 +21,7 @@ from os import PathLike
 
 from ._errors import InvalidOptionError, SchedulerUnreachableError
 from ._image import ImageToWrite
-from ._location import refuse_remote_target
+from ._location import refuse_read_only_target
 from ._writing import WriteOptions, default_chunks, refuse_target, refuse_target_of_source, write_ome_zarr
 from .tiles._filters import get_filter, one_thread_per_tile
 from .tiles._result import filtered
@@ -44,7 +44,7 @@ def save_filtered(image: ImageToWrite, steps: Steps, target: str | PathLike, *, 
     """
     import dask.array as da
 
-    refuse_remote_target(target)
+    refuse_read_only_target(target)
     options = WriteOptions.of(options, **option_values, resumable=True)
     level0 = da.asarray(image.level0)
     # The filter runs on the output's own tiles: each task makes one tile to write, so memory stays at a few
@@ -77,7 +77,7 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     does, ``storage_options`` are a remote source's (``_convert.open_source``)."""
     from ._convert import open_source
 
-    refuse_remote_target(target)
+    refuse_read_only_target(target)
     refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks, storage_options=storage_options)
     findings = _findings(opened, bad_chunks, options.get("client"))

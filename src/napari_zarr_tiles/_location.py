@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -96,12 +97,25 @@ def _is_zip(path: Path) -> bool:
     return path.name.lower().endswith(ZIP_SUFFIX)
 
 
-def refuse_remote_target(target: str | PathLike) -> None:
-    """Raise :class:`RemoteStoreError` for a write target that is a URL: remote stores are only read, and a
-    local target is given by its path."""
+def zip_advice(folder: str) -> str:
+    """How to make a zip store of the zarr folder named ``folder`` that opens everywhere: its contents at
+    the zip's root, stored uncompressed (chunks are compressed already)."""
+    name = folder.rstrip("/\\").rsplit("/", 1)[-1]
+    return f"cd {name} && zip -r0 ../{name}.zip ."
+
+
+def refuse_read_only_target(target: str | PathLike) -> None:
+    """Raise :class:`RemoteStoreError` for a write target that is a URL (remote stores are only read; a local
+    target is given by its path), and :class:`InvalidOptionError` for a zip file (zip stores are only read:
+    a folder is written, then zipped)."""
+    location = locate(target)
+    if location.scheme == "zip":
+        folder = Path(location.text).name.removesuffix(ZIP_SUFFIX)
+        raise InvalidOptionError("target", (
+            f"cannot write to {target}: zip stores are read-only here; write a folder ({folder}) and zip it, from "
+            f"inside the folder: {zip_advice(folder)}"))
     if not (isinstance(target, str) and "://" in target):
         return
-    location = locate(target)
     if location.remote:
         raise RemoteStoreError(
             f"cannot write to {target}: remote stores are read-only here; write to a local folder and copy it "
@@ -153,6 +167,7 @@ def _object_store(location: Location, options: dict, signed: bool):
     from obstore.store import GCSStore, HTTPStore, S3Store
     from zarr.storage import ObjectStore
 
+    given = dict(options)
     client = {**DEFAULT_CLIENT_OPTIONS, **{k: options.pop(k) for k in list(options) if k in CLIENT_OPTION_KEYS}}
     common = {"client_options": client, "retry_config": DEFAULT_RETRY}
     try:
@@ -174,7 +189,39 @@ def _object_store(location: Location, options: dict, signed: bool):
             store = GCSStore.from_url(location.text, **({} if signed else {"skip_signature": True}), **options, **common)
     except obstore.exceptions.UnknownConfigurationKeyError as error:
         raise InvalidOptionError("storage_options", f"{{storage_options}}: {error}") from None
+    except (obstore.exceptions.GenericError, TypeError) as error:  # a value obstore cannot take
+        raise _option_value_error(error, given) from None
     return ObjectStore(store, read_only=True)
+
+
+# What a storage option of each kind takes, by the type obstore names when it cannot parse one.
+OPTION_KINDS = {
+    "Duration": "a duration such as 30s or 2min",
+    "boolean": "true or false",
+    "usize": "a whole number",
+}
+
+
+def _option_value_error(error: Exception, given: dict) -> InvalidOptionError:
+    """:class:`InvalidOptionError` naming the storage option whose value obstore refused, and what it takes
+    (obstore's message names the value and its type, never the option)."""
+    text = str(error).split("Debug source")[0].strip()
+    if isinstance(error, TypeError):
+        odd = [key for key, value in given.items() if not isinstance(value, str | bool | timedelta)]
+        return InvalidOptionError(
+            "storage_options", f"{{storage_options}} {', '.join(odd) or 'values'}: give the value as text "
+            f"(timeout='30s', region='eu-west-1'), not {', '.join(repr(given[key]) for key in odd)} ({text})")
+    if "Missing SecretAccessKey" in text or "Missing AccessKeyId" in text:
+        return InvalidOptionError(
+            "storage_options", "{storage_options} access_key_id and secret_access_key go together: give both "
+            "(or neither, for a public bucket or the AWS_* environment's credentials)")
+    parsed = re.search(r'failed to parse "(.*)" as (\w+)', text)
+    if parsed is not None:
+        value, kind = parsed.groups()
+        keys = [key for key, given_value in given.items() if str(given_value) == value] or ["an option"]
+        takes = OPTION_KINDS.get(kind, f"a {kind}")
+        return InvalidOptionError("storage_options", f"{{storage_options}} {keys[0]} takes {takes}, not {value!r}")
+    return InvalidOptionError("storage_options", f"{{storage_options}}: {text.splitlines()[0]}")
 
 
 def _s3_credentials(signed: bool) -> dict:

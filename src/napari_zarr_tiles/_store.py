@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
@@ -28,7 +29,7 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from ._errors import NotZarrError, RemoteStoreError, UnreadableChunkError, UnreadableStoreError
-from ._location import Location, RemoteCache, locate, open_store, remote_error, signing_helps
+from ._location import Location, RemoteCache, locate, open_store, remote_error, signing_helps, zip_advice
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,10 @@ def open_readonly(
 
 
 def _open_remote_or_zip(location: Location, subpath: str, where: str, storage_options: dict | None):
-    if location.scheme == "zip" and not location.path.is_file():
-        raise FileNotFoundError(f"no zarr store at {location.path} (no such zip file)")
+    if location.scheme == "zip":
+        if not location.path.is_file():
+            raise FileNotFoundError(f"no zarr store at {location.path} (no such zip file)")
+        subpath = "/".join(part for part in (zip_root(location.path), subpath) if part)
     store = open_store(location, storage_options)
     try:
         return _open_node(store, subpath, where)
@@ -133,6 +136,39 @@ def _open_remote_or_zip(location: Location, subpath: str, where: str, storage_op
             raise
     # refused anonymously: the standard credentials next
     return _open_node(open_store(location, storage_options, signed=True), subpath, where)
+
+
+def zip_root(path: Path) -> str:
+    """Where in the zip file at ``path`` the zarr store is: ``""`` at its root; or the one folder at its root,
+    where that is all it holds and it is a zarr store (``zip -r x.zarr.zip x.zarr``, the usual way to zip one).
+
+    Raises
+    ------
+    UnreadableStoreError
+        If ``path`` is not a readable zip file (cut short, damaged, not a zip at all).
+    NotZarrError
+        If neither its root nor its one folder holds zarr metadata.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, EOFError) as error:
+        reason = f"not a readable zip file ({error})"
+        failure = UnreadableStoreError(
+            f"{path}: {reason}: it may be cut short or damaged; make it again from the store's folder: "
+            f"{zip_advice(path.name.removesuffix('.zip'))}")
+        failure.reason = reason
+        raise failure from None
+    if names & set(ZARR_MARKERS):
+        return ""
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) == 1:
+        [top] = tops
+        if any(f"{top}/{marker}" in names for marker in ZARR_MARKERS):
+            return top
+    raise NotZarrError(
+        f"not a zarr store: {path} (no zarr.json, .zarray or .zgroup at the zip's root, nor in one folder that "
+        f"holds all the rest): zip a store from inside its folder: {zip_advice(path.name.removesuffix('.zip'))}")
 
 
 def _unparsable_metadata(store, subpath: str) -> str | None:

@@ -35,6 +35,7 @@ from ._errors import (
     ZarrTilesError,
 )
 from ._image import ImageToWrite
+from ._location import refuse_read_only_target
 from ._options import LEVELS, WriteOptions, partial_path
 from ._store import WRITER_MARKER, codec_names
 from ._stream import Levels, Progress, stream
@@ -170,7 +171,8 @@ def _resumable(partial: Path) -> bool:
 
 def refuse_target(target: str | PathLike, options: WriteOptions) -> None:
     """Refuse, before any work, a target that is a file (even with overwrite: it is not a store to replace),
-    or a store that exists when overwrite was not asked for."""
+    or a store that exists when overwrite was not asked for; and a URL or a zip file (stores only read)."""
+    refuse_read_only_target(target)
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise TargetExistsError(f"{target} is a file, not a zarr store: choose another target")
