@@ -63,13 +63,14 @@ def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):
     np.testing.assert_array_equal(np.asarray(data)[:64, 70:134], field_levels(0, 1, 0)[0][0])  # A2, after a 6-pixel gap
 
 
-def test_opening_a_plate_reads_no_well_and_each_tile_reads_one_well(tmp_path, faults):
+def test_opening_a_plate_reads_a_few_wells_for_the_contrast_and_each_tile_reads_one_well(tmp_path, faults):
     path = write_plate(tmp_path / "plate.zarr", "0.5")
     layers = read(path)
     opened = list(faults.reads)
-    chunks_read = {key for key in opened if "/c/" in key}
-    assert chunks_read <= {"A/1/0/0/c/0/0/0"}, chunks_read  # the first well's level, sampled for the contrast
-    assert not [key for key in opened if key.startswith(("D/", "H/"))]
+    # the mosaic's level (0) of wells spread over the plate, sampled for the contrast, and nothing else
+    wells_read = {key.split("/0/0/c/")[0] for key in opened if "/c/" in key}
+    assert wells_read == {"A/1", "B/1", "C/2", "D/3", "E/3", "F/3", "G/3", "H/3"}, wells_read
+    assert not [key for key in opened if key.startswith(("D/5", "E/9"))]
     faults.reads.clear()
     data = layers[0][0]
     np.asarray(data.blocks[3, 4])  # well D5
@@ -227,3 +228,14 @@ def test_a_plate_whose_first_well_is_not_stored_opens_from_the_next(tmp_path, mo
         shutil.rmtree(path / row, ignore_errors=True)
     with pytest.raises(OmeMetadataError, match="the plate lists 'A/1', but there is no such group"):
         read(path)
+
+
+def test_the_mosaics_contrast_comes_from_wells_spread_over_the_plate(tmp_path):
+    """The first well dimmer than the others (0-99 against 0-3999): its range alone showed the rest white."""
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    for level in range(3):
+        array = zarr.open_array(path / "A" / "1" / "0" / str(level), mode="r+", zarr_format=2)
+        array[...] = array[...] // 40
+    for data, kwargs, _ in read(path)[:2]:
+        low, high = kwargs["contrast_limits"]
+        assert low < 100 and high > 3500, kwargs["contrast_limits"]

@@ -46,7 +46,8 @@ def test_the_widget_shows_the_plates_grid_and_opens_a_wells_field_over_its_place
     labels = added[2]
     np.testing.assert_array_equal(np.asarray(labels.data[0]), label_pixels(1, 1))
     np.testing.assert_allclose(labels.translate, [CELL, CELL])
-    np.testing.assert_allclose(viewer.camera.center[-2:], [1.5 * CELL, 1.5 * CELL])
+    # the well's field fills the canvas, centred (napari's public reset_view on its layers)
+    np.testing.assert_allclose(viewer.camera.center[-2:], [CELL + 16, CELL + 16], atol=0.5)
 
 
 def test_a_second_well_replaces_the_first_and_a_double_click_opens_the_well_under_it(plate_viewer):
@@ -85,10 +86,63 @@ def test_the_series_of_a_bioformats2raw_store_are_offered_and_opened(make_napari
     write_ome_image(root.create_group("1"), [blobs[::-1]], YX, version="0.4")
     viewer = make_napari_viewer()
     viewer.open(str(tmp_path / "b2r.zarr"), plugin="napari-zarr-tiles")
-    widget = PlateWidget(viewer)
+    # docked as napari docks it, which resets its choices (the series box was emptied)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Plate")
     assert widget._store.value == str(tmp_path / "b2r.zarr")
     assert widget.series == ["0", "1"] and widget._series.choices == ("0", "1")
     [layer] = widget.open_series("1")
     np.testing.assert_array_equal(np.asarray(layer.data), blobs[::-1])
-    [again] = widget.open_series("0")
+    assert widget._series.choices == ("0", "1")
+    widget._series.value = "0"
+    widget._open.native.click()
+    [again] = widget.opened
     assert layer not in viewer.layers and again.name == "series 0: image"
+
+
+def test_open_twice_keeps_the_fields_and_says_the_field_is_open(plate_viewer, recwarn):
+    """napari resets a docked widget's choices when layers are added: the fields stayed listed only if the
+    box takes them from the widget (an Open emptied them, and a second Open read '.../B/2/None')."""
+    viewer, widget, _ = plate_viewer
+    widget.choose_well("B2")
+    widget._field.value = "1"
+    widget._open.native.click()
+    first = list(widget.opened)
+    assert widget._field.choices == ("0", "1") and widget._field.value == "1"
+    widget._open.native.click()
+    assert widget.opened == first and widget._status.value == "B2 field 1 is open (2 layers)"
+    assert [layer.name for layer in viewer.layers][3:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
+    viewer.layers.remove(first[0])  # a layer of it closed: Open opens it again
+    widget._open.native.click()
+    assert [layer.name for layer in viewer.layers][3:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
+    assert widget._status.value == "opened B2 field 1 (2 layers)"
+    # the well is zoomed to through napari's public API (reading Viewer._canvas_size warned on each Open)
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning) and "_canvas_size" in str(w.message)]
+
+
+def test_open_on_a_listed_well_that_is_not_stored_says_so(plate_viewer):
+    import shutil
+
+    viewer, widget, path = plate_viewer
+    shutil.rmtree(f"{path}/E/4")
+    widget.choose_well("E4")
+    told = f"{path}: the plate lists 'E/4', but there is no such group"
+    assert widget._field.choices == () and widget._status.value == told
+    widget._open.native.click()
+    assert widget._status.value == told and len(viewer.layers) == 3
+
+
+def test_choose_well_refuses_a_well_the_plate_lacks_in_words(plate_viewer):
+    _, widget, path = plate_viewer
+    with pytest.raises(ValueError, match=f"{path}: the plate holds no well 'B3' \\(its wells: A1 to H11\\)"):
+        widget.choose_well("B3")
+
+
+def test_the_widget_follows_the_layer_list(plate_viewer):
+    viewer, widget, _ = plate_viewer
+    widget.choose_well("A1")
+    viewer.layers.clear()
+    assert widget._store.value is None and widget.plate is None and widget._grid.rowCount() == 0
+    assert widget._field.choices == ()
+    assert widget._status.value == "open an HCS plate (or a bioformats2raw store) to browse it"
+    with pytest.raises(ValueError, match="no plate is shown"):
+        widget.choose_well("A1")

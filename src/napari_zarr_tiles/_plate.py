@@ -4,7 +4,8 @@ The mosaic shows one field per well, its first, from one pyramid level: the fine
 is at most :data:`MOSAIC_EDGE` pixels wide and high, about a screen. Wells lie on the plate's grid with a gap
 between them; wells the plate does not hold are blank. It is a dask array whose tiles each read one well's
 level when napari draws them, so opening a plate reads the metadata of the plate, of its first well and of
-that well's first field, and nothing else.
+that well's first field, and the tiles of at most :data:`SAMPLE_WELLS` wells for the contrast (kept for the
+first frame).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from math import ceil
 from os import PathLike, fspath
 
 import dask.array as da
@@ -20,7 +23,7 @@ import numpy as np
 import zarr
 from dask.base import tokenize
 
-from . import _ome
+from . import _display, _ome
 from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._store import BadChunks, NamedReads, open_member, open_readonly, unreadable_reason
 
@@ -33,6 +36,9 @@ GAP_FRACTION = 0.1
 # The mosaic's tiles kept once read (a 96-well plate's mosaic is a few MB a channel): napari slices a new
 # layer several times before its first frame, and dask's own cache keeps none of these small, quick tasks.
 TILE_CACHE_BYTES = 256 * 2**20
+# The wells, spread over the plate, whose tiles are the mosaic's contrast sample: one well's range is not the
+# plate's (wells brighter than the first showed solid white).
+SAMPLE_WELLS = 8
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ class Mosaic:
 
     ``scale`` and ``translate`` are those of the field's level, in its physical units; ``cell`` is the
     world size of one well with its gap along Y and X (a well of row r and column c starts at
-    ``translate + (r, c) * cell``). ``sample`` is the first well's level, read for the contrast.
+    ``translate + (r, c) * cell``). ``sample`` is the first well's level (its array, nothing read).
     """
 
     plate: Plate
@@ -115,6 +121,42 @@ class Mosaic:
     level: int
     field: str
     sample: zarr.Array
+    tiles: _WellTiles
+
+    def contrast_sample(self) -> np.ndarray:
+        """The pixels of up to :data:`SAMPLE_WELLS` wells spread over the plate, as the mosaic shows them (its
+        tiles, which keep them for the first frame), side by side along Y: every channel, other axes at their
+        middle, at most :data:`._display.SAMPLE_BYTES` a channel. Wells that cannot be read are left out."""
+        wells = self.plate.layout.wells
+        wells = wells[:: ceil(len(wells) / SAMPLE_WELLS)]
+        y, x = _ome.yx_axes(self.axes)
+        channel = _ome.channel_axis(self.axes)
+        shape = self.sample.shape
+        plane_bytes = len(wells) * shape[y] * shape[x] * self.data.dtype.itemsize
+        stride = max(1, ceil((plane_bytes / _display.SAMPLE_BYTES) ** 0.5))  # every stride-th pixel along Y and X
+
+        def read(well: _ome.WellPlace) -> np.ndarray | None:
+            planes = []
+            for index in range(self.data.shape[channel]) if channel is not None else [None]:
+                block = [index if axis == channel else size // 2 for axis, size in enumerate(self.data.shape)]
+                block[y], block[x] = well.row, well.column
+                chunk_shape = [1] * self.data.ndim
+                chunk_shape[y], chunk_shape[x] = self.data.chunks[y][well.row], self.data.chunks[x][well.column]
+                tile = self.tiles(block_id=block, block_info={None: {"chunk-shape": chunk_shape}})
+                if not self.tiles.readable(well):
+                    return None
+                cut = [slice(None)] * self.data.ndim
+                cut[y], cut[x] = slice(0, shape[y], stride), slice(0, shape[x], stride)
+                planes.append(tile[tuple(cut)])
+            return np.concatenate(planes, axis=channel) if channel is not None else planes[0]
+
+        with ThreadPoolExecutor(max_workers=len(wells)) as pool:
+            read_wells = [pixels for pixels in pool.map(read, wells) if pixels is not None]
+        if not read_wells:
+            empty = [1] * self.data.ndim
+            empty[y] = empty[x] = 0
+            return np.zeros(empty, self.data.dtype)
+        return np.concatenate(read_wells, axis=y)
 
     def well_origin(self, well: _ome.WellPlace) -> tuple[float, float]:
         """Where ``well`` starts along Y and X, in world units."""
@@ -176,7 +218,7 @@ def mosaic(
     return Mosaic(
         plate=plate, data=data, axes=multiscale.axes, scale=scale, translate=multiscale.translate,
         channels=multiscale.channels, cell=((height + gap) * scale[y], (width + gap) * scale[x]), level=level,
-        field=field, sample=level_array,
+        field=field, sample=level_array, tiles=tiles,
     )
 
 
@@ -262,6 +304,10 @@ class _WellTiles:
         values = array[selection]
         tile[tuple(slice(0, size) for size in values.shape)] = values
         return tile
+
+    def readable(self, well: _ome.WellPlace) -> bool:
+        """Whether ``well``'s level was opened (False where it cannot be read, or is not opened yet)."""
+        return isinstance(self._arrays.get(well.path), NamedReads)
 
     def _level(self, well: _ome.WellPlace) -> NamedReads | None:
         known = self._arrays.get(well.path)

@@ -4,6 +4,10 @@ The plate's rows and columns are a grid of its wells (wells it does not hold are
 there, or double-clicked in the canvas, lists its fields; *Open* adds that field's image (every pyramid level,
 lazy) and its labels over the well's place in the mosaic, replacing the well opened before. For a
 bioformats2raw store, whose first series the reader opened, the widget lists its series to open instead.
+
+napari resets a dock widget's choices whenever its layers change: the field and series boxes take theirs
+from what the widget has found (a static list would be reset to the empty one they were made with), and the
+plate shown follows the layer list.
 """
 
 from pathlib import Path
@@ -30,9 +34,16 @@ class PlateWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
+        self.plate = None  # the chosen plate (_plate.Plate)
+        self.well = None  # the chosen well (_ome.WellPlace)
+        self.series = None  # the series of the chosen bioformats2raw store
+        self._fields: list[str] = []  # the fields of the chosen well
+        self._shown = None  # the store the grid (or series list) shows
+        self.opened: list = []  # the layers of the well or series opened last
+        self._opened_where = None  # where they were opened from
         self._store = choice_box(label="plate", choices=self._stores)
-        self._field = ComboBox(label="field", choices=[])
-        self._series = ComboBox(label="series", choices=[], visible=False)
+        self._field = ComboBox(label="field", choices=lambda widget: self._fields)
+        self._series = ComboBox(label="series", choices=lambda widget: self.series or [], visible=False)
         self._open = PushButton(text="Open")
         self._status = _status_label()
         super().__init__(widgets=[self._store, self._field, self._series, self._open, self._status])
@@ -40,15 +51,11 @@ class PlateWidget(Container):
         self._grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self._grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.native.layout().insertWidget(1, self._grid)
-        self.plate = None  # the chosen plate (_plate.Plate)
-        self.well = None  # the chosen well (_ome.WellPlace)
-        self.series = None  # the series of the chosen bioformats2raw store
-        self.opened: list = []  # the layers of the well or series opened last
         self._store.changed.connect(self._show_store)
         self._grid.itemSelectionChanged.connect(self._grid_selected)
         self._open.clicked.connect(self._open_clicked)
-        viewer.layers.events.inserted.connect(self._store.reset_choices)
-        viewer.layers.events.removed.connect(self._store.reset_choices)
+        viewer.layers.events.inserted.connect(self._follow_layers)
+        viewer.layers.events.removed.connect(self._follow_layers)
         viewer.mouse_double_click_callbacks.append(self._double_clicked)
         self._show_store(self._store.value)
 
@@ -82,17 +89,45 @@ class PlateWidget(Container):
         self._store.value = str(where)
 
     def choose_well(self, name: str) -> None:
-        """Select well ``name`` (``"B3"``) on the grid, which lists its fields."""
-        well = self.plate.well(name)
+        """Select well ``name`` (``"B3"``) on the grid, which lists its fields.
+
+        Raises
+        ------
+        ValueError
+            If no plate is shown, or the plate holds no well ``name``.
+        """
+        if self.plate is None:
+            raise ValueError(f"no plate is shown to choose well {name!r} on: open an HCS plate first")
+        try:
+            well = self.plate.well(name)
+        except KeyError:
+            names = [well.name for well in self.plate.layout.wells]
+            raise ValueError(
+                f"{self.plate.where}: the plate holds no well {name!r} (its wells: {names[0]} to {names[-1]})"
+            ) from None
         self._grid.setCurrentCell(well.row, well.column)
+
+    def _follow_layers(self, event=None) -> None:
+        """The layers changed: offer the stores they show, and show another where the one shown has gone."""
+        self._store.reset_choices()
+        if self._store.value != self._shown:
+            self._show_store(self._store.value)
+
+    def _list_fields(self, fields: list[str]) -> None:
+        """List a newly chosen well's ``fields``, the first chosen."""
+        self._fields = fields
+        self._field.reset_choices()
+        if fields:
+            self._field.value = fields[0]
 
     def _show_store(self, where) -> None:
         from ._plate import open_plate
 
+        self._shown = where
         self.plate = self.well = self.series = None
         self._grid.clear()
         self._grid.setRowCount(0)
-        self._field.choices = []
+        self._list_fields([])
         if not where:
             self._status.value = "open an HCS plate (or a bioformats2raw store) to browse it"
             return
@@ -101,7 +136,7 @@ class PlateWidget(Container):
         self._grid.setVisible(series is None)
         self._field.visible = series is None
         if series is not None:
-            self._series.choices = series
+            self._series.reset_choices()
             self._status.value = f"{len(series)} series in {where}"
             return
         try:
@@ -130,15 +165,15 @@ class PlateWidget(Container):
         well = self.plate.well_at(items[0].row(), items[0].column()) if items and self.plate else None
         self.well = well
         if well is None:
-            self._field.choices = []
+            self._list_fields([])
             return
         try:
             fields = self.plate.fields(well)
         except ZarrTilesError as error:
-            self._field.choices = []
+            self._list_fields([])
             self._status.value = str(error)
             return
-        self._field.choices = fields
+        self._list_fields(fields)
         self._status.value = f"{well.name}: {len(fields)} field(s)"
 
     def _double_clicked(self, viewer, event) -> None:
@@ -165,11 +200,19 @@ class PlateWidget(Container):
 
     def open_field(self, field: str | None = None) -> list:
         """Open ``field`` (the one chosen by default) of the chosen well at full resolution, with its labels,
-        over the well's place in the mosaic; the well opened before is closed. Returns the new layers."""
+        over the well's place in the mosaic; the well opened before is closed. Returns the new layers (the
+        layers already open, where that field is open)."""
         if self.well is None:
             self._status.value = "pick a well first"
             return []
         field = field or self._field.value
+        if field is None:  # the well lists no field: say why
+            try:
+                self.plate.fields(self.well)
+                self._status.value = f"{self.plate.where}: well {self.well.name} lists no fields to open"
+            except ZarrTilesError as error:
+                self._status.value = str(error)
+            return []
         layer = self._mosaic_layer()
         cell = layer.metadata["plate"]["cell"] if layer is not None else (0.0, 0.0)
         offset = (self.well.row * cell[0], self.well.column * cell[1])
@@ -177,9 +220,10 @@ class PlateWidget(Container):
         if added and layer is not None:
             origin = layer.metadata["plate"]["origin"]
             self._viewer.camera.center = (origin[0] + offset[0] + cell[0] / 2, origin[1] + offset[1] + cell[1] / 2)
-            canvas = getattr(self._viewer, "_canvas_size", None)
-            if canvas:
-                self._viewer.camera.zoom = WELL_ZOOM_MARGIN * min(canvas) / max(cell)
+            try:
+                self._viewer.reset_view(layers=added, margin=1 - WELL_ZOOM_MARGIN)
+            except TypeError:  # a napari whose reset_view fits every layer: the well is centred, the zoom kept
+                pass
         return added
 
     def open_series(self, series: str) -> list:
@@ -189,6 +233,9 @@ class PlateWidget(Container):
     def _replace_opened(self, where: str, prefix: str, offset) -> list:
         from ._reader import layer_data
 
+        if where == self._opened_where and self.opened and all(layer in self._viewer.layers for layer in self.opened):
+            self._status.value = f"{prefix} is open ({len(self.opened)} layers)"
+            return self.opened
         try:
             found = layer_data(where)
         except (ZarrTilesError, OSError) as error:
@@ -197,7 +244,7 @@ class PlateWidget(Container):
         for layer in self.opened:
             if layer in self._viewer.layers:
                 self._viewer.layers.remove(layer)
-        self.opened = []
+        self.opened, self._opened_where = [], where
         for data, kwargs, layer_type in found:
             kwargs = {**kwargs, "name": f"{prefix}: {kwargs['name']}"}
             translate = list(kwargs.get("translate") or [0.0] * len(kwargs["axis_labels"]))

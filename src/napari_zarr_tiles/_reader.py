@@ -479,10 +479,14 @@ def _layers(source: ImageSource) -> list[LayerData]:
         # Only where the store has units: napari parses them with pint, whose start-up costs most of a second.
         common["units"] = [axis.unit or "pixel" for axis in source.axes]
     data = levels if len(levels) > 1 else levels[0]
-    # The coarsest level to sample for contrast: the one already in memory, else the stored one.
-    coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else NamedReads(
-        source.levels[-1], bad_chunks="fill", on_bad_chunks=tell
-    )
+    # The coarsest level to sample for contrast: the one already in memory, else the stored one; a plate's
+    # mosaic, the tiles of wells spread over it.
+    if source.mosaic is not None:
+        coarsest = source.mosaic.contrast_sample()
+    else:
+        coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else NamedReads(
+            source.levels[-1], bad_chunks="fill", on_bad_chunks=tell
+        )
     if source.labels:
         kwargs = {**common, "name": source.name}
         features = _stored_features(source)
