@@ -72,7 +72,7 @@ class EditLabelsWidget(Container):
 
     def _labels_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Labels) and layer is not getattr(self, "window", None)]
+                if isinstance(layer, napari.layers.Labels) and _unwrapped(layer) is not getattr(self, "window", None)]
 
     def _image_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Image)]
@@ -171,12 +171,13 @@ class EditLabelsWidget(Container):
         data = self.editor[box]
         scale = np.asarray(layer.scale)
         self._region, self._source_layer = box, layer
-        self.window = self._viewer.add_labels(
+        self.window = _unwrapped(self._viewer.add_labels(
             data, name=f"{layer.name} [editing]", scale=scale,
             translate=np.asarray(layer.translate) + scale * [s.start for s in box], opacity=layer.opacity,
             colormap=layer.colormap, blending="opaque",
-        )
+        ))
         self.window.events.paint.connect(self._painted)
+        self._layer.reset_choices()  # the window was listed as it was added, before it was known as the window
         self.window.mode = "paint"
         self._commit.enabled = self._discard.enabled = True
         size = " x ".join(str(s.stop - s.start) for s in box)
@@ -337,6 +338,12 @@ class EditLabelsWidget(Container):
 
         self._status.value = message
         (show_warning if error else show_info)(f"Edit labels: {message}")
+
+
+def _unwrapped(layer):
+    """The layer itself: a widget added from the plugin menu gets the viewer behind a proxy, whose layers are
+    proxies too (new ones at each access), while the layer list's events give the layers themselves."""
+    return getattr(layer, "__wrapped__", layer)
 
 
 def _show_store_again(layer) -> None:
