@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import dask.array as da
@@ -384,3 +385,30 @@ def test_a_pyramid_whose_levels_are_not_whole_reductions_is_refused_in_words():
     assert _level_factors([(100, 90), (50, 45), (25, 23)], "x") == [None, (2, 2), (2, 2)]
     with pytest.raises(OmeMetadataError, match="x: pyramid level of shape \\(40, 40\\) is not a whole-number reduction"):
         _level_factors([(100, 100), (40, 40)], "x")
+
+
+def zipped(folder: Path) -> Path:
+    """``folder`` as a ``.zarr.zip`` store beside it."""
+    target = folder.with_name(folder.name + ".zip")
+    with zipfile.ZipFile(target, "w") as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(folder).as_posix())
+    return target
+
+
+def test_labels_in_a_remote_or_zip_store_are_refused_in_words_before_anything_is_read(cells):
+    archive = zipped(cells.parents[1])
+    url = "http://127.0.0.1:9/images/image.ome.zarr"  # nothing answers there: refused before any request
+    for labels, store, name in [(f"{archive}/labels/cells", archive, "image"), (f"{url}/labels/cells", url, "image")]:
+        with pytest.raises(TargetNotWritableError) as refused:
+            napari_zarr_tiles.edit_labels(labels)
+        assert str(refused.value) == (
+            f"{labels} is read-only here (a remote or zip store): its labels cannot be edited in place; convert it to "
+            f"a local folder first (napari-zarr-tiles convert {store} {name}.zarr)")
+        with pytest.raises(TargetNotWritableError, match=(
+                r"read-only here \(a remote or zip store\): its image cannot hold new labels: name a separate store "
+                rf"for the labels \(store=\); convert it to a local folder first \(napari-zarr-tiles convert {store} ")):
+            napari_zarr_tiles.new_labels(store, "nuclei")
+    with napari_zarr_tiles.new_labels(archive, "nuclei", store=cells.parents[2] / "nuclei.zarr") as editor:
+        assert editor.shape == SHAPE  # the zip image labelled in a separate store

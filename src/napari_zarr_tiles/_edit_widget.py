@@ -9,8 +9,6 @@ edits reach the editor's journal beside the store a moment after each stroke, so
 moment; the next window on the same labels offers them back.
 """
 
-from pathlib import Path
-
 import napari
 import numpy as np
 from magicgui.widgets import Container, FileEdit, LineEdit, PushButton
@@ -194,8 +192,8 @@ class EditLabelsWidget(Container):
     def _open_editor(self, layer) -> bool:
         from ._editing import edit_labels
 
-        path = Path(layer.metadata["zarr_path"])
-        if self.editor is not None and self.editor.path == path:
+        path = layer.metadata["zarr_path"]  # a path, or a URL (refused in words by edit_labels)
+        if self.editor is not None and str(self.editor.path) == path:
             return True
         self._close_editor()
         try:
@@ -306,7 +304,7 @@ class EditLabelsWidget(Container):
 
     def new_labels(self) -> bool:
         """Create empty labels for the chosen image (in its store, else the separate store named) and open them."""
-        from ._editing import new_labels
+        from ._editing import SEPARATE_STORE, new_labels
 
         image = self._image.value
         if image is None or not (image.metadata or {}).get("zarr_path"):
@@ -321,8 +319,7 @@ class EditLabelsWidget(Container):
         try:
             self.editor = new_labels(image.metadata["zarr_path"], self._name.value, store=separate)
         except ZarrTilesError as error:
-            where = "" if separate else "; or name a separate store"
-            self._say(f"{error}{where}", error=True)
+            self._say(str(error).replace(SEPARATE_STORE, "choose a separate store below"), error=True)
             return False
         self.editor.before_close(self._assign_window)
         path = self.editor.path
