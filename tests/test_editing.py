@@ -412,3 +412,18 @@ def test_labels_in_a_remote_or_zip_store_are_refused_in_words_before_anything_is
             napari_zarr_tiles.new_labels(store, "nuclei")
     with napari_zarr_tiles.new_labels(archive, "nuclei", store=cells.parents[2] / "nuclei.zarr") as editor:
         assert editor.shape == SHAPE  # the zip image labelled in a separate store
+
+
+def test_info_calls_new_labels_sparse_not_incomplete(cells, tmp_path):
+    from napari_zarr_tiles._cli import describe
+
+    image = cells.parents[1]
+    for where, store in [(image / "labels" / "nuclei", None), (tmp_path / "apart.zarr", tmp_path / "apart.zarr")]:
+        with napari_zarr_tiles.new_labels(image, "nuclei", store=store) as editor:
+            editor[0:3, 0:3] = 4
+            editor.commit()
+        text = "\n".join(describe(where))
+        assert "INCOMPLETE" not in text and "missing" not in text, text
+        assert "written by napari-zarr-tiles: sparse labels (made empty to be painted: chunks not painted are absent " \
+               "by design and read as 0)" in text
+        assert "0: shape (300, 500) uint32 chunks (64, 64)" in text and "1/40 chunks present, the others not painted (0)" in text
