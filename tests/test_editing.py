@@ -292,6 +292,9 @@ def test_bad_values_and_selections_are_refused_in_words(cells):
             editor[0, 0] = 1.5
         with pytest.raises(IndexError, match="boxes"):
             editor[::2, 0] = 1
+        with pytest.raises(InvalidOptionError, match=r"^labels of shape \(5, 5\) cannot fill a selection of shape "
+                                                     r"\(10, 10\): give one label, or an array of the selection's shape$"):
+            editor[0:10, 0:10] = np.ones((5, 5), int)
         assert editor.uncommitted == 0
     with pytest.raises(ZarrTilesError, match="closed"):
         editor[0, 0] = 1
@@ -312,6 +315,8 @@ def test_a_plain_array_of_integers_is_edited_in_place(tmp_path):
     with napari_zarr_tiles.edit_labels(tmp_path / "plain.zarr") as editor:
         assert editor.levels == 1
         editor[40:45, 40:45] = 2
+        assert editor.save_journal() == 1
+        assert editor.journal_path == tmp_path / ".plain.zarr.edits" / "plain.zarr.journal"  # named, not '..journal'
         assert editor.commit().chunks == (1,)
     expected = np.ones((100, 100), np.uint16)
     expected[40:45, 40:45] = 2
@@ -427,3 +432,21 @@ def test_info_calls_new_labels_sparse_not_incomplete(cells, tmp_path):
         assert "written by napari-zarr-tiles: sparse labels (made empty to be painted: chunks not painted are absent " \
                "by design and read as 0)" in text
         assert "0: shape (300, 500) uint32 chunks (64, 64)" in text and "1/40 chunks present, the others not painted (0)" in text
+
+
+def test_labels_on_a_read_only_file_system_are_refused_in_editing_words(cells, monkeypatch):
+    import errno
+
+    opened = os.open
+
+    def read_only(path, *args, **kwargs):  # the tests may run as root, who can write anywhere
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(TargetNotWritableError) as refused:
+        napari_zarr_tiles.edit_labels(cells)
+    assert str(refused.value) == (
+        f"{cells} cannot be opened for editing: {cells.parents[2]} cannot be written to (Read-only file system); "
+        "copy image.zarr to a folder you can write to and edit the copy")

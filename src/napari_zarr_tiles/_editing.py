@@ -187,6 +187,12 @@ class LabelsEditor:
             self._exit.enter_context(_target_lock(self._root, "edit"))
         except TargetLockedError as error:
             raise TargetLockedError(f"{self.path} cannot be opened for editing: {error}") from None
+        except TargetNotWritableError as error:
+            reason = getattr(error.__cause__, "strerror", None) or "not writable"
+            raise TargetNotWritableError(
+                f"{self.path} cannot be opened for editing: {self._root.parent} cannot be written to ({reason}); "
+                f"copy {self._root.name} to a folder you can write to and edit the copy"
+            ) from None
         self._closed = False
         self._before_close: list = []
         _OPEN_EDITORS.add(self)
@@ -200,8 +206,9 @@ class LabelsEditor:
         self._encoded: dict[tuple[int, ...], tuple[int, bytes]] = {}  # unit -> (its version, its file's bytes)
         self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
         self._history: list[_Edit] = []
-        relative = self.path.relative_to(self._root).as_posix()
-        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{relative.replace('/', '%')}.journal"
+        # One journal per label image of the store, named by its path inside it (the store's name for its root).
+        inside = "%".join(self.path.relative_to(self._root).parts) or self._root.name
+        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{inside}.journal"
         for level in self._levels:
             _remove_temporary_files(_array_folder(level))
         self.recovered = self._find_recovered()
@@ -326,7 +333,13 @@ class LabelsEditor:
                     "value", f"label values {int(values.min())}..{int(values.max())} do not fit this store's {self.dtype}"
                 )
         shape = [s.stop - s.start for axis, s in enumerate(region) if axis not in dropped]
-        values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
+        try:
+            values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
+        except ValueError:
+            raise InvalidOptionError(
+                "value", f"labels of shape {values.shape} cannot fill a selection of shape {tuple(shape)}: give one "
+                "label, or an array of the selection's shape"
+            ) from None
         return values.reshape([s.stop - s.start for s in region])
 
     def _units_in(self, region: tuple[slice, ...], level: int = 0) -> Iterator[tuple[int, ...]]:
