@@ -171,6 +171,46 @@ def test_a_script_that_ends_with_a_window_open_exits_cleanly_and_keeps_its_edits
     assert_store_holds(cells, expected)
 
 
+def test_a_window_deleted_from_the_plugin_menus_widget_keeps_its_edits_for_next_time(viewer_with_labels):
+    viewer, _widget, labels, cells = viewer_with_labels
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Edit labels")  # the viewer behind a proxy
+    widget._layer.reset_choices()
+    widget._layer.value = labels
+    look_at(viewer, 120, 120, zoom=4)
+    assert widget.edit_view()
+    assert "cells [editing]" not in [layer.name for layer in widget._layer.choices]
+    data = widget.window.data.copy()
+    data[0:20, 0:20] = 33  # set, not painted
+    widget.window.data = data
+    viewer.layers.remove("cells [editing]")
+    assert "kept beside the store" in widget._status.value
+    assert_store_holds(cells, big_labels())  # nothing committed
+    assert widget.edit_view()
+    assert not widget._restore.native.isHidden() and "Restore recovered edits" in widget._status.value
+    widget.restore_recovered()
+    assert (zarr.open_array(cells / "0", mode="r")[...] == 33).sum() == 400
+
+
+def test_labels_in_a_zip_store_are_refused_in_the_widgets_words(make_napari_viewer, tmp_path):
+    from test_editing import original_labels, zipped
+
+    archive = zipped(write_labels_store(tmp_path / "image.zarr", original_labels()).parents[1])
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(archive), plugin="napari-zarr-tiles")
+    widget = EditLabelsWidget(viewer)
+    widget._layer.value = viewer.layers["cells"]
+    assert not widget.edit_view()
+    assert widget._status.value == (
+        f"{archive}/labels/cells is read-only here (a remote or zip store): its labels cannot be edited in place; "
+        f"convert it to a local folder first (napari-zarr-tiles convert {archive} image.zarr)")
+    widget._image.value = viewer.layers["image"]
+    assert not widget.new_labels()
+    assert "its image cannot hold new labels: choose a separate store below; convert it" in widget._status.value
+    assert "store=" not in widget._status.value
+    widget._store.value = tmp_path / "nuclei.zarr"
+    assert widget.new_labels() and str(widget.editor.path) == str(tmp_path / "nuclei.zarr")
+
+
 def test_refusals_are_said_in_words(viewer_with_labels):
     viewer, widget, labels, _cells = viewer_with_labels
     plain = viewer.add_labels(np.zeros((10, 10), np.uint8), name="painted here")

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import dask.array as da
@@ -291,6 +292,9 @@ def test_bad_values_and_selections_are_refused_in_words(cells):
             editor[0, 0] = 1.5
         with pytest.raises(IndexError, match="boxes"):
             editor[::2, 0] = 1
+        with pytest.raises(InvalidOptionError, match=r"^labels of shape \(5, 5\) cannot fill a selection of shape "
+                                                     r"\(10, 10\): give one label, or an array of the selection's shape$"):
+            editor[0:10, 0:10] = np.ones((5, 5), int)
         assert editor.uncommitted == 0
     with pytest.raises(ZarrTilesError, match="closed"):
         editor[0, 0] = 1
@@ -311,6 +315,8 @@ def test_a_plain_array_of_integers_is_edited_in_place(tmp_path):
     with napari_zarr_tiles.edit_labels(tmp_path / "plain.zarr") as editor:
         assert editor.levels == 1
         editor[40:45, 40:45] = 2
+        assert editor.save_journal() == 1
+        assert editor.journal_path == tmp_path / ".plain.zarr.edits" / "plain.zarr.journal"  # named, not '..journal'
         assert editor.commit().chunks == (1,)
     expected = np.ones((100, 100), np.uint16)
     expected[40:45, 40:45] = 2
@@ -384,3 +390,63 @@ def test_a_pyramid_whose_levels_are_not_whole_reductions_is_refused_in_words():
     assert _level_factors([(100, 90), (50, 45), (25, 23)], "x") == [None, (2, 2), (2, 2)]
     with pytest.raises(OmeMetadataError, match="x: pyramid level of shape \\(40, 40\\) is not a whole-number reduction"):
         _level_factors([(100, 100), (40, 40)], "x")
+
+
+def zipped(folder: Path) -> Path:
+    """``folder`` as a ``.zarr.zip`` store beside it."""
+    target = folder.with_name(folder.name + ".zip")
+    with zipfile.ZipFile(target, "w") as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(folder).as_posix())
+    return target
+
+
+def test_labels_in_a_remote_or_zip_store_are_refused_in_words_before_anything_is_read(cells):
+    archive = zipped(cells.parents[1])
+    url = "http://127.0.0.1:9/images/image.ome.zarr"  # nothing answers there: refused before any request
+    for labels, store, name in [(f"{archive}/labels/cells", archive, "image"), (f"{url}/labels/cells", url, "image")]:
+        with pytest.raises(TargetNotWritableError) as refused:
+            napari_zarr_tiles.edit_labels(labels)
+        assert str(refused.value) == (
+            f"{labels} is read-only here (a remote or zip store): its labels cannot be edited in place; convert it to "
+            f"a local folder first (napari-zarr-tiles convert {store} {name}.zarr)")
+        with pytest.raises(TargetNotWritableError, match=(
+                r"read-only here \(a remote or zip store\): its image cannot hold new labels: name a separate store "
+                rf"for the labels \(store=\); convert it to a local folder first \(napari-zarr-tiles convert {store} ")):
+            napari_zarr_tiles.new_labels(store, "nuclei")
+    with napari_zarr_tiles.new_labels(archive, "nuclei", store=cells.parents[2] / "nuclei.zarr") as editor:
+        assert editor.shape == SHAPE  # the zip image labelled in a separate store
+
+
+def test_info_calls_new_labels_sparse_not_incomplete(cells, tmp_path):
+    from napari_zarr_tiles._cli import describe
+
+    image = cells.parents[1]
+    for where, store in [(image / "labels" / "nuclei", None), (tmp_path / "apart.zarr", tmp_path / "apart.zarr")]:
+        with napari_zarr_tiles.new_labels(image, "nuclei", store=store) as editor:
+            editor[0:3, 0:3] = 4
+            editor.commit()
+        text = "\n".join(describe(where))
+        assert "INCOMPLETE" not in text and "missing" not in text, text
+        assert "written by napari-zarr-tiles: sparse labels (made empty to be painted: chunks not painted are absent " \
+               "by design and read as 0)" in text
+        assert "0: shape (300, 500) uint32 chunks (64, 64)" in text and "1/40 chunks present, the others not painted (0)" in text
+
+
+def test_labels_on_a_read_only_file_system_are_refused_in_editing_words(cells, monkeypatch):
+    import errno
+
+    opened = os.open
+
+    def read_only(path, *args, **kwargs):  # the tests may run as root, who can write anywhere
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(TargetNotWritableError) as refused:
+        napari_zarr_tiles.edit_labels(cells)
+    assert str(refused.value) == (
+        f"{cells} cannot be opened for editing: {cells.parents[2]} cannot be written to (Read-only file system); "
+        "copy image.zarr to a folder you can write to and edit the copy")

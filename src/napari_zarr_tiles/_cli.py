@@ -515,8 +515,11 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
             if key in block:
                 yield f"{indent}{ome} {key}: {_short(block[key])}"
     marker = group.attrs.get(WRITER_MARKER)
+    # Labels made by new_labels: their chunks are written as they are painted, the others absent by design.
+    sparse = isinstance(marker, dict) and marker.get("sparse") is True
     if isinstance(marker, dict):
-        state = "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)"
+        state = ("sparse labels (made empty to be painted: chunks not painted are absent by design and read as 0)"
+                 if sparse else "complete" if marker.get("complete") else "INCOMPLETE (an unfinished write)")
         provenance = marker.get("provenance")
         yield f"{indent}written by napari-zarr-tiles: {state}{f'; {_short(provenance)}' if provenance else ''}"
         clean = (provenance or {}).get("clean", True)
@@ -531,7 +534,7 @@ def _describe_group(group, depth: int, complete: bool = False, damaged: list[str
         yield f"{indent}members{' other than the OME levels' if named else ''} not listed: {error.reason}"
         members = group_members(group, names=named)
     for name, array in members.arrays:
-        yield from _describe_array(array, name, depth, complete, damaged)
+        yield from _describe_array(array, name, depth, complete, damaged, sparse)
     for name, reason in members.unreadable:
         yield f"{indent}{name}: UNREADABLE: {reason}"
     for name, subgroup in members.groups:
@@ -607,7 +610,9 @@ def _implied_axes(group, block) -> tuple:
     return _ome.implied_axes(_ome.UNNAMED_AXES_VERSIONS[0], ndim) if ndim else ()
 
 
-def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[str] | None = None) -> Iterator[str]:
+def _describe_array(
+    array, name: str, depth: int, complete: bool, damaged: list[str] | None = None, sparse: bool = False
+) -> Iterator[str]:
     from ._store import codec_names, is_remote, missing_chunks
 
     shards = f" shards {array.shards}" if array.shards else ""
@@ -622,7 +627,9 @@ def _describe_array(array, name: str, depth: int, complete: bool, damaged: list[
             )
         else:
             stored = f"{missing.present}/{missing.expected} chunks present"
-        if missing.missing:
+        if missing.missing and sparse:
+            stored += ", the others not painted (0)"
+        elif missing.missing:
             stored += f", missing: {', '.join(missing.first_keys)}{', ...' if missing.missing > len(missing.first_keys) else ''}"
             if complete and damaged is not None:
                 damaged.append(array.path or "/")

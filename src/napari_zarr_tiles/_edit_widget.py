@@ -9,8 +9,6 @@ edits reach the editor's journal beside the store a moment after each stroke, so
 moment; the next window on the same labels offers them back.
 """
 
-from pathlib import Path
-
 import napari
 import numpy as np
 from magicgui.widgets import Container, FileEdit, LineEdit, PushButton
@@ -72,7 +70,7 @@ class EditLabelsWidget(Container):
 
     def _labels_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Labels) and layer is not getattr(self, "window", None)]
+                if isinstance(layer, napari.layers.Labels) and _unwrapped(layer) is not getattr(self, "window", None)]
 
     def _image_layers(self, widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Image)]
@@ -171,12 +169,13 @@ class EditLabelsWidget(Container):
         data = self.editor[box]
         scale = np.asarray(layer.scale)
         self._region, self._source_layer = box, layer
-        self.window = self._viewer.add_labels(
+        self.window = _unwrapped(self._viewer.add_labels(
             data, name=f"{layer.name} [editing]", scale=scale,
             translate=np.asarray(layer.translate) + scale * [s.start for s in box], opacity=layer.opacity,
             colormap=layer.colormap, blending="opaque",
-        )
+        ))
         self.window.events.paint.connect(self._painted)
+        self._layer.reset_choices()  # the window was listed as it was added, before it was known as the window
         self.window.mode = "paint"
         self._commit.enabled = self._discard.enabled = True
         size = " x ".join(str(s.stop - s.start) for s in box)
@@ -193,8 +192,8 @@ class EditLabelsWidget(Container):
     def _open_editor(self, layer) -> bool:
         from ._editing import edit_labels
 
-        path = Path(layer.metadata["zarr_path"])
-        if self.editor is not None and self.editor.path == path:
+        path = layer.metadata["zarr_path"]  # a path, or a URL (refused in words by edit_labels)
+        if self.editor is not None and str(self.editor.path) == path:
             return True
         self._close_editor()
         try:
@@ -305,7 +304,7 @@ class EditLabelsWidget(Container):
 
     def new_labels(self) -> bool:
         """Create empty labels for the chosen image (in its store, else the separate store named) and open them."""
-        from ._editing import new_labels
+        from ._editing import SEPARATE_STORE, new_labels
 
         image = self._image.value
         if image is None or not (image.metadata or {}).get("zarr_path"):
@@ -320,8 +319,7 @@ class EditLabelsWidget(Container):
         try:
             self.editor = new_labels(image.metadata["zarr_path"], self._name.value, store=separate)
         except ZarrTilesError as error:
-            where = "" if separate else "; or name a separate store"
-            self._say(f"{error}{where}", error=True)
+            self._say(str(error).replace(SEPARATE_STORE, "choose a separate store below"), error=True)
             return False
         self.editor.before_close(self._assign_window)
         path = self.editor.path
@@ -337,6 +335,12 @@ class EditLabelsWidget(Container):
 
         self._status.value = message
         (show_warning if error else show_info)(f"Edit labels: {message}")
+
+
+def _unwrapped(layer):
+    """The layer itself: a widget added from the plugin menu gets the viewer behind a proxy, whose layers are
+    proxies too (new ones at each access), while the layer list's events give the layers themselves."""
+    return getattr(layer, "__wrapped__", layer)
 
 
 def _show_store_again(layer) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -47,6 +48,7 @@ from ._errors import (
     TargetNotWritableError,
     ZarrTilesError,
 )
+from ._location import ZIP_SUFFIX, locate
 from ._pyramid import downsample_block
 from ._reader import ImageSource, find_images
 from ._store import WRITER_MARKER, NamedReads, fill_value, is_zarr_path, open_readonly
@@ -110,7 +112,28 @@ def edit_labels(path: str | PathLike) -> LabelsEditor:
     ZarrTilesError
         If ``path`` holds no labels, or several (the message names them).
     """
+    _refuse_read_only_store(path, "its labels cannot be edited in place")
     return LabelsEditor(_labels_source(path))
+
+
+# What new labels for an image in a store that cannot hold them need (each interface says it in its own words).
+SEPARATE_STORE = "name a separate store for the labels (store=)"
+
+
+def _refuse_read_only_store(path: str | PathLike, what: str) -> None:
+    """Refuse, in words and before anything is read, to write into a remote store (a URL) or a zip store."""
+    location = locate(path)
+    local = location.path
+    if not (location.remote or local is not None and any(
+            part.name.lower().endswith(ZIP_SUFFIX) for part in (local, *local.parents))):
+        return
+    # The store is the first element of the path that names one (labels are addressed inside it).
+    found = re.match(rf"(.*?(?:\.zarr|{re.escape(ZIP_SUFFIX)}))(?:/|$)", location.text, re.IGNORECASE)
+    store = found.group(1) if found else location.text
+    raise TargetNotWritableError(
+        f"{location.text} is read-only here (a remote or zip store): {what}; convert it to a local folder first "
+        f"(napari-zarr-tiles convert {store} {locate(store).name}.zarr)"
+    )
 
 
 def _labels_source(path: str | PathLike) -> ImageSource:
@@ -164,6 +187,12 @@ class LabelsEditor:
             self._exit.enter_context(_target_lock(self._root, "edit"))
         except TargetLockedError as error:
             raise TargetLockedError(f"{self.path} cannot be opened for editing: {error}") from None
+        except TargetNotWritableError as error:
+            reason = getattr(error.__cause__, "strerror", None) or "not writable"
+            raise TargetNotWritableError(
+                f"{self.path} cannot be opened for editing: {self._root.parent} cannot be written to ({reason}); "
+                f"copy {self._root.name} to a folder you can write to and edit the copy"
+            ) from None
         self._closed = False
         self._before_close: list = []
         _OPEN_EDITORS.add(self)
@@ -177,8 +206,9 @@ class LabelsEditor:
         self._encoded: dict[tuple[int, ...], tuple[int, bytes]] = {}  # unit -> (its version, its file's bytes)
         self._journaled: dict[tuple[int, ...], int] = {}  # unit -> the version last written to the journal
         self._history: list[_Edit] = []
-        relative = self.path.relative_to(self._root).as_posix()
-        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{relative.replace('/', '%')}.journal"
+        # One journal per label image of the store, named by its path inside it (the store's name for its root).
+        inside = "%".join(self.path.relative_to(self._root).parts) or self._root.name
+        self.journal_path = self._root.with_name(f".{self._root.name}.edits") / f"{inside}.journal"
         for level in self._levels:
             _remove_temporary_files(_array_folder(level))
         self.recovered = self._find_recovered()
@@ -303,7 +333,13 @@ class LabelsEditor:
                     "value", f"label values {int(values.min())}..{int(values.max())} do not fit this store's {self.dtype}"
                 )
         shape = [s.stop - s.start for axis, s in enumerate(region) if axis not in dropped]
-        values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
+        try:
+            values = np.broadcast_to(values.astype(self.dtype, copy=False), shape)
+        except ValueError:
+            raise InvalidOptionError(
+                "value", f"labels of shape {values.shape} cannot fill a selection of shape {tuple(shape)}: give one "
+                "label, or an array of the selection's shape"
+            ) from None
         return values.reshape([s.stop - s.start for s in region])
 
     def _units_in(self, region: tuple[slice, ...], level: int = 0) -> Iterator[tuple[int, ...]]:
@@ -718,6 +754,8 @@ def new_labels(
         raise InvalidOptionError("dtype", f"{{dtype}} of labels must be an integer type, not {dtype}")
     if not name or "/" in name or name.startswith("."):
         raise InvalidOptionError("name", f"{{name}} {name!r} cannot name a label image (no '/', no leading '.')")
+    if store is None:
+        _refuse_read_only_store(image_path, f"its image cannot hold new labels: {SEPARATE_STORE}")
     image = _image_to_label(image_path)
     node = open_readonly(image.where)
     found = _ome.ome_block(node.attrs.asdict()) if isinstance(node, zarr.Group) else None
@@ -734,12 +772,10 @@ def new_labels(
         folder = Path(image.where)
         if found is None:
             raise TargetNotWritableError(
-                f"{image.where} is not an OME-Zarr image, so it cannot hold labels: name a separate store (store=)"
+                f"{image.where} is not an OME-Zarr image, so it cannot hold labels: {SEPARATE_STORE}"
             )
         if not os.access(folder, os.W_OK) or (folder / "labels").exists() and not os.access(folder / "labels", os.W_OK):
-            raise TargetNotWritableError(
-                f"{image.where} cannot be written to: name a separate store for the labels (store=)"
-            )
+            raise TargetNotWritableError(f"{image.where} cannot be written to: {SEPARATE_STORE}")
         target = folder / "labels" / name
         with _target_lock(_store_root(folder)):
             if target.exists():
