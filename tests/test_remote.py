@@ -505,3 +505,16 @@ def test_a_bucket_that_cannot_be_reached_is_said_as_a_bucket_with_its_endpoint(m
     with pytest.raises(RemoteStoreError, match=rf"cannot read s3://no-such-bucket/x.zarr: the bucket no-such-bucket "
                                                rf"cannot be reached at {endpoint}: it does not exist there"):
         open_readonly("s3://no-such-bucket/x.zarr")
+
+
+@pytest.mark.gui
+def test_a_damaged_zip_file_opened_in_a_real_viewer_says_it_is_not_a_readable_zip(make_napari_viewer, pyramid, tmp_path):
+    path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    path.write_bytes(path.read_bytes()[:-200])
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception) as raised:  # napari wraps the reader's error in its own
+        viewer.open(str(path), plugin="napari-zarr-tiles")
+    causes = [raised.value, raised.value.__cause__]
+    assert any(isinstance(cause, UnreadableStoreError) for cause in causes), causes
+    assert f"{path}: not a readable zip file (File is not a zip file)" in " ".join(map(str, causes))
+    assert len(viewer.layers) == 0
