@@ -224,6 +224,42 @@ def test_a_plain_group_over_http_needs_consolidated_metadata(tmp_path, image):
     np.testing.assert_array_equal(np.asarray(data), image)
 
 
+def test_info_and_the_reader_give_one_message_for_a_plain_group_over_http(tmp_path, image, capsys):
+    root = zarr.open_group(tmp_path / "plain.zarr", mode="w")
+    root.create_array("a", data=image, chunks=(128, 128))
+    with http_server(tmp_path) as server:
+        url = f"{server.url}/plain.zarr"
+        with pytest.raises(UnreadableStoreError) as raised:
+            layer_data(url)
+        assert main(["info", url]) == 0
+    reason = raised.value.reason
+    assert "consolidate the store's metadata (zarr.consolidate_metadata)" in reason
+    assert f"  members not listed: {reason}" in capsys.readouterr().out.splitlines()
+
+
+def test_a_url_of_a_zip_store_or_of_a_tiff_says_they_are_read_from_local_files(served, tmp_path, capsys):
+    for url, said in ((f"{served.url}/cells.ome.zarr.zip", "zip stores are read from local files only: download it"),
+                      (f"{served.url}/cells.tif", "a TIFF is read from a local file only: download it, then convert")):
+        assert main(["info", url]) == 1
+        assert capsys.readouterr().err.strip() == f"napari-zarr-tiles: {url}: {said}" + (
+            ", then open the file" if url.endswith("zip") else " it (napari-zarr-tiles convert FILE.tif OUT.zarr)")
+        assert main(["convert", url, str(tmp_path / "out.zarr")]) == 1
+        assert said in capsys.readouterr().err
+    assert served.requests == []  # said before asking
+
+
+def test_storage_options_for_a_local_path_are_refused_in_words(pyramid, tmp_path, capsys):
+    zip_path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    for path, kind in ((pyramid, "path"), (zip_path, "zip file")):
+        assert main(["info", str(path), "--storage-option", "timeout=5s"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"napari-zarr-tiles info: --storage-option timeout: storage options are for remote stores (URLs); "
+            f"{path} is a local {kind}")
+    with pytest.raises(InvalidOptionError, match="storage options are for remote stores"):
+        convert(pyramid, tmp_path / "out.zarr", storage_options={"region": "eu-west-1"})
+    assert not (tmp_path / "out.zarr").exists()
+
+
 # --- storage options, and writes refused ---------------------------------------------------------------------
 
 
@@ -239,8 +275,9 @@ def test_the_command_line_takes_storage_options_and_refuses_malformed_ones(serve
     assert served.round_trips() == 2  # the root's metadata, then the levels' at once
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{served.store_url} (zarr format 3)"
-    assert lines[2] == "  members other than the OME levels not listed: its members cannot be listed remotely " \
-                       "(no consolidated metadata)"
+    assert lines[2] == ("  members other than the OME levels not listed: the group's members cannot be listed over http "
+                        "and it has no consolidated metadata: open its images by their own URLs, or consolidate the "
+                        "store's metadata (zarr.consolidate_metadata)")
     assert [line.split(":")[0] for line in lines[3:]] == ["  0", "  1", "  2"]
     assert all("chunks not counted (a remote store is not listed)" in line for line in lines[3:])
     assert main(["info", served.store_url, "--storage-option", "timeout"]) == 2
@@ -456,3 +493,28 @@ def test_an_access_key_without_its_secret_is_refused_in_words(s3, capsys, monkey
     err = capsys.readouterr().err
     assert "--storage-option access_key_id and secret_access_key go together: give both" in err
     assert "Traceback" not in err and "Debug source" not in err
+
+
+def test_a_bucket_that_cannot_be_reached_is_said_as_a_bucket_with_its_endpoint(monkeypatch):
+    import socket
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{free.getsockname()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    with pytest.raises(RemoteStoreError, match=rf"cannot read s3://no-such-bucket/x.zarr: the bucket no-such-bucket "
+                                               rf"cannot be reached at {endpoint}: it does not exist there"):
+        open_readonly("s3://no-such-bucket/x.zarr")
+
+
+@pytest.mark.gui
+def test_a_damaged_zip_file_opened_in_a_real_viewer_says_it_is_not_a_readable_zip(make_napari_viewer, pyramid, tmp_path):
+    path = zipped(pyramid, tmp_path / "cells.ome.zarr.zip")
+    path.write_bytes(path.read_bytes()[:-200])
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception) as raised:  # napari wraps the reader's error in its own
+        viewer.open(str(path), plugin="napari-zarr-tiles")
+    causes = [raised.value, raised.value.__cause__]
+    assert any(isinstance(cause, UnreadableStoreError) for cause in causes), causes
+    assert f"{path}: not a readable zip file (File is not a zip file)" in " ".join(map(str, causes))
+    assert len(viewer.layers) == 0

@@ -17,7 +17,7 @@ from . import _ome
 from ._display import sample, sample_problem
 from ._errors import DamagedStoreError, InvalidOptionError, UnreadableStoreError, ZarrTilesError
 from ._image import ImageToWrite
-from ._location import locate, refuse_read_only_target
+from ._location import locate, refuse_misplaced_options, refuse_read_only_target
 from ._store import (
     BAD_CHUNK_MODES,
     WRITER_MARKER,
@@ -100,6 +100,7 @@ def open_source(source: str | PathLike, *, bad_chunks: str = "raise", axes: str 
     if bad_chunks not in BAD_CHUNK_MODES:
         raise InvalidOptionError("bad_chunks", f"{{bad_chunks}} must be one of {', '.join(BAD_CHUNK_MODES)}, not {bad_chunks!r}")
     location = locate(source)
+    refuse_misplaced_options(location, storage_options)
     path = location.path
     if path is not None and not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")

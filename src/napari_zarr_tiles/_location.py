@@ -124,6 +124,24 @@ def refuse_read_only_target(target: str | PathLike) -> None:
     raise RemoteStoreError(f"cannot write to {target}: give the target as a path ({location.path}), not a URL")
 
 
+def refuse_misplaced_options(location: Location, storage_options: Mapping | None) -> None:
+    """Refuse what cannot be opened as asked, before any request: storage options for a local path (they
+    are a remote store's), and a URL of a zip store or of a TIFF (read here from local files only)."""
+    if storage_options and not location.remote:
+        raise InvalidOptionError(
+            "storage_options", f"{{storage_options}} {', '.join(sorted(storage_options))}: storage options are "
+            f"for remote stores (URLs); {location.text} is a local {'zip file' if location.scheme == 'zip' else 'path'}")
+    if not location.remote:
+        return
+    name = urlsplit(location.text).path.lower()
+    if name.endswith(ZIP_SUFFIX):
+        raise RemoteStoreError(f"{location.text}: zip stores are read from local files only: download it, then "
+                               "open the file")
+    if name.endswith((".tif", ".tiff")):
+        raise RemoteStoreError(f"{location.text}: a TIFF is read from a local file only: download it, then convert "
+                               "it (napari-zarr-tiles convert FILE.tif OUT.zarr)")
+
+
 # --- opening -------------------------------------------------------------------------------------------------
 
 _opened: OrderedDict[tuple, object] = OrderedDict()
@@ -155,6 +173,7 @@ def open_store(location: Location, storage_options: Mapping | None = None, *, si
             return _opened[key]
     store = RemoteCache(_object_store(location, dict(storage_options or {}), signed))
     store.url = location.text
+    store.endpoint = _endpoint(location, storage_options or {})
     with _opened_lock:
         store = _opened.setdefault(key, store)
         while len(_opened) > REMOTE_STORES_KEPT:
@@ -224,16 +243,32 @@ def _option_value_error(error: Exception, given: dict) -> InvalidOptionError:
     return InvalidOptionError("storage_options", f"{{storage_options}}: {text.splitlines()[0]}")
 
 
+def _s3_place() -> dict:
+    """Where the S3 store is, from the standard AWS environment: its ``region`` (``AWS_REGION``), and its
+    ``endpoint`` for S3-compatible servers (``AWS_ENDPOINT_URL``), where set."""
+    environ = os.environ
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    place = {"region": environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"}
+    return {**place, "endpoint": endpoint} if endpoint else place
+
+
+def _endpoint(location: Location, options: Mapping) -> str:
+    """Where the requests for ``location`` go, as a person would name it in a message."""
+    if location.scheme == "s3":
+        place = {**_s3_place(), **{key: options[key] for key in ("region", "endpoint") if key in options}}
+        return place.get("endpoint") or f"AWS S3, region {place['region']}"
+    if location.scheme == "gs":
+        return "Google Cloud Storage"
+    return urlsplit(location.text).netloc
+
+
 def _s3_credentials(signed: bool) -> dict:
     """The S3 store's settings from the standard AWS environment (``AWS_ENDPOINT_URL`` for S3-compatible
     servers, ``AWS_REGION``), and: anonymous access; or, ``signed``, the standard AWS credentials (boto3,
     where installed, reads the environment, the AWS config and credentials files and profiles; without it,
     the ``AWS_ACCESS_KEY_ID`` family of environment variables)."""
     environ = os.environ
-    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
-    settings = {"region": environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"}
-    if endpoint:
-        settings["endpoint"] = endpoint
+    settings = _s3_place()
     if not signed:
         return {"skip_signature": True, **settings}
     try:
@@ -279,6 +314,7 @@ class RemoteCache(CacheStore):
         super().__init__(store, cache_store=MemoryStore(), max_size=CACHE_BYTES, cache_set_data=False)
         self.absent: set[str] = set()
         self.url = ""  # set by open_store: the URL as the person gave it, for messages
+        self.endpoint = ""  # set by open_store: where its requests go (a bucket's endpoint), for messages
         self.zarr_format: int | None = None  # set when the root is opened (_store)
 
     async def get(self, key, prototype, byte_range=None):
@@ -308,9 +344,9 @@ class RemoteCache(CacheStore):
 # --- failures in network terms -------------------------------------------------------------------------------
 
 
-def network_reason(error: BaseException, url: str) -> str | None:
-    """What a failed request to the store at ``url`` means, in a person's words with what to do; None for
-    an error that is not the network's (a codec's, say)."""
+def network_reason(error: BaseException, url: str, endpoint: str = "") -> str | None:
+    """What a failed request to the store at ``url`` (served from ``endpoint``, for a bucket) means, in a
+    person's words with what to do; None for an error that is not the network's (a codec's, say)."""
     if not isinstance(error, obstore.exceptions.BaseError):
         return None
     text = str(error)
@@ -323,6 +359,11 @@ def network_reason(error: BaseException, url: str) -> str | None:
         return ("timed out: the store did not answer in time; try again, or allow longer with the storage "
                 "option timeout (e.g. timeout=120s)")
     if "kind: Connect" in text or "ConnectionRefused" in text or "dns error" in text:
+        parts = urlsplit(url)
+        if parts.scheme in ("s3", "gs"):  # the URL's host is the bucket: its endpoint is what was not reached
+            return (f"the bucket {parts.netloc} cannot be reached at {endpoint or 'its endpoint'}: it does not "
+                    "exist there, or the endpoint or the network is wrong; check the bucket's name, the endpoint "
+                    "(AWS_ENDPOINT_URL, or the storage option endpoint) and the network")
         return f"cannot connect to {urlsplit(url).netloc or url}: check the address and the network"
     status = next((part for part in text.split(" - ")[1:] if "status code" in part), None)
     if status is not None:
@@ -338,10 +379,10 @@ def _refused(error: BaseException) -> bool:
     return "status code: 403" in head or "status code: 401" in head
 
 
-def remote_error(error: BaseException, url: str, what: str = "") -> RemoteStoreError | None:
-    """:class:`RemoteStoreError` for a network failure reading ``url`` (``what``, e.g. ``"array 's0'"``,
-    names the part that failed); None for any other error."""
-    reason = network_reason(error, url)
+def remote_error(error: BaseException, url: str, what: str = "", store=None) -> RemoteStoreError | None:
+    """:class:`RemoteStoreError` for a network failure reading ``url`` from ``store`` (``what``, e.g.
+    ``"array 's0'"``, names the part that failed); None for any other error."""
+    reason = network_reason(error, url, getattr(store, "endpoint", ""))
     if reason is None:
         return None
     failure = RemoteStoreError(f"cannot read {url}{f': {what}' if what else ''}: {reason}")

@@ -29,7 +29,16 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from ._errors import NotZarrError, RemoteStoreError, UnreadableChunkError, UnreadableStoreError
-from ._location import Location, RemoteCache, locate, open_store, remote_error, signing_helps, zip_advice
+from ._location import (
+    Location,
+    RemoteCache,
+    locate,
+    open_store,
+    refuse_misplaced_options,
+    remote_error,
+    signing_helps,
+    zip_advice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +119,7 @@ def open_readonly(
         :class:`RemoteStoreError` if a remote store does not answer (forbidden, timed out, unreachable).
     """
     location = locate(path)
+    refuse_misplaced_options(location, storage_options)
     where = f"{location.text}/{subpath}" if subpath else location.text
     if location.scheme != "local":
         return _open_remote_or_zip(location, subpath, where, storage_options)
@@ -225,7 +235,7 @@ def _open_node(store, subpath: str, where: str, opener=None) -> zarr.Array | zar
     except FileNotFoundError:
         raise
     except Exception as error:  # a failed request: said in network terms; anything else as before
-        failure = remote_error(error, where)
+        failure = remote_error(error, where, store=store)
         if failure is not None:
             raise failure from error
         if not isinstance(error, ValueError | KeyError | TypeError | NotImplementedError):
@@ -409,12 +419,11 @@ def _member_names(group: zarr.Group) -> list[str]:
     except Exception as error:  # a store that cannot list (plain HTTP): said, not raised raw
         if not is_remote(group):
             raise
-        failure = UnreadableStoreError(
-            f"{group.store}/{prefix}: the group's members cannot be listed over {locate(str(group.store)).scheme} "
-            "and it has no consolidated metadata: open its images by their own URLs, or consolidate the "
-            "store's metadata (zarr.consolidate_metadata)"
-        )
-        failure.reason = "its members cannot be listed remotely (no consolidated metadata)"
+        reason = (f"the group's members cannot be listed over {locate(str(group.store)).scheme} and it has no "
+                  "consolidated metadata: open its images by their own URLs, or consolidate the store's metadata "
+                  "(zarr.consolidate_metadata)")
+        failure = UnreadableStoreError(f"{group.store}/{prefix}: {reason}")
+        failure.reason = reason
         raise failure from error
 
 
@@ -542,7 +551,7 @@ class NamedReads:
         except Exception as error:  # noqa: BLE001 - any codec or I/O failure: found chunk by chunk below
             first_error = error
         where = f"array {self.array.path or '/'!r}"
-        failure = remote_error(first_error, store_name(self.array), where)
+        failure = remote_error(first_error, store_name(self.array), where, store=self.array.store)
         if failure is not None:  # the network failed, not a chunk: no chunk-by-chunk retry, each would wait
             if self.bad_chunks == "raise":
                 raise failure from first_error
