@@ -32,7 +32,7 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
     monkeypatch.setattr(_plate, "MOSAIC_EDGE", 600)
     path = write_plate(tmp_path / "plate.zarr", version)
     layers = read(path)
-    assert [layer_type for _, _, layer_type in layers] == ["image", "image", "points"]
+    assert [layer_type for _, _, layer_type in layers] == ["image", "image"]  # the wells' names on request
     edge, gap = 32, 3
     for channel, (data, kwargs, _) in enumerate(layers[:2]):
         assert data.shape == (8 * (edge + gap) - gap, 12 * (edge + gap) - gap)
@@ -47,13 +47,6 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
             else:
                 np.testing.assert_array_equal(cell, field_levels(row, column, 0)[1][channel])
         assert not mosaic[edge : edge + gap].any() and not mosaic[:, edge : edge + gap].any()  # the gaps
-    points, kwargs, _ = layers[2]
-    assert len(points) == 96 - len(MISSING)
-    first = list(kwargs["features"]["well"]).index("A1")
-    assert kwargs["features"]["well"][first + 1] == "A2" and "B3" not in list(kwargs["features"]["well"])
-    np.testing.assert_allclose(points[first], [17.5, 17.5])  # the centre of A1's cell, in micrometres
-    assert kwargs["text"]["string"] == "{well}" and kwargs["text"]["anchor"] == "upper_left"
-    assert kwargs["units"] == ["micrometer", "micrometer"] and kwargs["axis_labels"] == ["y", "x"]
 
 
 def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):

@@ -28,7 +28,7 @@ def plate_viewer(make_napari_viewer, tmp_path):
 def test_the_widget_shows_the_plates_grid_and_opens_a_wells_field_over_its_place(plate_viewer):
     viewer, widget, path = plate_viewer
     assert isinstance(widget, PlateWidget)
-    assert [layer.name for layer in viewer.layers] == ["screen [0]", "screen [1]", "screen wells"]
+    assert [layer.name for layer in viewer.layers] == ["screen [0]", "screen [1]"]
     assert widget._store.value == path
     grid = widget._grid
     assert (grid.rowCount(), grid.columnCount()) == (8, 12)
@@ -59,12 +59,12 @@ def test_a_second_well_replaces_the_first_and_a_double_click_opens_the_well_unde
     widget._open.native.click()  # as a person opens it
     second = widget.opened
     assert not [layer for layer in first if layer in viewer.layers]
-    assert [layer.name for layer in viewer.layers][3:] == ["D5 field 1: image [0]", "D5 field 1: image [1]"]
+    assert [layer.name for layer in viewer.layers][2:] == ["D5 field 1: image [0]", "D5 field 1: image [1]"]
     np.testing.assert_array_equal(np.asarray(second[1].data[0]), field_levels(3, 4, 1)[0][1])
     np.testing.assert_allclose(second[0].translate, [3 * CELL, 4 * CELL])
     widget._double_clicked(viewer, SimpleNamespace(position=(2 * CELL + 5, 0 * CELL + 5)))  # in C1
     assert widget.well.name == "C1"
-    assert [layer.name for layer in viewer.layers][3:] == ["C1 field 0: image [0]", "C1 field 0: image [1]"]
+    assert [layer.name for layer in viewer.layers][2:] == ["C1 field 0: image [0]", "C1 field 0: image [1]"]
     widget._double_clicked(viewer, SimpleNamespace(position=(1 * CELL + 5, 2 * CELL + 5)))  # B3: no well there
     assert widget.well.name == "C1"
 
@@ -110,10 +110,10 @@ def test_open_twice_keeps_the_fields_and_says_the_field_is_open(plate_viewer, re
     assert widget._field.choices == ("0", "1") and widget._field.value == "1"
     widget._open.native.click()
     assert widget.opened == first and widget._status.value == "B2 field 1 is open (2 layers)"
-    assert [layer.name for layer in viewer.layers][3:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
+    assert [layer.name for layer in viewer.layers][2:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
     viewer.layers.remove(first[0])  # a layer of it closed: Open opens it again
     widget._open.native.click()
-    assert [layer.name for layer in viewer.layers][3:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
+    assert [layer.name for layer in viewer.layers][2:] == ["B2 field 1: image [0]", "B2 field 1: image [1]"]
     assert widget._status.value == "opened B2 field 1 (2 layers)"
     # the well is zoomed to through napari's public API (reading Viewer._canvas_size warned on each Open)
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning) and "_canvas_size" in str(w.message)]
@@ -128,7 +128,7 @@ def test_open_on_a_listed_well_that_is_not_stored_says_so(plate_viewer):
     told = f"{path}: the plate lists 'E/4', but there is no such group"
     assert widget._field.choices == () and widget._status.value == told
     widget._open.native.click()
-    assert widget._status.value == told and len(viewer.layers) == 3
+    assert widget._status.value == told and len(viewer.layers) == 2
 
 
 def test_choose_well_refuses_a_well_the_plate_lacks_in_words(plate_viewer):
@@ -146,3 +146,18 @@ def test_the_widget_follows_the_layer_list(plate_viewer):
     assert widget._status.value == "open an HCS plate (or a bioformats2raw store) to browse it"
     with pytest.raises(ValueError, match="no plate is shown"):
         widget.choose_well("A1")
+
+
+def test_the_wells_names_are_written_on_the_mosaic_on_request(plate_viewer):
+    """Not by the reader: napari's first Points layer with text took seconds of the plate's first frame."""
+    viewer, widget, path = plate_viewer
+    widget._names.value = True
+    names = viewer.layers[-1]
+    assert names.name == "screen wells" and names.metadata == {"zarr_path": path}
+    wells = list(names.features["well"])
+    assert len(wells) == 93 and wells[:2] == ["A1", "A2"] and "B3" not in wells
+    np.testing.assert_allclose(names.data[0], [CELL / 2, CELL / 2])  # the centre of A1's cell
+    assert names.text.anchor == "upper_left" and tuple(names.axis_labels) == ("y", "x")
+    assert [str(unit) for unit in names.units] == ["micrometer", "micrometer"]
+    widget._names.value = False
+    assert names not in viewer.layers and [layer.name for layer in viewer.layers] == ["screen [0]", "screen [1]"]

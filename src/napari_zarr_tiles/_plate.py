@@ -158,10 +158,6 @@ class Mosaic:
             return np.zeros(empty, self.data.dtype)
         return np.concatenate(read_wells, axis=y)
 
-    def well_origin(self, well: _ome.WellPlace) -> tuple[float, float]:
-        """Where ``well`` starts along Y and X, in world units."""
-        y, x = _ome.yx_axes(self.axes)
-        return (self.translate[y] + well.row * self.cell[0], self.translate[x] + well.column * self.cell[1])
 
 
 def mosaic(
@@ -353,30 +349,28 @@ class _WellTiles:
         except (ValueError, KeyError, TypeError, NotImplementedError) as error:
             raise UnreadableStoreError(f"cannot open zarr at {self.where}/{path}: {unreadable_reason(error)}") from error
 
-def well_names(mosaic: Mosaic, name: str) -> tuple[np.ndarray, dict]:
-    """Points on the wells of ``mosaic`` and the keyword arguments of a napari Points layer ``name`` that
-    writes the wells' names (``A1``, ...) at their top left corners, in world units."""
-    wells = mosaic.plate.layout.wells
-    size = min(mosaic.cell)
+def well_names(plate: Plate, origin: tuple[float, float], cell: tuple[float, float], name: str) -> tuple[
+    np.ndarray, dict
+]:
+    """Points on the wells of ``plate``, whose mosaic starts at ``origin`` and places a well every ``cell``
+    (Y and X, world units), and the keyword arguments of a napari Points layer ``name`` that writes the wells'
+    names (``A1``, ...) at their top left corners."""
+    wells = plate.layout.wells
     # a point as big as a cell, centred on it, so that its text's upper-left anchor is the cell's corner
-    points = np.array([[oy + mosaic.cell[0] / 2, ox + mosaic.cell[1] / 2] for oy, ox in map(mosaic.well_origin, wells)])
-    kwargs = {
+    points = np.array([
+        [origin[0] + (well.row + 0.5) * cell[0], origin[1] + (well.column + 0.5) * cell[1]] for well in wells
+    ])
+    return points, {
         "name": name,
         "features": {
             "well": [well.name for well in wells],
-            "row": [mosaic.plate.layout.rows[well.row] for well in wells],
-            "column": [mosaic.plate.layout.columns[well.column] for well in wells],
+            "row": [plate.layout.rows[well.row] for well in wells],
+            "column": [plate.layout.columns[well.column] for well in wells],
         },
         "text": {"string": "{well}", "anchor": "upper_left", "color": "white", "size": 10},
-        "size": size,
+        "size": min(cell),
         "face_color": "transparent",
         "border_color": "transparent",
         "border_width": 0,
-        "metadata": {"zarr_path": mosaic.plate.where},
-        "axis_labels": [mosaic.axes[axis].name for axis in _ome.yx_axes(mosaic.axes)],
+        "metadata": {"zarr_path": plate.where},
     }
-    units = [mosaic.axes[axis].unit for axis in _ome.yx_axes(mosaic.axes)]
-    if any(units):  # as the mosaic's layers have them: napari warns of layers whose units differ
-        kwargs["units"] = [unit or "pixel" for unit in units]
-    return points, kwargs
-

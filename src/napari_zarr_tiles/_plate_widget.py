@@ -4,6 +4,8 @@ The plate's rows and columns are a grid of its wells (wells it does not hold are
 there, or double-clicked in the canvas, lists its fields; *Open* adds that field's image (every pyramid level,
 lazy) and its labels over the well's place in the mosaic, replacing the well opened before. For a
 bioformats2raw store, whose first series the reader opened, the widget lists its series to open instead.
+*Well names* writes the wells' names on the mosaic (a Points layer with text, on request: napari's first
+one takes seconds, as long as the rest of the plate's first frame).
 
 napari resets a dock widget's choices whenever its layers change: the field and series boxes take theirs
 from what the widget has found (a static list would be reset to the empty one they were made with), and the
@@ -13,7 +15,7 @@ plate shown follows the layer list.
 from pathlib import Path
 
 import napari
-from magicgui.widgets import ComboBox, Container, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
@@ -41,12 +43,14 @@ class PlateWidget(Container):
         self._shown = None  # the store the grid (or series list) shows
         self.opened: list = []  # the layers of the well or series opened last
         self._opened_where = None  # where they were opened from
+        self._names_layer = None  # the wells' names written on the mosaic
         self._store = choice_box(label="plate", choices=self._stores)
         self._field = ComboBox(label="field", choices=lambda widget: self._fields)
         self._series = ComboBox(label="series", choices=lambda widget: self.series or [], visible=False)
         self._open = PushButton(text="Open")
+        self._names = CheckBox(text="well names", value=False)
         self._status = _status_label()
-        super().__init__(widgets=[self._store, self._field, self._series, self._open, self._status])
+        super().__init__(widgets=[self._store, self._field, self._series, self._open, self._names, self._status])
         self._grid = QTableWidget()
         self._grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self._grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -54,6 +58,7 @@ class PlateWidget(Container):
         self._store.changed.connect(self._show_store)
         self._grid.itemSelectionChanged.connect(self._grid_selected)
         self._open.clicked.connect(self._open_clicked)
+        self._names.changed.connect(self._show_names)
         viewer.layers.events.inserted.connect(self._follow_layers)
         viewer.layers.events.removed.connect(self._follow_layers)
         viewer.mouse_double_click_callbacks.append(self._double_clicked)
@@ -125,6 +130,7 @@ class PlateWidget(Container):
 
         self._shown = where
         self.plate = self.well = self.series = None
+        self._show_names(False)  # the names of the plate shown before
         self._grid.clear()
         self._grid.setRowCount(0)
         self._list_fields([])
@@ -159,6 +165,24 @@ class PlateWidget(Container):
                 self._grid.setItem(row, column, item)
         self._grid.resizeColumnsToContents()
         self._status.value = f"{len(layout.wells)} wells on {len(layout.rows)} x {len(layout.columns)}: pick one"
+        self._show_names(self._names.value)
+
+    def _show_names(self, shown: bool) -> None:
+        """Write the chosen plate's wells' names on its mosaic (``shown``), or take them away."""
+        from ._plate import well_names
+
+        if self._names_layer in self._viewer.layers:
+            self._viewer.layers.remove(self._names_layer)
+        self._names_layer = None
+        layer = self._mosaic_layer()
+        if not shown or layer is None or self.plate is None:
+            return
+        placement = layer.metadata["plate"]
+        name = f"{self.plate.layout.name or Path(self.plate.where).stem} wells"
+        points, kwargs = well_names(self.plate, placement["origin"], placement["cell"], name)
+        # the mosaic's axes and units: napari warns of layers whose units differ
+        kwargs.update(axis_labels=layer.axis_labels[-2:], units=layer.units[-2:])
+        self._names_layer = self._viewer.add_points(points, **kwargs)
 
     def _grid_selected(self) -> None:
         items = self._grid.selectedItems()

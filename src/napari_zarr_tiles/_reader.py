@@ -500,11 +500,11 @@ def _layers(source: ImageSource) -> list[LayerData]:
         kwargs = {**common, "name": source.name, "contrast_limits": _contrast(source, coarsest, None, source.name)}
         if source.channels:
             kwargs.update(_channel_look(source.channels[0]))
-        return [(data, kwargs, "image"), *_well_names_layer(source)]
+        return [(data, kwargs, "image")]
     layers = [
         _channel_layer(source, levels, coarsest, common, index) for index in range(levels[0].shape[channel_axis])
     ]
-    return layers + _well_names_layer(source)
+    return layers
 
 
 def _plate_placement(mosaic: _plate.Mosaic) -> dict:
@@ -514,14 +514,6 @@ def _plate_placement(mosaic: _plate.Mosaic) -> dict:
         "level": mosaic.level, "field": mosaic.field, "cell": list(mosaic.cell),
         "origin": [mosaic.translate[axis] for axis in yx],
     }
-
-
-def _well_names_layer(source: ImageSource) -> list[LayerData]:
-    """For a plate's mosaic, a Points layer writing the wells' names on them; nothing for other images."""
-    if source.mosaic is None:
-        return []
-    points, kwargs = _plate.well_names(source.mosaic, f"{source.name} wells")
-    return [(points, kwargs, "points")]
 
 
 def _stored_levels(source: ImageSource, tell: _BadChunksTeller) -> list:
