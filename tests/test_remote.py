@@ -518,3 +518,8 @@ def test_a_damaged_zip_file_opened_in_a_real_viewer_says_it_is_not_a_readable_zi
     assert any(isinstance(cause, UnreadableStoreError) for cause in causes), causes
     assert f"{path}: not a readable zip file (File is not a zip file)" in " ".join(map(str, causes))
     assert len(viewer.layers) == 0
+
+
+def test_a_storage_option_given_as_a_number_in_python_is_named():
+    with pytest.raises(InvalidOptionError, match=r"storage_options timeout: give the value as text .*not 5"):
+        open_readonly("http://127.0.0.1:9/x.zarr", storage_options={"timeout": 5})

@@ -225,11 +225,11 @@ def _option_value_error(error: Exception, given: dict) -> InvalidOptionError:
     """:class:`InvalidOptionError` naming the storage option whose value obstore refused, and what it takes
     (obstore's message names the value and its type, never the option)."""
     text = str(error).split("Debug source")[0].strip()
-    if isinstance(error, TypeError):
-        odd = [key for key, value in given.items() if not isinstance(value, str | bool | timedelta)]
+    odd = [key for key, value in given.items() if not isinstance(value, str | bool | timedelta)]
+    if isinstance(error, TypeError) and odd:
         return InvalidOptionError(
-            "storage_options", f"{{storage_options}} {', '.join(odd) or 'values'}: give the value as text "
-            f"(timeout='30s', region='eu-west-1'), not {', '.join(repr(given[key]) for key in odd)} ({text})")
+            "storage_options", f"{{storage_options}} {', '.join(odd)}: give the value as text (timeout='30s', "
+            f"region='eu-west-1'), not {', '.join(repr(given[key]) for key in odd)} ({text})")
     if "Missing SecretAccessKey" in text or "Missing AccessKeyId" in text:
         return InvalidOptionError(
             "storage_options", "{storage_options} access_key_id and secret_access_key go together: give both "
