@@ -96,6 +96,9 @@ def http_server(folder: Path, delay: float = 0.0) -> Iterator[HttpServer]:
     server.server_bind()
     server.server_activate()
     server.daemon_threads = True
+    # a client that hangs up mid-answer (a test done with its reads, a timeout) is not an error of the test:
+    # socketserver would print its traceback to stderr, into whichever test captures stderr next
+    server.handle_error = lambda request, client_address: None
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -199,9 +199,9 @@ def _object_store(location: Location, options: dict, signed: bool):
                 )
             store = HTTPStore.from_url(location.text, **common)
         elif location.scheme == "s3":
-            given = any(key in options for key in CREDENTIAL_KEYS)
-            settings = _s3_credentials(signed and not given)
-            if given:
+            credentials_given = any(key in options for key in CREDENTIAL_KEYS)
+            settings = _s3_credentials(signed and not credentials_given)
+            if credentials_given:
                 settings.pop("skip_signature", None)
             store = S3Store.from_url(location.text, **{**settings, **options}, **common)
         else:
