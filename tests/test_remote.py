@@ -178,7 +178,7 @@ def test_nothing_at_a_url_is_said_with_the_url(served):
 def test_a_forbidden_url_is_said_with_credentials_advice(served):
     served.status = {"/cells.ome.zarr": 403}
     with pytest.raises(RemoteStoreError, match=r"cannot read http://127\.0\.0\.1:\d+/cells\.ome\.zarr: forbidden "
-                                               r"\(HTTP 403 forbidden\).*AWS_ACCESS_KEY_ID"):
+                                               r"\(HTTP (403 forbidden|401 unauthorized)\).*AWS_ACCESS_KEY_ID"):
         layer_data(served.store_url)
 
 
