@@ -12,10 +12,16 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import disk, white_tophat
 
 from napari_zarr_tiles._convert import convert
-from napari_zarr_tiles._store import WRITER_MARKER
+from napari_zarr_tiles._lazy import LazyView
+from napari_zarr_tiles._store import WRITER_MARKER, store_name
 from napari_zarr_tiles._widgets import RECIPE, SaveResultWidget, TileFilterWidget
 
 pytestmark = pytest.mark.gui
+
+
+def stored_at(level) -> str | None:
+    """The store a layer's level reads from (a lazy view of a zarr array), None for pixels in memory."""
+    return store_name(level.source.array) if isinstance(level, LazyView) else None
 
 
 @pytest.fixture
@@ -136,7 +142,7 @@ def test_tile_filter_shows_a_lazy_result_that_follows_its_parameters_then_saves_
     assert stored.attrs[WRITER_MARKER]["provenance"]["source"] == str(path)  # the file the layer came from
     assert_same_result(stored["0"][:], ndi.gaussian_filter(image.astype(np.float32), 2))
     assert result.metadata[RECIPE].saved == str(tmp_path / "blurred.zarr")  # now backed by the store
-    assert "from-zarr" in result.data[0].name
+    assert stored_at(result.data[0]) == str(tmp_path / "blurred.zarr")
     viewer.open(tmp_path / "blurred.zarr", plugin="napari-zarr-tiles")
     np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data[0]), stored["0"][:])
 
@@ -251,7 +257,7 @@ def test_a_result_chosen_as_input_chains_into_a_new_layer_and_a_saved_result_sav
     assert [layer.name for layer in viewer.layers][1:] == ["blobs gaussian(sigma=2.0)", mask.name]
     assert mask.name.startswith("blobs gaussian(sigma=2.0) threshold(method=li, value=")
     assert "(the preview's, from the coarsest level; Save computes it at full resolution)" in tile_filter._status.value
-    assert smooth.metadata[RECIPE].steps == [("gaussian", {"sigma": 2.0})] and "from-zarr" in smooth.data[0].name
+    assert smooth.metadata[RECIPE].steps == [("gaussian", {"sigma": 2.0})] and stored_at(smooth.data[0]) is not None
     tile_filter._parameters.method.value = "otsu"  # the chained result follows its parameters; the input stays
     mask_otsu = tile_filter.wait(timeout=60)
     assert mask_otsu is mask and len(viewer.layers) == 3 and "method=otsu" in mask.name

@@ -4,7 +4,6 @@ import json
 import shutil
 import warnings
 
-import dask.array as da
 import npe2
 import numpy as np
 import psutil
@@ -15,6 +14,7 @@ from napari.utils import notifications
 
 from napari_zarr_tiles import _reader
 from napari_zarr_tiles._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from napari_zarr_tiles._lazy import LazyView
 from napari_zarr_tiles._pyramid import downsample_block
 from napari_zarr_tiles._reader import napari_get_reader
 
@@ -76,7 +76,7 @@ def test_notebook_style_zarr_v2_array(tmp_path, blobs, separator):
     )
     array[...] = blobs
     [(data, kwargs, layer_type)] = read(path)
-    assert layer_type == "image" and isinstance(data, da.Array)
+    assert layer_type == "image" and isinstance(data, LazyView)
     np.testing.assert_array_equal(data, zarr.open_array(path, mode="r")[...])
     assert kwargs["name"] == "P1_H_C3H_M004_17-cropped"
     assert kwargs["axis_labels"] == ["y", "x"] and not kwargs["multiscale"]

@@ -2,10 +2,10 @@
 
 The mosaic shows one field per well, its first, from one pyramid level: the finest at which the whole plate
 is at most :data:`MOSAIC_EDGE` pixels wide and high, about a screen. Wells lie on the plate's grid with a gap
-between them; wells the plate does not hold are blank. It is a dask array whose tiles each read one well's
-level when napari draws them, so opening a plate reads the metadata of the plate, of its first well and of
-that well's first field, and the tiles of at most :data:`SAMPLE_WELLS` wells for the contrast (kept for the
-first frame).
+between them; wells the plate does not hold are blank. It is a lazy view (``_lazy``, no dask) whose reads
+fetch the wells under the view at once, each well's level opened when first drawn, so opening a plate reads
+the metadata of the plate, of its first well and of that well's first field, and the tiles of at most
+:data:`SAMPLE_WELLS` wells for the contrast (kept for the first frame).
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from math import ceil
 from os import PathLike, fspath
 
-import dask.array as da
 import numpy as np
 import zarr
-from dask.base import tokenize
 
 from . import _display, _ome
 from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from ._lazy import LazyView
 from ._store import BadChunks, NamedReads, open_member, open_readonly, unreadable_reason
 
 logger = logging.getLogger(__name__)
@@ -34,8 +33,11 @@ MOSAIC_EDGE = 2048
 # The gap between wells, as a fraction of a well's edge at the mosaic's level.
 GAP_FRACTION = 0.1
 # The mosaic's tiles kept once read (a 96-well plate's mosaic is a few MB a channel): napari slices a new
-# layer several times before its first frame, and dask's own cache keeps none of these small, quick tasks.
+# layer several times before its first frame, and reads it again at every pan and zoom.
 TILE_CACHE_BYTES = 256 * 2**20
+# Wells read at once: a view's wells are fetched together (96 one after another took 0.8 s a channel of the
+# first frame from local disk; over a network each would wait its own round trip).
+READ_THREADS = 16
 # The wells, spread over the plate, whose tiles are the mosaic's contrast sample: one well's range is not the
 # plate's (wells brighter than the first showed solid white).
 SAMPLE_WELLS = 8
@@ -112,7 +114,7 @@ class Mosaic:
     """
 
     plate: Plate
-    data: da.Array
+    data: LazyView
     axes: tuple[_ome.Axis, ...]
     scale: tuple[float, ...]
     translate: tuple[float, ...]
@@ -121,34 +123,25 @@ class Mosaic:
     level: int
     field: str
     sample: zarr.Array
-    tiles: _WellTiles
+    tiles: _MosaicTiles
 
     def contrast_sample(self) -> np.ndarray:
         """The pixels of up to :data:`SAMPLE_WELLS` wells spread over the plate, as the mosaic shows them (its
         tiles, which keep them for the first frame), side by side along Y: every channel, other axes at their
         middle, at most :data:`._display.SAMPLE_BYTES` a channel. Wells that cannot be read are left out."""
-        wells = self.plate.layout.wells
-        wells = wells[:: ceil(len(wells) / SAMPLE_WELLS)]
+        wells = sampled_wells(self.plate)
         y, x = _ome.yx_axes(self.axes)
-        channel = _ome.channel_axis(self.axes)
         shape = self.sample.shape
         plane_bytes = len(wells) * shape[y] * shape[x] * self.data.dtype.itemsize
         stride = max(1, ceil((plane_bytes / _display.SAMPLE_BYTES) ** 0.5))  # every stride-th pixel along Y and X
 
         def read(well: _ome.WellPlace) -> np.ndarray | None:
-            planes = []
-            for index in range(self.data.shape[channel]) if channel is not None else [None]:
-                block = [index if axis == channel else size // 2 for axis, size in enumerate(self.data.shape)]
-                block[y], block[x] = well.row, well.column
-                chunk_shape = [1] * self.data.ndim
-                chunk_shape[y], chunk_shape[x] = self.data.chunks[y][well.row], self.data.chunks[x][well.column]
-                tile = self.tiles(block_id=block, block_info={None: {"chunk-shape": chunk_shape}})
-                if not self.tiles.readable(well):
-                    return None
-                cut = [slice(None)] * self.data.ndim
-                cut[y], cut[x] = slice(0, shape[y], stride), slice(0, shape[x], stride)
-                planes.append(tile[tuple(cut)])
-            return np.concatenate(planes, axis=channel) if channel is not None else planes[0]
+            tile = self.tiles.well_tile(well, self.tiles.first_reads())
+            if tile is None:
+                return None
+            cut = [slice(None)] * tile.ndim
+            cut[y], cut[x] = slice(0, shape[y], stride), slice(0, shape[x], stride)
+            return tile[tuple(cut)]
 
         with ThreadPoolExecutor(max_workers=len(wells)) as pool:
             read_wells = [pixels for pixels in pool.map(read, wells) if pixels is not None]
@@ -197,18 +190,13 @@ def mosaic(
     level_array = arrays[multiscale.paths[level]]
     height, width = level_array.shape[y], level_array.shape[x]
     gap = _gap(height, width)
-    # Every axis but Y and X one index per tile, so that a channel, a plane or a time point reads alone.
-    chunks = [(1,) * size for size in level_array.shape]
-    chunks[y] = (height + gap,) * (rows - 1) + (height,)
-    chunks[x] = (width + gap,) * (columns - 1) + (width,)
-    tiles = _WellTiles(
-        plate.group, plate.where, {(w.row, w.column): w for w in plate.layout.wells}, field, multiscale.paths[level],
-        (y, x), level_array.ndim, level_array.dtype, on_problem, on_bad_chunks,
+    tiles = _MosaicTiles(
+        plate, field, multiscale.paths[level], level_array, _ome.channel_axis(multiscale.axes), gap,
+        on_problem, on_bad_chunks,
     )
-    data = da.map_blocks(
-        tiles, dtype=level_array.dtype, chunks=tuple(chunks), meta=np.empty((0,) * level_array.ndim, level_array.dtype),
-        name="plate-mosaic-" + tokenize(plate.where, multiscale.paths[level], tuple(chunks), str(level_array.dtype)),
-    )
+    sampled = sampled_wells(plate)
+    tiles.fetch_ahead(sampled + [well for well in plate.layout.wells if well not in sampled])
+    data = LazyView(tiles)
     factor = [shapes[0][axis] / level_array.shape[axis] if axis in (y, x) else 1.0 for axis in range(len(shapes[0]))]
     scale = tuple(s * f for s, f in zip(multiscale.scale, factor))
     return Mosaic(
@@ -216,6 +204,12 @@ def mosaic(
         channels=multiscale.channels, cell=((height + gap) * scale[y], (width + gap) * scale[x]), level=level,
         field=field, sample=level_array, tiles=tiles,
     )
+
+
+def sampled_wells(plate: Plate) -> list[_ome.WellPlace]:
+    """The wells, spread over ``plate``, whose tiles are the mosaic's contrast sample."""
+    wells = plate.layout.wells
+    return list(wells[:: ceil(len(wells) / SAMPLE_WELLS)])
 
 
 def _first_field(plate: Plate) -> tuple[str, str, zarr.Group, tuple]:
@@ -251,59 +245,156 @@ def _gap(height: int, width: int) -> int:
     return max(1, round(GAP_FRACTION * max(height, width)))
 
 
-class _WellTiles:
-    """One tile of the mosaic: a well's field at the mosaic's level, cut or padded to its cell (blank where
-    there is no well, or it cannot be read)."""
+class _MosaicTiles:
+    """The mosaic's pixels (the source of its :class:`LazyView`): a read fetches the wells under it at once,
+    each well's field at the mosaic's level cut or padded to its cell, blank where there is no well or it
+    cannot be read. Y and X are the last two axes (as OME-Zarr orders them). A read of one channel reads
+    every channel of its wells, kept for the other channels' layers."""
 
-    def __init__(self, group, where, wells, field, level_path, yx, ndim, dtype, on_problem, on_bad_chunks) -> None:
-        self.group, self.where, self.wells, self.field, self.level_path = group, where, wells, field, level_path
-        self.yx, self.ndim, self.dtype = yx, ndim, np.dtype(dtype)
-        self.on_problem, self.on_bad_chunks = on_problem, on_bad_chunks
+    def __init__(self, plate, field, level_path, level_array, channel, gap, on_problem, on_bad_chunks) -> None:
+        self.group, self.where, self.field, self.level_path = plate.group, plate.where, field, level_path
+        self.wells = {(well.row, well.column): well for well in plate.layout.wells}
+        self.channel, self.on_problem, self.on_bad_chunks = channel, on_problem, on_bad_chunks
+        self.dtype = np.dtype(level_array.dtype)
+        *others, self.height, self.width = level_array.shape
+        rows, columns = len(plate.layout.rows), len(plate.layout.columns)
+        self.pitch = (self.height + gap, self.width + gap)
+        self.shape = (*others, rows * self.pitch[0] - gap, columns * self.pitch[1] - gap)
+        self.chunks = (*[1] * len(others), *self.pitch)  # a well a chunk; one index of the other axes
+        self.ndim = len(self.shape)
+        self.name = f"plate-mosaic-{self.where}/{level_path}"
         self._arrays: dict[str, NamedReads | str] = {}  # a well's path -> its level, or why it cannot be read
-        self._tiles: dict[tuple, np.ndarray] = {}  # block index -> tile, oldest first
+        self._tiles: dict[tuple, np.ndarray] = {}  # (well path, its other axes' reads) -> tile, oldest first
         self._tile_bytes = 0
+        self._pending: dict[tuple, Future] = {}  # tiles being fetched ahead (fetch_ahead)
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         return {key: value for key, value in vars(self).items() if key != "_lock"} | {
-            "_arrays": {}, "_tiles": {}, "_tile_bytes": 0,
+            "_arrays": {}, "_tiles": {}, "_tile_bytes": 0, "_pending": {},
         }
 
     def __setstate__(self, state: dict) -> None:
         vars(self).update(state, _lock=threading.Lock())
 
-    def __call__(self, block_id=None, block_info=None) -> np.ndarray:
-        key = tuple(block_id)
+    def __repr__(self) -> str:
+        return f"<{self.where}: the plate's mosaic at level {self.level_path!r}>"
+
+    def to_dask(self):
+        """The mosaic as a dask array, a task per well (and per index of the other axes)."""
+        import dask.array as da
+
+        chunks = [(1,) * size for size in self.shape[:-2]]
+        for axis, pitch in zip((-2, -1), self.pitch):
+            count = -(-self.shape[axis] // pitch)
+            chunks.append((pitch,) * (count - 1) + (self.shape[axis] - pitch * (count - 1),))
+        return da.from_array(self, chunks=tuple(chunks), name=self.name, asarray=True, fancy=False,
+                             meta=np.empty((0,) * len(self.shape), self.dtype))
+
+    def __getitem__(self, selection: tuple) -> np.ndarray:
+        parts = list(selection) + [slice(None)] * (len(self.shape) - len(selection))
+        # What is read: every axis kept (an index as a one-wide slice), a channel whole.
+        reads = [
+            slice(None) if axis == self.channel else part if isinstance(part, slice)
+            else slice(int(part) % size, int(part) % size + 1)
+            for axis, (part, size) in enumerate(zip(parts[:-2], self.shape))
+        ]
+        reads = [slice(*read.indices(size)) for read, size in zip(reads, self.shape)]
+        boxes = []  # (Y, X) region read, at step 1
+        for part, size in zip(parts[-2:], self.shape[-2:]):
+            if isinstance(part, slice):
+                start, stop, _ = part.indices(size)
+                boxes.append((start, max(start, stop)))
+            else:
+                index = int(part) % size
+                boxes.append((index, index + 1))
+        (top, bottom), (left, right) = boxes
+        region = np.zeros([len(range(r.start, r.stop, r.step)) for r in reads] + [bottom - top, right - left], self.dtype)
+        cells = [
+            (row, column)
+            for row in range(top // self.pitch[0], -(-bottom // self.pitch[0]))
+            for column in range(left // self.pitch[1], -(-right // self.pitch[1]))
+            if (row, column) in self.wells
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(cells)))) as pool:
+            tiles = list(pool.map(lambda cell: self.well_tile(self.wells[cell], reads), cells))
+        for (row, column), tile in zip(cells, tiles):
+            if tile is None:
+                continue
+            y0, x0 = row * self.pitch[0], column * self.pitch[1]
+            ys = slice(max(top, y0), min(bottom, y0 + self.height))
+            xs = slice(max(left, x0), min(right, x0 + self.width))
+            if ys.start < ys.stop and xs.start < xs.stop:
+                region[..., ys.start - top : ys.stop - top, xs.start - left : xs.stop - left] = tile[
+                    ..., ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0
+                ]
+        # The region read to what was asked: the channel's own index or slice of the whole channel axis, a
+        # one-wide read's index, Y's and X's steps or indices.
+        after = [
+            part if axis == self.channel else slice(None) if isinstance(part, slice) else 0
+            for axis, part in enumerate(parts[:-2])
+        ]
+        after += [slice(None, None, part.step) if isinstance(part, slice) else 0 for part in parts[-2:]]
+        return region[tuple(after)]
+
+    def first_reads(self) -> list[slice]:
+        """The reads of the axes but Y and X that the first frame (and the contrast sample) takes: each
+        channel, every other axis at its middle."""
+        return [
+            slice(None) if axis == self.channel else slice(size // 2, size // 2 + 1)
+            for axis, size in enumerate(self.shape[:-2])
+        ]
+
+    def fetch_ahead(self, wells: list[_ome.WellPlace]) -> None:
+        """Start reading ``wells``' tiles as the first frame shows them (:meth:`first_reads`), in that order,
+        in the background. The mosaic fits a screen, so the first frame reads every well; fetched while napari
+        builds its layers (most of a second), their decoding, which leaves Python's interpreter lock free,
+        runs beside it (2.3 s to 1.8 s for the first frame of a 96-well plate here)."""
+        reads = self.first_reads()
+        key_reads = tuple((r.start, r.stop, r.step) for r in (slice(*read.indices(size)) for read, size in zip(reads, self.shape)))
+        pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="plate-mosaic")
+        with self._lock:
+            for well in wells:
+                key = (well.path, key_reads)
+                if key not in self._tiles and key not in self._pending:
+                    self._pending[key] = pool.submit(self._fetch, well, reads, key)
+        pool.shutdown(wait=False)
+
+    def _fetch(self, well: _ome.WellPlace, reads: list[slice], key: tuple) -> np.ndarray | None:
+        try:
+            return self.well_tile(well, reads, ahead=True)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def well_tile(self, well: _ome.WellPlace, reads: list[slice], *, ahead: bool = False) -> np.ndarray | None:
+        """``well``'s cell at the mosaic's level, its axes but Y and X read as ``reads`` (slices of the
+        mosaic's axes; Y and X, if given, are ignored): cut or padded to the cell; None where it cannot be
+        read. Kept once read."""
+        reads = [slice(*read.indices(size)) for read, size in zip(reads[: len(self.shape) - 2], self.shape)]
+        key = (well.path, tuple((read.start, read.stop, read.step) for read in reads))
         with self._lock:
             tile = self._tiles.get(key)
-        if tile is None:
-            tile = self._read(key, block_info[None]["chunk-shape"])
-            with self._lock:
-                self._tiles[key] = tile
-                self._tile_bytes += tile.nbytes
-                while self._tile_bytes > TILE_CACHE_BYTES:
-                    self._tile_bytes -= self._tiles.pop(next(iter(self._tiles))).nbytes
-        return tile
-
-    def _read(self, block_id: tuple, shape) -> np.ndarray:
-        y, x = self.yx
-        tile = np.zeros(shape, self.dtype)
-        well = self.wells.get((block_id[y], block_id[x]))
-        array = self._level(well) if well is not None else None
-        if array is None:
+            pending = None if tile is not None or ahead else self._pending.get(key)
+        if tile is not None:
             return tile
-        selection = tuple(
-            slice(0, min(tile.shape[axis], array.shape[axis])) if axis in (y, x)
-            else slice(index, index + 1) if index < array.shape[axis] else slice(0, 0)
-            for axis, index in enumerate(block_id)
-        )
-        values = array[selection]
-        tile[tuple(slice(0, size) for size in values.shape)] = values
+        if pending is not None:
+            return pending.result()
+        array = self._level(well)
+        if array is None:
+            return None
+        tile = np.zeros([len(range(r.start, r.stop, r.step)) for r in reads] + [self.height, self.width], self.dtype)
+        selection = [slice(r.start, min(r.stop, size), r.step) for r, size in zip(reads, array.shape)]
+        selection += [slice(0, min(self.height, array.shape[-2])), slice(0, min(self.width, array.shape[-1]))]
+        if all(part.start < part.stop for part in selection):
+            values = array[tuple(selection)]
+            tile[tuple(slice(0, size) for size in values.shape)] = values
+        with self._lock:
+            self._tiles[key] = tile
+            self._tile_bytes += tile.nbytes
+            while self._tile_bytes > TILE_CACHE_BYTES:
+                self._tile_bytes -= self._tiles.pop(next(iter(self._tiles))).nbytes
         return tile
-
-    def readable(self, well: _ome.WellPlace) -> bool:
-        """Whether ``well``'s level was opened (False where it cannot be read, or is not opened yet)."""
-        return isinstance(self._arrays.get(well.path), NamedReads)
 
     def _level(self, well: _ome.WellPlace) -> NamedReads | None:
         known = self._arrays.get(well.path)

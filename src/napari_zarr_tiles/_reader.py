@@ -25,8 +25,8 @@ import zarr
 
 from . import _display, _ome, _plate
 from ._errors import NotZarrError, OmeMetadataError, UnreadableStoreError, ZarrTilesError
+from ._lazy import LazyView
 from ._location import is_url, locate
-from ._pyramid import lazy_levels
 from ._store import (
     WRITER_MARKER,
     BadChunks,
@@ -39,7 +39,6 @@ from ._store import (
     open_member,
     open_readonly,
     prefetch_members,
-    to_dask,
 )
 
 logger = logging.getLogger(__name__)
@@ -458,6 +457,8 @@ def display_levels(level0, yx: list[int], *, labels: bool = False, overview_sour
     (beyond LAZY_PYRAMID_EDGE) for napari to hold a whole plane of it."""
     if max(level0.shape[axis] for axis in yx) <= LAZY_PYRAMID_EDGE:
         return [level0]
+    from ._pyramid import lazy_levels  # dask: imported only where an image needs overview levels
+
     return lazy_levels(level0, yx, labels=labels, coarsest=OVERVIEW_EDGE, overview_source=overview_source)
 
 
@@ -517,24 +518,26 @@ def _plate_placement(mosaic: _plate.Mosaic) -> dict:
 
 
 def _stored_levels(source: ImageSource, tell: _BadChunksTeller) -> list:
-    """The levels of ``source`` as napari gets them: lazy views, lazy overview levels where a big image has
-    no pyramid, a small stored coarsest level read at once."""
-    levels = [to_dask(level, bad_chunks="fill", on_bad_chunks=tell) for level in source.levels]
+    """The levels of ``source`` as napari gets them: lazy views (no dask, see ``_lazy``), lazy overview levels
+    (dask) where a big image has no pyramid, a small stored coarsest level read at once."""
+    levels = [LazyView(NamedReads(level, bad_chunks="fill", on_bad_chunks=tell)) for level in source.levels]
     yx = _ome.yx_axes(source.axes)
-    if len(levels) == 1:
+    if len(levels) == 1 and max(source.levels[0].shape[axis] for axis in yx) > LAZY_PYRAMID_EDGE:
+        from ._store import to_dask
+
+        level0 = to_dask(source.levels[0], bad_chunks="fill", on_bad_chunks=tell)
         overview_source = to_dask(
             source.levels[0], min_task_edge=OVERVIEW_TASK_EDGE, bad_chunks="fill", on_bad_chunks=tell
         )
-        levels = display_levels(levels[0], yx, labels=source.labels, overview_source=overview_source)
-        if len(levels) > 1:
-            _notify(
-                f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
-                "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
-            )
-    elif not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
+        levels = display_levels(level0, yx, labels=source.labels, overview_source=overview_source)
+        _notify(
+            f"{source.where} has no pyramid: coarser levels are computed from the tiles as you zoom out. "
+            "Saving it with a pyramid (napari-zarr-tiles convert) makes the overview instant."
+        )
+    elif len(levels) > 1 and not source.labels and source.levels[-1].nbytes <= _display.SAMPLE_BYTES:
         # A small stored coarsest level is read once, here: for contrast, and for napari's thumbnail and
         # overview, which would otherwise read it again.
-        levels[-1] = np.asarray(NamedReads(source.levels[-1], bad_chunks="fill", on_bad_chunks=tell)[...])
+        levels[-1] = np.asarray(levels[-1])
     return levels
 
 
@@ -567,7 +570,6 @@ def _stored_features(source: ImageSource):
 
 def _channel_layer(source: ImageSource, levels: list, coarsest, common: dict, index: int) -> LayerData:
     axis = source.channel_axis
-    take = (slice(None),) * axis + (index,)
     channel = source.channels[index] if index < len(source.channels) else _ome.Channel()
     name = channel.label or f"{source.name} [{index}]"
     kwargs = {
@@ -578,8 +580,13 @@ def _channel_layer(source: ImageSource, levels: list, coarsest, common: dict, in
         **_channel_look(channel),
     }
     kwargs.setdefault("colormap", ["magenta", "green", "cyan", "yellow", "red", "blue"][index % 6])
-    sliced = [level[take] for level in levels]
+    sliced = [_take(level, axis, index) for level in levels]
     return (sliced if len(sliced) > 1 else sliced[0], kwargs, "image")
+
+
+def _take(level, axis: int, index: int):
+    """``level`` at ``index`` of ``axis``, lazily where it is lazy."""
+    return level.fix(axis, index) if isinstance(level, LazyView) else level[(slice(None),) * axis + (index,)]
 
 
 def _channel_look(channel: _ome.Channel) -> dict:
@@ -598,7 +605,7 @@ def _squeeze_channel(data, kwargs: dict, source: ImageSource) -> LayerData:
     if axis is None:
         return (data, kwargs, "labels")
     levels = data if isinstance(data, list) else [data]
-    levels = [level[(slice(None),) * axis + (0,)] for level in levels]
+    levels = [_take(level, axis, 0) for level in levels]
     kwargs = {key: _drop(value, axis) if isinstance(value, list) else value for key, value in kwargs.items()}
     return (levels if len(levels) > 1 else levels[0], kwargs, "labels")
 

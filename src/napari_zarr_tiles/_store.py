@@ -19,14 +19,16 @@ from itertools import product
 from math import prod
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 import zarr
-from dask.base import tokenize
 from numcodecs.errors import UnknownCodecError
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 from ._errors import NotZarrError, RemoteStoreError, UnreadableChunkError, UnreadableStoreError
 from ._location import (
@@ -491,6 +493,9 @@ def to_dask(
         on a dask.distributed cluster, on the workers, so it must pickle. A viewer tells the person once per
         array; a writer records that its output is not a clean copy.
     """
+    import dask.array as da  # here, not at the top: the reader imports this module, and draws without dask
+    from dask.base import tokenize
+
     if bad_chunks not in BAD_CHUNK_MODES:
         raise ValueError(f"bad_chunks must be one of {BAD_CHUNK_MODES}, not {bad_chunks!r}")
     if min_task_edge is None:
@@ -515,8 +520,10 @@ def reading_bad_chunks(data: da.Array, bad_chunks: str, on_bad_chunks: Callable[
     it must stop on them, or record them, as ``convert`` and ``process`` do. The views sit in the graph as
     the values of dask's ``original-`` keys (``from_array`` with ``asarray=False``); only those are replaced.
     """
+    import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
+    data = da.asarray(data)  # a layer's lazy view (``_lazy``) becomes the dask view of its pixels
     graph = data.__dask_graph__()
     layers = {}
     for name, layer in graph.layers.items():
@@ -544,6 +551,13 @@ class NamedReads:
         self.array = array
         self.shape, self.dtype, self.ndim, self.chunks = array.shape, array.dtype, array.ndim, array.chunks
         self.bad_chunks, self.on_bad_chunks = bad_chunks, on_bad_chunks
+
+    def __repr__(self) -> str:
+        return f"<{store_name(self.array)}: array {self.array.path or '/'!r}>"
+
+    def to_dask(self) -> da.Array:
+        """The lazy dask view of this array (:func:`to_dask`), meeting bad chunks as this does."""
+        return to_dask(self.array, bad_chunks=self.bad_chunks, on_bad_chunks=self.on_bad_chunks)
 
     def __getitem__(self, selection):
         try:
