@@ -10,6 +10,7 @@ the metadata of the plate, of its first well and of that well's first field, and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from os import PathLike, fspath
 
 import numpy as np
 import zarr
+from zarr.api.asynchronous import open_array as open_array_async
+from zarr.core.sync import sync
 
 from . import _display, _ome
 from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
@@ -206,6 +209,11 @@ def mosaic(
     )
 
 
+def _key_reads(reads: list[slice], shape: tuple) -> tuple:
+    """``reads`` (of the axes but Y and X) as a key of the tile cache."""
+    return tuple((r.start, r.stop, r.step) for r in (slice(*read.indices(size)) for read, size in zip(reads, shape)))
+
+
 def sampled_wells(plate: Plate) -> list[_ome.WellPlace]:
     """The wells, spread over ``plate``, whose tiles are the mosaic's contrast sample."""
     wells = plate.layout.wells
@@ -341,59 +349,112 @@ class _MosaicTiles:
         """The reads of the axes but Y and X that the first frame (and the contrast sample) takes: each
         channel, every other axis at its middle."""
         return [
-            slice(None) if axis == self.channel else slice(size // 2, size // 2 + 1)
+            slice(0, size, 1) if axis == self.channel else slice(size // 2, size // 2 + 1, 1)
             for axis, size in enumerate(self.shape[:-2])
         ]
 
     def fetch_ahead(self, wells: list[_ome.WellPlace]) -> None:
-        """Start reading ``wells``' tiles as the first frame shows them (:meth:`first_reads`), in that order,
-        in the background. The mosaic fits a screen, so the first frame reads every well; fetched while napari
-        builds its layers (most of a second), their decoding, which leaves Python's interpreter lock free,
-        runs beside it (2.3 s to 1.8 s for the first frame of a 96-well plate here)."""
+        """Start reading ``wells``' tiles as the first frame shows them (:meth:`first_reads`), in the
+        background: the first :data:`SAMPLE_WELLS` (the contrast's), then the others. The mosaic fits a screen, so the first frame reads every well: fetched while napari
+        builds its layers, their reading and decoding overlap napari's own work.
+
+        They are opened and read in one batch of zarr's asynchronous calls (96 wells: 0.35 s, against 0.55 s
+        one after another and 0.5 s from 16 threads, whose hand-offs also slowed napari's own work). A well
+        that fails here (not stored, another field's path, a bad chunk) is read the usual way when drawn,
+        which says what is wrong."""
         reads = self.first_reads()
-        key_reads = tuple((r.start, r.stop, r.step) for r in (slice(*read.indices(size)) for read, size in zip(reads, self.shape)))
-        pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="plate-mosaic")
+        key_reads = _key_reads(reads, self.shape)
+        waiting = []
         with self._lock:
             for well in wells:
                 key = (well.path, key_reads)
                 if key not in self._tiles and key not in self._pending:
-                    self._pending[key] = pool.submit(self._fetch, well, reads, key)
-        pool.shutdown(wait=False)
+                    self._pending[key] = Future()
+                    waiting.append((well, key))
+        if waiting:
+            threading.Thread(
+                target=self._fetch, args=(waiting, reads), name="plate-mosaic-ahead", daemon=True
+            ).start()
 
-    def _fetch(self, well: _ome.WellPlace, reads: list[slice], key: tuple) -> np.ndarray | None:
+    def _fetch(self, waiting: list[tuple[_ome.WellPlace, tuple]], reads: list[slice]) -> None:
+        async def one(well: _ome.WellPlace, key: tuple) -> None:
+            tile = None
+            try:
+                array = await open_array_async(
+                    store=self.group.store, path=f"{self.group.path}/{well.path}/{self.field}/{self.level_path}".lstrip("/"),
+                    mode="r", zarr_format=self.group.metadata.zarr_format,
+                )
+                if array.ndim == len(self.shape):
+                    selection = self._selection(reads, array.shape)
+                    values = await array.getitem(selection) if selection is not None else None
+                    tile = self._tile_of(reads, values)
+                    with self._lock:
+                        self._arrays.setdefault(
+                            well.path, NamedReads(zarr.Array(array), bad_chunks="fill", on_bad_chunks=self.on_bad_chunks)
+                        )
+                    self._keep(key, tile)
+            except Exception:  # noqa: BLE001 - any failure: the well is read the usual way, which says what is wrong
+                tile = None
+            self._settle(key, tile)
+
+        async def every() -> None:
+            # the wells the contrast is sampled from first: the reader waits for those alone
+            for batch in (waiting[:SAMPLE_WELLS], waiting[SAMPLE_WELLS:]):
+                await asyncio.gather(*(one(well, key) for well, key in batch))
+
         try:
-            return self.well_tile(well, reads, ahead=True)
-        finally:
-            with self._lock:
-                self._pending.pop(key, None)
+            sync(every())
+        except Exception:  # as above, for the wells not yet settled
+            logger.debug("%s: reading the mosaic ahead failed", self.where, exc_info=True)
+        for _, key in waiting:
+            self._settle(key, None)
 
-    def well_tile(self, well: _ome.WellPlace, reads: list[slice], *, ahead: bool = False) -> np.ndarray | None:
-        """``well``'s cell at the mosaic's level, its axes but Y and X read as ``reads`` (slices of the
-        mosaic's axes; Y and X, if given, are ignored): cut or padded to the cell; None where it cannot be
-        read. Kept once read."""
-        reads = [slice(*read.indices(size)) for read, size in zip(reads[: len(self.shape) - 2], self.shape)]
-        key = (well.path, tuple((read.start, read.stop, read.step) for read in reads))
+    def _settle(self, key: tuple, tile: np.ndarray | None) -> None:
+        """The fetch ahead of ``key`` is over: its tile, or None (read it the usual way)."""
         with self._lock:
-            tile = self._tiles.get(key)
-            pending = None if tile is not None or ahead else self._pending.get(key)
-        if tile is not None:
-            return tile
+            pending = self._pending.pop(key, None)
         if pending is not None:
-            return pending.result()
-        array = self._level(well)
-        if array is None:
-            return None
+            pending.set_result(tile)
+
+    def _selection(self, reads: list[slice], shape: tuple) -> tuple | None:
+        """What to read of a well's level of ``shape`` for a tile of ``reads``; None where nothing is in it."""
+        selection = [slice(r.start, min(r.stop, size), r.step) for r, size in zip(reads, shape)]
+        selection += [slice(0, min(self.height, shape[-2])), slice(0, min(self.width, shape[-1]))]
+        return tuple(selection) if all(part.start < part.stop for part in selection) else None
+
+    def _tile_of(self, reads: list[slice], values: np.ndarray | None) -> np.ndarray:
+        """A well's ``values`` (or nothing) in a tile of ``reads`` and the cell's size, padded with zeros."""
         tile = np.zeros([len(range(r.start, r.stop, r.step)) for r in reads] + [self.height, self.width], self.dtype)
-        selection = [slice(r.start, min(r.stop, size), r.step) for r, size in zip(reads, array.shape)]
-        selection += [slice(0, min(self.height, array.shape[-2])), slice(0, min(self.width, array.shape[-1]))]
-        if all(part.start < part.stop for part in selection):
-            values = array[tuple(selection)]
+        if values is not None:
             tile[tuple(slice(0, size) for size in values.shape)] = values
+        return tile
+
+    def _keep(self, key: tuple, tile: np.ndarray) -> None:
         with self._lock:
             self._tiles[key] = tile
             self._tile_bytes += tile.nbytes
             while self._tile_bytes > TILE_CACHE_BYTES:
                 self._tile_bytes -= self._tiles.pop(next(iter(self._tiles))).nbytes
+
+    def well_tile(self, well: _ome.WellPlace, reads: list[slice]) -> np.ndarray | None:
+        """``well``'s cell at the mosaic's level, its axes but Y and X read as ``reads`` (slices of the
+        mosaic's axes; Y and X, if given, are ignored): cut or padded to the cell; None where it cannot be
+        read. Kept once read."""
+        reads = [slice(*read.indices(size)) for read, size in zip(reads[: len(self.shape) - 2], self.shape)]
+        key = (well.path, _key_reads(reads, self.shape))
+        with self._lock:
+            tile = self._tiles.get(key)
+            pending = None if tile is not None else self._pending.get(key)
+        if tile is None and pending is not None:
+            tile = pending.result()  # None: the fetch ahead failed, read it here
+        if tile is not None:
+            return tile
+        array = self._level(well)
+        if array is None:
+            return None
+        selection = self._selection(reads, array.shape)
+        tile = self._tile_of(reads, array[selection] if selection is not None else None)
+        self._keep(key, tile)
         return tile
 
     def _level(self, well: _ome.WellPlace) -> NamedReads | None:

@@ -131,9 +131,37 @@ def _explain_refusal(path: str | PathLike | Sequence[str | PathLike]) -> list[La
 
 
 def read_zarr(path: str | PathLike | Sequence[str | PathLike]) -> list[LayerData]:
-    """Read one or more zarr folders into napari layer data (lazy dask arrays)."""
+    """Read one or more zarr stores into napari layer data (lazy views, see ``_lazy``)."""
     paths = path if isinstance(path, list | tuple) else [path]
-    return [layer for item in paths for layer in layer_data(item)]
+    with _first_layer_prepared(while_waiting=any(is_url(item) for item in paths)):
+        return [layer for item in paths for layer in layer_data(item)]
+
+
+@contextmanager
+def _first_layer_prepared(*, while_waiting: bool) -> Iterator[None]:
+    """While a remote store answers (the first frame's two round trips: 0.2 s where each takes 0.1 s), Python
+    is idle: load what napari's first layer then costs most, pint's unit registry (napari gives every layer
+    units; 0.4 s) and scipy.ndimage (its thumbnails; 0.35 s), in a thread that is joined before napari goes
+    on, so that napari never meets either half-loaded. Nothing is done for local stores, which answer at once."""
+    if not while_waiting:
+        yield
+        return
+    thread = threading.Thread(target=_load_first_layer_needs, name="napari-first-layer", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _load_first_layer_needs() -> None:
+    try:
+        import pint
+        import scipy.ndimage  # noqa: F401 - loaded, not used here
+
+        pint.get_application_registry().pixel  # noqa: B018 - the registry loads its units on first use
+    except Exception:  # only a head start: napari loads them itself where this failed
+        logger.debug("loading napari's first-layer modules ahead failed", exc_info=True)
 
 
 def layer_data(path: str | PathLike, *, storage_options: dict | None = None) -> list[LayerData]:
