@@ -50,6 +50,8 @@ OVERVIEW_EDGE = 1024
 # Overview levels read tiles in tasks of this edge: measured on a 16384^2 uint16 array of 1024^2 chunks,
 # 2048 took 0.8 s where one chunk per task took 1.2-1.7 s (zarr decodes the chunks of one call concurrently).
 OVERVIEW_TASK_EDGE = 2048
+# The contrast is sampled from a level of at least this many pixels a plane where the image has one (256²).
+MIN_SAMPLE_PIXELS = 256 * 256
 # How deep to look for arrays inside plain (non-OME) groups.
 MAX_GROUP_DEPTH = 3
 
@@ -513,8 +515,9 @@ def _layers(source: ImageSource) -> list[LayerData]:
     if source.mosaic is not None:
         coarsest = source.mosaic.contrast_sample()
     else:
-        coarsest = levels[-1] if isinstance(levels[-1], np.ndarray) else NamedReads(
-            source.levels[-1], bad_chunks="fill", on_bad_chunks=tell
+        index = _contrast_level(source)
+        coarsest = levels[-1] if index == len(levels) - 1 and isinstance(levels[-1], np.ndarray) else NamedReads(
+            source.levels[index], bad_chunks="fill", on_bad_chunks=tell
         )
     if source.labels:
         kwargs = {**common, "name": source.name}
@@ -534,6 +537,18 @@ def _layers(source: ImageSource) -> list[LayerData]:
         _channel_layer(source, levels, coarsest, common, index) for index in range(levels[0].shape[channel_axis])
     ]
     return layers
+
+
+def _contrast_level(source: ImageSource) -> int:
+    """The stored level the contrast is sampled from: the coarsest with at least MIN_SAMPLE_PIXELS a plane,
+    else the finest. A coarsest level of a few pixels (a plate's field: 16 x 16) is averaged almost flat, and
+    its percentiles gave a window a fraction of the image's."""
+    y, x = _ome.yx_axes(source.axes)
+    for index in range(len(source.levels) - 1, -1, -1):
+        shape = source.levels[index].shape
+        if shape[y] * shape[x] >= MIN_SAMPLE_PIXELS:
+            return index
+    return 0
 
 
 def _plate_placement(mosaic: _plate.Mosaic) -> dict:
