@@ -50,8 +50,10 @@ OVERVIEW_EDGE = 1024
 # Overview levels read tiles in tasks of this edge: measured on a 16384^2 uint16 array of 1024^2 chunks,
 # 2048 took 0.8 s where one chunk per task took 1.2-1.7 s (zarr decodes the chunks of one call concurrently).
 OVERVIEW_TASK_EDGE = 2048
-# The contrast is sampled from a level of at least this many pixels a plane where the image has one (256²).
-MIN_SAMPLE_PIXELS = 256 * 256
+# The contrast is sampled from a level of at least this many pixels a plane where the image has one (64²): a
+# coarser one is a few pixels averaged almost flat. Not more: a remote image's coarsest level comes with its
+# metadata (its first chunk is asked for with them), a finer one would cost the first frame a round trip.
+MIN_SAMPLE_PIXELS = 64 * 64
 # How deep to look for arrays inside plain (non-OME) groups.
 MAX_GROUP_DEPTH = 3
 
@@ -542,7 +544,7 @@ def _layers(source: ImageSource) -> list[LayerData]:
 def _contrast_level(source: ImageSource) -> int:
     """The stored level the contrast is sampled from: the coarsest with at least MIN_SAMPLE_PIXELS a plane,
     else the finest. A coarsest level of a few pixels (a plate's field: 16 x 16) is averaged almost flat, and
-    its percentiles gave a window a fraction of the image's."""
+    its percentiles gave a window a quarter of the image's."""
     y, x = _ome.yx_axes(source.axes)
     for index in range(len(source.levels) - 1, -1, -1):
         shape = source.levels[index].shape
