@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from plate_stores import wrap, write_group, write_image
 
 from napari_zarr_tiles import _plate
+from napari_zarr_tiles._errors import ZarrTilesError
 from napari_zarr_tiles._lazy import LazyView
 from napari_zarr_tiles._store import NamedReads
 
@@ -146,3 +147,28 @@ def test_the_mosaics_dask_view_and_contrast_sample_hold_the_same_pixels(plate_an
     sample = mosaic.contrast_sample()  # the wells, one under the other, each channel, z at its middle
     assert sample.shape == (2, 1, 4 * 24, 24)
     np.testing.assert_array_equal(sample[:, 0, :24], well_pixels(0, 0, 24)[:, 1:2, :24, :24][:, 0])
+
+
+@pytest.mark.gui
+def test_painting_on_labels_opened_from_zarr_changes_the_layer_not_the_store(tmp_path, make_napari_viewer, monkeypatch):
+    """napari paints by item assignment: a dask array took it lazily, a lazy view takes its pixels into memory
+    at the first stroke; the store is never written (Plugins > Edit labels writes it)."""
+    path = tmp_path / "labels.zarr"
+    array = zarr.create_array(str(path), shape=(200, 300), chunks=(64, 64), dtype="uint32")
+    array[50:100, 50:100] = 3
+    stored = sorted((file, file.stat().st_mtime_ns) for file in path.rglob("*") if file.is_file())
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(path), plugin="napari-zarr-tiles", layer_type="labels")
+    layer.paint((10, 10), 5)
+    layer.fill((60, 60), 7)
+    assert layer.data[10, 10] == 5 and (layer.data[50:100, 50:100] == 7).all()
+    np.testing.assert_array_equal(da.asarray(layer.data).compute()[50:100, 50:100], 7)
+    layer.undo()  # napari's own history, through the same item assignment
+    assert (layer.data[50:100, 50:100] == 3).all()
+    assert sorted((file, file.stat().st_mtime_ns) for file in path.rglob("*") if file.is_file()) == stored
+    np.testing.assert_array_equal(zarr.open_array(str(path), mode="r")[50:100, 50:100], 3)
+
+    monkeypatch.setattr("napari_zarr_tiles._lazy.MAX_PAINTED_BYTES", 1000)
+    [big] = viewer.open(str(path), plugin="napari-zarr-tiles", layer_type="labels")
+    with pytest.raises(ZarrTilesError, match=r"too big to paint in memory; edit these labels on disk with Plugins > Edit labels"):
+        big.data[0, 0] = 1

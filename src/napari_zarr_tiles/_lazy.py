@@ -7,6 +7,9 @@ napari :class:`LazyView` objects: indexing one reads the view (numpy out), zarr 
 concurrently, as napari does with a zarr array; :meth:`LazyView.fix` takes one index of an axis without
 reading (a channel's layer); and ``dask.array.asarray``, which the engine applies to every input, turns one
 into the dask view of the same pixels (its ``to_dask_array``), so processing and saving a layer are as before.
+
+napari paints and fills a single-scale labels layer by item assignment: a view then holds its pixels in
+memory (as a dask array did), never writing to the store; Plugins > Edit labels edits the store itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from math import prod
 from typing import Protocol
 
 import numpy as np
+
+from ._errors import ZarrTilesError
+
+# The most a view takes into memory when napari first paints on it (a dask array took any size, lazily).
+MAX_PAINTED_BYTES = 2**30
 
 
 class ViewSource(Protocol):
@@ -43,6 +51,7 @@ class LazyView:
         self.dtype = np.dtype(source.dtype)
         self.ndim = len(self.shape)
         self.chunks = tuple(source.chunks[axis] for axis in self._kept)
+        self._painted: np.ndarray | None = None  # the pixels, once napari has painted on them
 
     @property
     def size(self) -> int:
@@ -59,7 +68,7 @@ class LazyView:
         return f"<LazyView shape={self.shape} dtype={self.dtype} of {self.source!r}>"
 
     def fix(self, axis: int, index: int) -> LazyView:
-        """This view with ``axis`` taken at ``index`` (nothing read)."""
+        """This view with ``axis`` taken at ``index`` (nothing read; the view is not painted on)."""
         size = self.shape[axis]
         index = operator.index(index)
         if not -size <= index < size:
@@ -69,6 +78,8 @@ class LazyView:
     def __getitem__(self, selection) -> np.ndarray:
         """The pixels of ``selection`` (ints, slices and an Ellipsis are read as such; anything else, such as
         an index array, is applied to the whole of its axis once read)."""
+        if self._painted is not None:
+            return self._painted[selection]
         parts = _expanded(selection, self.ndim)
         read = [
             part if isinstance(part, slice) or _is_int(part) else slice(None)
@@ -85,12 +96,28 @@ class LazyView:
             values = values[after]
         return values
 
+    def __setitem__(self, selection, values) -> None:
+        """napari's paint and fill: the view's pixels are read into memory at the first stroke, then changed
+        there; the store is not written."""
+        if self._painted is None:
+            if self.nbytes > MAX_PAINTED_BYTES:
+                raise ZarrTilesError(
+                    f"{self.source!r}: {self.nbytes / 2**30:.1f} GB is too big to paint in memory; edit these labels "
+                    "on disk with Plugins > Edit labels (napari-zarr-tiles), which reads only the part on screen"
+                )
+            self._painted = np.array(self[...], copy=True)
+        self._painted[selection] = values
+
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         values = self[...]
         return values if dtype is None else values.astype(dtype, copy=False)
 
     def to_dask_array(self):
         """The dask view of these pixels (``dask.array.asarray`` calls this)."""
+        if self._painted is not None:
+            import dask.array as da
+
+            return da.from_array(self._painted, chunks=self.chunks)
         data = self.source.to_dask()
         return data[tuple(self.fixed.get(axis, slice(None)) for axis in range(data.ndim))]
 
