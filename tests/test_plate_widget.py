@@ -69,6 +69,35 @@ def test_a_second_well_replaces_the_first_and_a_double_click_opens_the_well_unde
     assert widget.well.name == "C1"
 
 
+def click(widget, viewer, position, *, drag: bool = False) -> None:
+    """A press at ``position``, then a release there, or a move first (a drag), as napari calls the callback."""
+    event = SimpleNamespace(position=position, type="mouse_press")
+    callback = widget._clicked(viewer, event)
+    next(callback)
+    for kind in ("mouse_move", "mouse_release") if drag else ("mouse_release",):
+        event.type = kind
+        try:
+            next(callback)
+        except StopIteration:
+            break
+
+
+def test_a_click_on_the_mosaic_picks_the_well_under_it_a_drag_does_not_and_a_closed_widget_neither(plate_viewer):
+    viewer, widget, _ = plate_viewer
+    opened = len(viewer.layers)
+    click(widget, viewer, (2 * CELL + 5, 0 * CELL + 5))  # C1
+    assert widget.well.name == "C1" and widget._grid.currentRow() == 2 and widget._grid.currentColumn() == 0
+    assert widget._status.value == "C1: 2 field(s)" and len(viewer.layers) == opened  # listed, not opened
+    click(widget, viewer, (3 * CELL + 5, 4 * CELL + 5), drag=True)  # a pan starting in D5
+    assert widget.well.name == "C1"
+    click(widget, viewer, (1 * CELL + 5, 2 * CELL + 5))  # B3: no well there
+    assert widget.well.name == "C1"
+    viewer.window.remove_dock_widget(widget.native)  # as the dock's close button does
+    click(widget, viewer, (3 * CELL + 5, 4 * CELL + 5))
+    widget._double_clicked(viewer, SimpleNamespace(position=(3 * CELL + 5, 4 * CELL + 5)))
+    assert widget.well.name == "C1" and len(viewer.layers) == opened
+
+
 def test_the_mosaic_draws_in_a_real_window(make_napari_viewer, tmp_path, qtbot):
     path = write_plate(tmp_path / "plate.zarr", "0.4")
     viewer = make_napari_viewer(show=True)

@@ -1,7 +1,7 @@
 """The *Plate* widget: browse an HCS plate opened as a mosaic, and open a well's field at full resolution.
 
 The plate's rows and columns are a grid of its wells (wells it does not hold are greyed out); a well picked
-there, or double-clicked in the canvas, lists its fields; *Open* adds that field's image (every pyramid level,
+there, or clicked in the canvas, lists its fields (a double click also opens the first); *Open* adds that field's image (every pyramid level,
 lazy) and its labels over the well's place in the mosaic, replacing the well opened before. For a
 bioformats2raw store, whose first series the reader opened, the widget lists its series to open instead.
 *Well names* writes the wells' names on the mosaic (a Points layer with text, on request: napari's first
@@ -62,6 +62,7 @@ class PlateWidget(Container):
         viewer.layers.events.inserted.connect(self._follow_layers)
         viewer.layers.events.removed.connect(self._follow_layers)
         viewer.mouse_double_click_callbacks.append(self._double_clicked)
+        viewer.mouse_drag_callbacks.append(self._clicked)
         self._show_store(self._store.value)
 
     # --- what the viewer holds --------------------------------------------------------------------------
@@ -202,17 +203,32 @@ class PlateWidget(Container):
 
     def _double_clicked(self, viewer, event) -> None:
         """A double click on the chosen plate's mosaic picks the well under it and opens its field."""
-        layer = self._mosaic_layer()
-        if layer is None or self.plate is None:
-            return
-        placement = layer.metadata["plate"]
-        y, x = event.position[-2:]
-        row = int((y - placement["origin"][0]) // placement["cell"][0])
-        column = int((x - placement["origin"][1]) // placement["cell"][1])
-        well = self.plate.well_at(row, column)
+        well = self._well_under(event.position)
         if well is not None:
             self.choose_well(well.name)
             self.open_field()
+
+    def _clicked(self, viewer, event):
+        """A click (a press and release without a drag, which pans) on the mosaic picks the well under it."""
+        position = event.position
+        yield
+        if event.type == "mouse_move":
+            return  # a drag: napari's pan, not a pick
+        well = self._well_under(position)
+        if well is not None and well != self.well:
+            self.choose_well(well.name)
+
+    def _well_under(self, position):
+        """The well of the chosen plate's mosaic at ``position`` (world coordinates), or None; None too once the
+        widget is closed (napari takes it out of its dock, hidden), so that clicks stop picking wells."""
+        layer = self._mosaic_layer()
+        if layer is None or self.plate is None or self.native.isHidden():
+            return None
+        placement = layer.metadata["plate"]
+        y, x = position[-2:]
+        row = int((y - placement["origin"][0]) // placement["cell"][0])
+        column = int((x - placement["origin"][1]) // placement["cell"][1])
+        return self.plate.well_at(row, column)
 
     # --- opening ----------------------------------------------------------------------------------------
 
