@@ -37,7 +37,7 @@ def part(size: int):
         st.integers(-size, size - 1),
         st.builds(
             slice, st.none() | st.integers(-size - 2, size + 2), st.none() | st.integers(-size - 2, size + 2),
-            st.none() | st.integers(1, 4),
+            st.none() | st.integers(1, 4) | st.integers(-4, -1),
         ),
     )
 
@@ -54,15 +54,37 @@ def test_a_lazy_view_reads_what_numpy_reads_and_a_fixed_channel_too(view, data):
     np.testing.assert_array_equal(fixed[inner], VALUES[:, channel][inner])
 
 
-def test_a_lazy_view_takes_an_ellipsis_index_arrays_and_numpy_integers(view):
+def test_a_lazy_view_takes_an_ellipsis_index_arrays_masks_new_axes_and_numpy_integers(view):
     np.testing.assert_array_equal(view[..., 3], VALUES[..., 3])
     np.testing.assert_array_equal(view[np.int64(1), ..., 2:9:3], VALUES[1, ..., 2:9:3])
     np.testing.assert_array_equal(view[:, 1, [0, 5, 36]], VALUES[:, 1, [0, 5, 36]])
+    np.testing.assert_array_equal(view[None, 1], VALUES[None, 1])
+    np.testing.assert_array_equal(view[VALUES > 9000], VALUES[VALUES > 9000])
     np.testing.assert_array_equal(np.asarray(view.fix(0, 2)), VALUES[2])
     with pytest.raises(IndexError, match="too many indices"):
         view[0, 0, 0, 0, 0]
     with pytest.raises(IndexError, match="out of bounds"):
         view.fix(1, 2)
+    for outside in [(3,), (0, 0, 37), (-4,), (0, 2)]:
+        with pytest.raises(IndexError, match="out of bounds"):
+            view[outside]
+
+
+def test_a_lazy_view_iterates_and_computes_as_the_dask_data_of_a_layer_did(view):
+    """What scripts and napari's layer actions do with ``layer.data``: iterate (which stops at the end),
+    cast, reduce, transpose, compare and do arithmetic, lazily through the dask view."""
+    planes = list(view)
+    assert len(planes) == 3 and all(np.array_equal(plane, VALUES[index]) for index, plane in enumerate(planes))
+    assert np.asarray(view.astype(int)).dtype == int and int(view.max().compute()) == VALUES.max()
+    assert int(np.max(view)) == VALUES.max() and view.mean().compute() == pytest.approx(VALUES.mean())
+    np.testing.assert_array_equal(np.asarray(view.T), VALUES.T)
+    np.testing.assert_array_equal(np.asarray(view + 1), VALUES + 1)
+    np.testing.assert_array_equal(np.asarray(2 * view - view), VALUES)
+    np.testing.assert_array_equal(np.asarray(view == 5), VALUES == 5)
+    np.testing.assert_array_equal(np.asarray(view > 100), VALUES > 100)
+    np.testing.assert_array_equal(np.asarray(np.sqrt(view)), np.sqrt(VALUES))
+    np.testing.assert_array_equal(np.asarray(np.stack([view.fix(1, 0), view.fix(1, 1)], axis=1)), VALUES)
+    assert {view: 1}[view] == 1  # still hashable, by identity
 
 
 def test_dask_asarray_of_a_lazy_view_is_the_dask_view_of_the_same_pixels(view):
@@ -74,19 +96,27 @@ def test_dask_asarray_of_a_lazy_view_is_the_dask_view_of_the_same_pixels(view):
     np.testing.assert_array_equal(da.stack([view.fix(1, 0), fixed]).compute(), np.stack([VALUES[:, 0], VALUES[:, 1]]))
 
 
-def test_the_reader_imports_neither_dask_array_nor_dask_distributed_to_draw(tmp_path):
-    """What the first frame is spared (0.8 s): napari itself imports neither."""
-    array = zarr.create_array(str(tmp_path / "image.zarr"), shape=(64, 64), chunks=(32, 32), dtype="uint8")
-    array[...] = 7
+@pytest.mark.gui
+def test_a_first_frame_in_napari_imports_neither_dask_array_nor_dask_distributed(tmp_path):
+    """What the first frame is spared (0.8 s), napari's own slicing, thumbnail and drawing included: nothing
+    napari asks of the layers' data reaches their dask views. A pyramid with channels and labels."""
+    from conftest import CYX, ome_group, write_ome_image
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 4000, (2, 256, 256), dtype=np.uint16)
+    root = ome_group(tmp_path / "image.zarr", "0.5")
+    write_ome_image(root, [image, image[:, ::2, ::2]], CYX, version="0.5", chunks=(1, 64, 64))
     script = (
-        "import sys, numpy as np\n"
-        "from napari_zarr_tiles._reader import napari_get_reader\n"
-        f"layers = napari_get_reader({str(tmp_path / 'image.zarr')!r})({str(tmp_path / 'image.zarr')!r})\n"
-        "data = layers[0][0]\n"
-        "assert int(np.asarray(data[10:20, 30:40]).sum()) == 700\n"
+        "import sys, numpy as np, napari\n"
+        "viewer = napari.Viewer(show=True)\n"
+        f"layers = viewer.open({str(tmp_path / 'image.zarr')!r}, plugin='napari-zarr-tiles')\n"
+        "viewer.reset_view()\n"
+        "frame = viewer.screenshot(canvas_only=True, flash=False)\n"
+        "assert len(layers) == 2 and frame.std() > 0\n"
         "print(sorted(name for name in ('dask.array', 'distributed') if name in sys.modules))\n"
+        "viewer.close()\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
 
@@ -137,6 +167,17 @@ def test_the_mosaic_reads_what_a_mosaic_assembled_in_numpy_holds(plate_and_expec
     channel = data.draw(st.integers(0, 1))
     inner = tuple(data.draw(part(size)) for size in expected.shape[1:])
     np.testing.assert_array_equal(mosaic.data.fix(0, channel)[inner], expected[channel][inner])
+
+
+def test_the_mosaic_iterates_and_refuses_indices_beyond_it(plate_and_expected):
+    path, expected = plate_and_expected
+    data = _plate.mosaic(_plate.open_plate(path)).data
+    planes = list(data)
+    assert len(planes) == 2 and all(np.array_equal(plane, expected[index]) for index, plane in enumerate(planes))
+    for outside in [(2,), (0, 3), (0, 0, expected.shape[2]), (-3,)]:
+        with pytest.raises(IndexError, match="out of bounds"):
+            data[outside]
+    np.testing.assert_array_equal(data[1, 2, ::-1, ::-2], expected[1, 2, ::-1, ::-2])
 
 
 def test_the_mosaics_dask_view_and_contrast_sample_hold_the_same_pixels(plate_and_expected):

@@ -76,25 +76,40 @@ class LazyView:
         return LazyView(self.source, {**self.fixed, self._kept[axis]: index % size})
 
     def __getitem__(self, selection) -> np.ndarray:
-        """The pixels of ``selection`` (ints, slices and an Ellipsis are read as such; anything else, such as
-        an index array, is applied to the whole of its axis once read)."""
+        """The pixels of ``selection``, as numpy indexes: ints and slices (any step) are read as such, only
+        what they cover; anything else (index arrays, masks, new axes) is applied to the whole view once read."""
         if self._painted is not None:
             return self._painted[selection]
-        parts = _expanded(selection, self.ndim)
-        read = [
-            part if isinstance(part, slice) or _is_int(part) else slice(None)
-            for part in parts
-        ]
+        parts = list(selection) if isinstance(selection, tuple) else [selection]
+        if not all(part is Ellipsis or _is_int(part) or isinstance(part, slice) for part in parts):
+            return np.asarray(self[...])[selection]
+        parts = _expanded(parts, self.ndim)
+        reads, after = [], []
+        for axis, (part, size) in enumerate(zip(parts, self.shape)):
+            if _is_int(part):
+                if not -size <= part < size:
+                    raise IndexError(f"index {part} is out of bounds for axis {axis} with size {size}")
+                reads.append(int(part) % size)
+                continue
+            steps = range(*part.indices(size))
+            if steps.step > 0 or not steps:  # zarr reads forward steps; backward ones are read forward, then turned
+                reads.append(slice(steps.start, steps.stop, steps.step) if steps else slice(0, 0))
+                after.append(slice(None))
+            else:
+                reads.append(slice(steps[-1], steps[0] + 1, -steps.step))
+                after.append(slice(None, None, -1))
         full: list = [None] * len(self.source.shape)
         for axis, index in self.fixed.items():
             full[axis] = index
-        for axis, part in zip(self._kept, read):
+        for axis, part in zip(self._kept, reads):
             full[axis] = part
         values = np.asarray(self.source[tuple(full)])
-        after = tuple(part if not isinstance(part, slice) else slice(None) for part in parts if not _is_int(part))
-        if any(not isinstance(part, slice) for part in after):
-            values = values[after]
-        return values
+        return values[tuple(after)] if any(step != slice(None) for step in after) else values
+
+    def __iter__(self):
+        """Plane after plane along the first axis, each read when reached (as iterating numpy does)."""
+        for index in range(len(self)):
+            yield self[index]
 
     def __setitem__(self, selection, values) -> None:
         """napari's paint and fill: the view's pixels are read into memory at the first stroke, then changed
@@ -112,6 +127,23 @@ class LazyView:
         values = self[...]
         return values if dtype is None else values.astype(dtype, copy=False)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy's ufuncs on a view go to its dask view (lazy, as they did on a layer's dask data)."""
+        inputs = tuple(value.to_dask_array() if isinstance(value, LazyView) else value for value in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """numpy's functions (``np.max(view)``, ``np.stack``) on a view go to its dask view."""
+
+        def as_dask(value):
+            if isinstance(value, LazyView):
+                return value.to_dask_array()
+            if isinstance(value, list | tuple):
+                return type(value)(as_dask(item) for item in value)
+            return value
+
+        return func(*as_dask(args), **{key: as_dask(value) for key, value in kwargs.items()})
+
     def to_dask_array(self):
         """The dask view of these pixels (``dask.array.asarray`` calls this)."""
         if self._painted is not None:
@@ -126,12 +158,51 @@ def _is_int(part) -> bool:
     return isinstance(part, int | np.integer) and not isinstance(part, bool | np.bool_)
 
 
-def _expanded(selection, ndim: int) -> list:
-    """``selection`` as one part per axis: an Ellipsis spread, missing trailing axes whole."""
-    parts = list(selection) if isinstance(selection, tuple) else [selection]
+def _expanded(parts: list, ndim: int) -> list:
+    """``parts`` (ints and slices) as one per axis: an Ellipsis spread, missing trailing axes whole."""
+    parts = list(parts)
     if any(part is Ellipsis for part in parts):
         at = next(index for index, part in enumerate(parts) if part is Ellipsis)
         parts[at : at + 1] = [slice(None)] * (ndim - len(parts) + 1)
     if len(parts) > ndim:
         raise IndexError(f"too many indices for an array of {ndim} dimensions: {len(parts)}")
     return parts + [slice(None)] * (ndim - len(parts))
+
+
+# The array operations a view hands to its dask view (lazy results, as when layers held dask arrays); looked
+# up by name only, so that nothing napari asks of a layer's data imports dask before the first frame.
+DASK_METHODS = frozenset({
+    "all", "any", "argmax", "argmin", "astype", "compute", "cumsum", "map_blocks", "map_overlap", "max", "mean",
+    "min", "nonzero", "persist", "prod", "ravel", "rechunk", "reshape", "round", "squeeze", "std", "sum", "swapaxes",
+    "T", "transpose", "var", "view",
+})
+
+
+def _dask_method(name: str):
+    def method(self, *args, **kwargs):
+        return getattr(self.to_dask_array(), name)(*args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"The dask array's ``{name}`` of this view (lazy, as a layer's dask data was)."
+    return method
+
+
+def _dask_operator(name: str):
+    def operator_(self, *args):
+        return getattr(self.to_dask_array(), name)(*args)
+
+    operator_.__name__ = name
+    return operator_
+
+
+for _name in DASK_METHODS - {"T"}:
+    setattr(LazyView, _name, _dask_method(_name))
+LazyView.T = property(lambda self: self.to_dask_array().T, doc="The transposed dask view.")
+for _name in (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+    "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__and__", "__rand__",
+    "__or__", "__ror__", "__xor__", "__rxor__", "__lshift__", "__rshift__", "__neg__", "__pos__", "__abs__",
+    "__invert__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+):
+    setattr(LazyView, _name, _dask_operator(_name))
+LazyView.__hash__ = object.__hash__  # a view is one object, as before __eq__ compared pixels

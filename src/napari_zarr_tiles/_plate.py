@@ -38,9 +38,6 @@ GAP_FRACTION = 0.1
 # The mosaic's tiles kept once read (a 96-well plate's mosaic is a few MB a channel): napari slices a new
 # layer several times before its first frame, and reads it again at every pan and zoom.
 TILE_CACHE_BYTES = 256 * 2**20
-# Wells read at once: a view's wells are fetched together (96 one after another took 0.8 s a channel of the
-# first frame from local disk; over a network each would wait its own round trip).
-READ_THREADS = 16
 # The wells, spread over the plate, whose tiles are the mosaic's contrast sample: one well's range is not the
 # plate's (wells brighter than the first showed solid white).
 SAMPLE_WELLS = 8
@@ -324,8 +321,16 @@ class _MosaicTiles:
             for column in range(left // self.pitch[1], -(-right // self.pitch[1]))
             if (row, column) in self.wells
         ]
-        with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(cells)))) as pool:
-            tiles = list(pool.map(lambda cell: self.well_tile(self.wells[cell], reads), cells))
+        key_reads = _key_reads(reads, self.shape)
+        with self._lock:
+            missing = [
+                (self.wells[cell], (self.wells[cell].path, key_reads)) for cell in cells
+                if (self.wells[cell].path, key_reads) not in self._tiles
+                and (self.wells[cell].path, key_reads) not in self._pending
+            ]
+        if missing:
+            self._read_batch([missing], reads)
+        tiles = [self.well_tile(self.wells[cell], reads) for cell in cells]  # kept, waited for, or read alone
         for (row, column), tile in zip(cells, tiles):
             if tile is None:
                 continue
@@ -355,8 +360,8 @@ class _MosaicTiles:
 
     def fetch_ahead(self, wells: list[_ome.WellPlace]) -> None:
         """Start reading ``wells``' tiles as the first frame shows them (:meth:`first_reads`), in the
-        background: the first :data:`SAMPLE_WELLS` (the contrast's), then the others. The mosaic fits a screen, so the first frame reads every well: fetched while napari
-        builds its layers, their reading and decoding overlap napari's own work.
+        background: the first :data:`SAMPLE_WELLS` (the contrast's), then the others. The mosaic fits a
+        screen, so the first frame reads every well: fetched while napari builds its layers.
 
         They are opened and read in one batch of zarr's asynchronous calls (96 wells: 0.35 s, against 0.55 s
         one after another and 0.5 s from 16 threads, whose hand-offs also slowed napari's own work). A well
@@ -372,19 +377,31 @@ class _MosaicTiles:
                     self._pending[key] = Future()
                     waiting.append((well, key))
         if waiting:
+            # the wells the contrast is sampled from first: the reader waits for those alone
+            batches = [waiting[:SAMPLE_WELLS], waiting[SAMPLE_WELLS:]]
             threading.Thread(
-                target=self._fetch, args=(waiting, reads), name="plate-mosaic-ahead", daemon=True
+                target=self._read_batch, args=(batches, reads), name="plate-mosaic-ahead", daemon=True
             ).start()
 
-    def _fetch(self, waiting: list[tuple[_ome.WellPlace, tuple]], reads: list[slice]) -> None:
+    def _read_batch(self, batches: list[list[tuple[_ome.WellPlace, tuple]]], reads: list[slice]) -> None:
+        """Read the tiles of ``batches`` of (well, cache key), one batch after the other, each in one batch of
+        zarr's asynchronous calls (a well opened where it is not yet), and keep them; a well that fails
+        here is left to :meth:`well_tile`, which reads it alone and says what is wrong."""
+
         async def one(well: _ome.WellPlace, key: tuple) -> None:
             tile = None
             try:
-                array = await open_array_async(
-                    store=self.group.store, path=f"{self.group.path}/{well.path}/{self.field}/{self.level_path}".lstrip("/"),
-                    mode="r", zarr_format=self.group.metadata.zarr_format,
-                )
-                if array.ndim == len(self.shape):
+                known = self._arrays.get(well.path)
+                if isinstance(known, str):  # known not to open: well_tile says so, once
+                    array = None
+                elif isinstance(known, NamedReads):
+                    array = known.array._async_array
+                else:
+                    array = await open_array_async(
+                        store=self.group.store, mode="r", zarr_format=self.group.metadata.zarr_format,
+                        path=f"{self.group.path}/{well.path}/{self.field}/{self.level_path}".lstrip("/"),
+                    )
+                if array is not None and array.ndim == len(self.shape):
                     selection = self._selection(reads, array.shape)
                     values = await array.getitem(selection) if selection is not None else None
                     tile = self._tile_of(reads, values)
@@ -393,21 +410,21 @@ class _MosaicTiles:
                             well.path, NamedReads(zarr.Array(array), bad_chunks="fill", on_bad_chunks=self.on_bad_chunks)
                         )
                     self._keep(key, tile)
-            except Exception:  # noqa: BLE001 - any failure: the well is read the usual way, which says what is wrong
+            except Exception:  # noqa: BLE001 - any failure: the well is read alone, which says what is wrong
                 tile = None
             self._settle(key, tile)
 
         async def every() -> None:
-            # the wells the contrast is sampled from first: the reader waits for those alone
-            for batch in (waiting[:SAMPLE_WELLS], waiting[SAMPLE_WELLS:]):
+            for batch in batches:
                 await asyncio.gather(*(one(well, key) for well, key in batch))
 
         try:
             sync(every())
         except Exception:  # as above, for the wells not yet settled
-            logger.debug("%s: reading the mosaic ahead failed", self.where, exc_info=True)
-        for _, key in waiting:
-            self._settle(key, None)
+            logger.debug("%s: reading the mosaic's wells failed", self.where, exc_info=True)
+        for batch in batches:
+            for _, key in batch:
+                self._settle(key, None)
 
     def _settle(self, key: tuple, tile: np.ndarray | None) -> None:
         """The fetch ahead of ``key`` is over: its tile, or None (read it the usual way)."""
