@@ -523,3 +523,23 @@ def test_a_damaged_zip_file_opened_in_a_real_viewer_says_it_is_not_a_readable_zi
 def test_a_storage_option_given_as_a_number_in_python_is_named():
     with pytest.raises(InvalidOptionError, match=r"storage_options timeout: give the value as text .*not 5"):
         open_readonly("http://127.0.0.1:9/x.zarr", storage_options={"timeout": 5})
+
+
+def test_chunks_a_server_fails_while_drawing_are_said_with_network_advice(served, image, monkeypatch):
+    """Not "restore those files from a copy" (the store is fine): they are asked for again when next drawn."""
+    from napari.utils import notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_warning", told.append)
+    [(data, _, _)] = layer_data(served.store_url)
+    served.status = {"/cells.ome.zarr/0/c/": 500}
+    assert (data[0][:128, :128] == 0).all()
+    served.status = {}
+    np.testing.assert_array_equal(data[0][:128, :128], image[:128, :128])  # the server answers again: read again
+    from qtpy.QtWidgets import QApplication
+
+    if QApplication.instance() is not None:
+        QApplication.processEvents()
+    [message] = [text for text in told if "cannot be read" in text]
+    assert served.store_url in message and "500" in message
+    assert "asked for again when napari next draws them" in message and "restore" not in message

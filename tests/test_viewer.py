@@ -79,3 +79,30 @@ def test_sample_data_open_and_draw(make_napari_viewer, tmp_path, monkeypatch):
     [layer] = viewer.layers
     assert layer.multiscale and layer.data[0].shape == (65536, 65536)
     assert drawn(viewer).std() > 3
+
+
+@pytest.mark.parametrize("values_a_pixel", [3, 4])
+def test_a_plain_rgb_or_rgba_array_opens_as_red_green_blue_layers_added(make_napari_viewer, tmp_path, values_a_pixel):
+    """An image library's colour array (Y, X, 3 or 4 uint8, no axis names): napari's own guess made it RGB and
+    the reader's three-axis scale then failed to broadcast; it now opens as its colour channels, added."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (64, 80, values_a_pixel), dtype=np.uint8)
+    zarr.create_array(str(tmp_path / "photo.zarr"), data=pixels)
+    viewer = make_napari_viewer(show=True)
+    layers = viewer.open(str(tmp_path / "photo.zarr"), plugin="napari-zarr-tiles")
+    names = ["photo [red]", "photo [green]", "photo [blue]", "photo [alpha]"][:values_a_pixel]
+    assert [layer.name for layer in layers] == names
+    assert [layer.colormap.name for layer in layers[:3]] == ["red", "green", "blue"]
+    for index, layer in enumerate(layers):
+        np.testing.assert_array_equal(np.asarray(layer.data), pixels[..., index])
+        assert tuple(layer.contrast_limits) == (0, 255) and layer.blending == "additive"
+        assert layer.visible == (index < 3)
+    frame = viewer.screenshot(canvas_only=True, flash=False)
+    assert frame[..., :3].std() > 20  # drawn in colour, not one flat plane
+
+
+def test_an_array_with_axis_names_ending_in_three_values_opens_as_named(make_napari_viewer, tmp_path):
+    zarr.create_array(str(tmp_path / "named.zarr"), data=np.zeros((64, 80, 3), np.uint8), dimension_names=("z", "y", "x"))
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(tmp_path / "named.zarr"), plugin="napari-zarr-tiles")
+    assert not layer.rgb and layer.data.shape == (64, 80, 3) and layer.axis_labels == ("z", "y", "x")

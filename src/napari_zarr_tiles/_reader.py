@@ -463,6 +463,17 @@ def _multiscale_source(group: zarr.Group, where: str, name: str, version: str | 
 def _plain_source(array: zarr.Array, where: str, name: str, levels: tuple[zarr.Array, ...] = ()) -> ImageSource:
     names = _dimension_names(array)
     axes = tuple(_ome.Axis(name=axis, type="space" if axis in _ome.SPACE_NAMES else None) for axis in names)
+    channels: tuple[_ome.Channel, ...] = ()
+    if _is_rgb(array):
+        # red, green and blue channel layers, added: the colour image napari would show, each channel a layer
+        # the tools take; alpha, which adding cannot show, as a hidden fourth
+        axes = (*(_ome.Axis(name=axis, type="space") for axis in _ome.conventional_names(array.ndim - 1)[-2:]),
+                _ome.Axis(name="c", type="channel"))
+        window = (0.0, 255.0) if array.dtype == np.uint8 else None
+        channels = tuple(
+            _ome.Channel(label=f"{name} [{label}]", color=color, window=window, visible=label != "alpha")
+            for label, color in zip(("red", "green", "blue", "alpha"), ("FF0000", "00FF00", "0000FF", "FFFFFF"))
+        )[: array.shape[-1]]
     return ImageSource(
         where=where,
         name=name,
@@ -470,7 +481,14 @@ def _plain_source(array: zarr.Array, where: str, name: str, levels: tuple[zarr.A
         axes=axes,
         scale=(1.0,) * array.ndim,
         translate=(0.0,) * array.ndim,
+        channels=channels,
     )
+
+
+def _is_rgb(array: zarr.Array) -> bool:
+    """A colour image as image libraries store it: Y, X and 3 or 4 values a pixel (RGB, RGBA), no axis names."""
+    has_names = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
+    return array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4 and not has_names
 
 
 def _dimension_names(array: zarr.Array) -> list[str]:
@@ -506,6 +524,8 @@ def _layers(source: ImageSource) -> list[LayerData]:
         "multiscale": len(levels) > 1,
         "metadata": {"zarr_path": source.where},
     }
+    if not source.labels:
+        common["rgb"] = False  # the axes are the store's: napari's guess from a last axis of 3 or 4 would be wrong
     if source.mosaic is not None:
         common["metadata"]["plate"] = _plate_placement(source.mosaic)
     if any(axis.unit for axis in source.axes):
@@ -720,7 +740,11 @@ class _BadChunksTeller:
     def _tell(self, array: str) -> None:
         with self._lock:
             bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
-        _warn(f"{bad.describe()}: shown as the fill value (restore those files from a copy to see them)")
+        advice = (
+            "they are asked for again when napari next draws them (pan or zoom), once the store answers"
+            if is_url(bad.store) else "restore those files from a copy to see them"
+        )
+        _warn(f"{bad.describe()}: shown as the fill value ({advice})")
 
 
 class _ProblemsTeller:
