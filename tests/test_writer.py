@@ -253,3 +253,27 @@ def test_a_write_that_left_tiles_unwritten_is_not_marked_complete(tmp_path, blob
         write_ome_zarr(tmp_path / "lost.zarr", image, tile=64, resumable=True)
     assert not (tmp_path / "lost.zarr").exists()
     assert zarr.open_group(tmp_path / ".lost.zarr.partial", mode="r").attrs[_store.WRITER_MARKER]["complete"] is False
+
+
+def test_channel_layers_of_a_time_series_are_saved_with_the_channel_after_time(tmp_path):
+    """Saving a t, z, y, x image's channel layers together: the channel axis came first (c, t, z, y, x), which
+    OME-Zarr forbids and ome-zarr-py refused; it goes after time, and the pixels land in their places."""
+    rng = np.random.default_rng(5)
+    channels = [rng.integers(0, 1000, (2, 3, 40, 50), dtype=np.uint16) for _ in range(2)]
+    meta = {"axis_labels": ("t", "z", "y", "x"), "scale": (1.0, 2.0, 0.5, 0.5)}
+    [written] = save(
+        tmp_path / "series.zarr",
+        (channels[0], {**meta, "name": "dapi", "colormap": "blue"}, "image"),
+        (channels[1], {**meta, "name": "gfp", "colormap": "green"}, "image"),
+    )
+    validate(written)
+    group = zarr.open_group(written, mode="r")
+    multiscale = group.attrs["multiscales"][0]
+    assert [axis["name"] for axis in multiscale["axes"]] == ["t", "c", "z", "y", "x"]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 1.0, 2.0, 0.5, 0.5]
+    np.testing.assert_array_equal(group["0"][...], np.stack(channels, axis=1))
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    [node] = list(Reader(parse_url(str(written)))())[:1]
+    assert node.data[0].shape == (2, 2, 3, 40, 50)

@@ -75,9 +75,10 @@ def image_from_layer(data, meta: dict, *, is_label: bool = False) -> ImageToWrit
     units = _units(meta.get("units"), len(names))
     axes = [_ome.Axis(name, _ome.axis_type(name), unit) for name, unit in zip(names, units)]
     if meta.get("rgb"):
-        array = da.moveaxis(array, -1, 0)
-        axes = [_ome.Axis("c", "channel"), *axes]
-        scale, translate = [1.0, *scale[:-1]], [0.0, *translate[:-1]]
+        at = _channel_place(axes)
+        array = da.moveaxis(array, -1, at)
+        axes = [*axes[:at], _ome.Axis("c", "channel"), *axes[at:]]
+        scale, translate = [*scale[:at], 1.0, *scale[at:-1]], [*translate[:at], 0.0, *translate[at:-1]]
         channels = tuple(_ome.Channel(label=c, color=h) for c, h in zip("RGB", ("FF0000", "00FF00", "0000FF")))
     elif not is_label:
         channels = (_channel_from_meta(meta),)
@@ -94,14 +95,20 @@ def _channels_from_layers(images: list[tuple]) -> ImageToWrite:
         names = [image.name for image in firsts]
         raise ZarrTilesError(f"image layers {names} have different shapes {sorted(shapes)}; save them one by one")
     first = firsts[0]
+    at = _channel_place(first.axes)
     return ImageToWrite(
-        da.stack([image.data for image in firsts]),
-        axes=[_ome.Axis("c", "channel"), *first.axes],
+        da.stack([image.data for image in firsts], axis=at),
+        axes=[*first.axes[:at], _ome.Axis("c", "channel"), *first.axes[at:]],
         name=first.name,
-        scale=[1.0, *first.scale],
-        translate=[0.0, *first.translate],
+        scale=[*first.scale[:at], 1.0, *first.scale[at:]],
+        translate=[*first.translate[:at], 0.0, *first.translate[at:]],
         channels=tuple(image.channels[0] for image in firsts),
     )
+
+
+def _channel_place(axes: list[_ome.Axis]) -> int:
+    """Where a channel axis goes among ``axes``: after the time axis, as OME-Zarr orders them (t, c, z, y, x)."""
+    return sum(1 for axis in axes[:1] if axis.type == "time")
 
 
 def _per_axis(values, ndim: int, default: float) -> list[float]:
