@@ -193,3 +193,34 @@ def test_a_local_cluster_measures_the_same_table(labels_store):
     with cluster(workers=2):
         distributed = napari_zarr_tiles.measure(labels_path, image_path)
     pd.testing.assert_frame_equal(distributed, threaded, check_exact=True)
+
+
+def test_a_layers_data_as_it_is_a_pyramid_included_is_measured_and_mapped(tmp_path):
+    """``measure(layer.data)`` and ``tile_maps(layer.data)`` on a labels layer opened from a pyramid (a list of
+    lazy views): its finest level is taken, where a list raised a TypeError."""
+    labels = np.zeros((128, 96), np.uint32)
+    labels[10:30, 10:40], labels[60:100, 50:90] = 1, 7
+    intensity = (np.arange(128 * 96, dtype=np.uint16).reshape(128, 96) % 500)
+    write_ome_image(ome_group(tmp_path / "labels.zarr", "0.5"), [labels, labels[::2, ::2]], YX, version="0.5",
+                    chunks=(32, 32))
+    write_ome_image(ome_group(tmp_path / "image.zarr", "0.5"), [intensity, intensity[::2, ::2]], YX, version="0.5",
+                    chunks=(32, 32))
+    [(levels, _, _)] = layer_data(tmp_path / "labels.zarr")
+    [(image_levels, _, _)] = layer_data(tmp_path / "image.zarr")
+    assert isinstance(levels, list) and len(levels) == 2
+    table = napari_zarr_tiles.measure(levels, image_levels)
+    expected = pd.DataFrame(regionprops_table(labels, intensity, properties=("label", "area", "intensity_mean")))
+    np.testing.assert_array_equal(table["label"], expected["label"])
+    np.testing.assert_array_equal(table["area"], expected["area"])
+    np.testing.assert_allclose(table["intensity_mean"], expected["intensity_mean"])
+    maps = napari_zarr_tiles.tile_maps(levels, tile=32)
+    [(counts, _, _)] = [layer for layer in maps if layer[1]["name"].endswith("object count")]
+    assert counts.shape == (4, 3) and counts.sum() > 0
+
+
+def test_edit_labels_given_a_layers_data_says_to_pass_its_path(tmp_path):
+    zarr.create_array(str(tmp_path / "labels.zarr"), data=np.zeros((64, 64), np.uint16))
+    [(data, kwargs, _)] = layer_data(tmp_path / "labels.zarr")
+    with pytest.raises(ZarrTilesError, match=r"edit_labels takes the labels' path, not LazyView: .*layer.metadata\['zarr_path'\]"):
+        napari_zarr_tiles.edit_labels(data)
+    assert kwargs["metadata"]["zarr_path"] == str(tmp_path / "labels.zarr")

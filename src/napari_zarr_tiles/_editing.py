@@ -112,6 +112,11 @@ def edit_labels(path: str | PathLike) -> LabelsEditor:
     ZarrTilesError
         If ``path`` holds no labels, or several (the message names them).
     """
+    if not isinstance(path, str | PathLike):
+        raise ZarrTilesError(
+            f"edit_labels takes the labels' path, not {type(path).__name__}: for a layer opened by napari-zarr-tiles, "
+            "layer.metadata['zarr_path']"
+        )
     _refuse_read_only_store(path, "its labels cannot be edited in place")
     return LabelsEditor(_labels_source(path))
 

@@ -28,4 +28,10 @@ class ImageToWrite:
     @property
     def level0(self):
         """The finest level of the data."""
-        return self.data[0] if isinstance(self.data, list | tuple) else self.data
+        return finest(self.data)
+
+
+def finest(data):
+    """An image's full-resolution data: the first of its pyramid's levels (a list, a tuple, napari's
+    MultiScaleData: ``layer.data`` as it is), else ``data`` itself."""
+    return data[0] if isinstance(data, Sequence) and not isinstance(data, str) else data

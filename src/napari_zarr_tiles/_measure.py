@@ -22,6 +22,7 @@ from os import PathLike
 from pathlib import Path
 
 from ._errors import TargetExistsError, ZarrTilesError
+from ._image import finest
 
 TABLE_MARKER = "napari-zarr-tiles.table"
 
@@ -65,7 +66,7 @@ def measure(labels, intensity=None, *, table: str | None = None, overwrite: bool
     target = _table_path(source, table) if table is not None else None
     if target is not None and target.exists() and not overwrite:
         raise TargetExistsError(f"the table {target} exists", replaced_by="overwrite")
-    data, units = labels, {}
+    data, units = finest(labels), {}
     if source is not None:
         from ._store import to_dask
 
@@ -97,6 +98,7 @@ def _intensity(intensity, shape: tuple[int, ...]):
         from ._convert import open_source
 
         intensity = open_source(intensity).image.level0
+    intensity = finest(intensity)
     while intensity.ndim > len(shape) and intensity.shape[0] == 1:
         intensity = intensity[0]
     return intensity

@@ -8,6 +8,8 @@ from os import PathLike
 
 import numpy as np
 
+from ._image import finest
+
 # how each map is shown: its layer's name and colormap
 LAYER_LOOKS = {
     "object_count": ("object count", "magma"),
@@ -80,14 +82,14 @@ def _maps(labels, intensity, tile, scale, translate, table) -> tuple[dict, tuple
     from ._measure import _intensity, _label_source
     from .tiles._tile_maps import tile_maps as engine_tile_maps
 
-    data = labels
+    data = finest(labels)
     if isinstance(labels, str | PathLike):
         from ._store import to_dask
 
         source = _label_source(labels)
         data, scale, translate, axes = to_dask(source.levels[0]), source.scale, source.translate, source.axes
     else:
-        axes = tuple(_ome.Axis(name, "space") for name in "zyx"[-np.ndim(labels):])
+        axes = tuple(_ome.Axis(name, "space") for name in "zyx"[-len(data.shape):])
     maps = engine_tile_maps(data, _intensity(intensity, data.shape), tile=tile, scale=scale, translate=translate,
                             table=table)
     return maps, axes
