@@ -89,6 +89,20 @@ def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(
     assert told == [f"{path}: wells shown blank: E4 is not stored"]
 
 
+def test_a_well_whose_field_lacks_the_mosaics_level_is_named_for_that(tmp_path, monkeypatch, qtbot):
+    """Not "is not stored": the well and its field are there, the level the mosaic shows is not."""
+    import shutil
+
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    shutil.rmtree(path / "A" / "2" / "0" / "0")
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
+    mosaic = np.asarray(read(path)[0][0])
+    assert not mosaic[:64, 70 : 70 + 64].any()
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
+    assert told == [f"{path}: wells shown blank: A2: its field '0' has no level '0' (the mosaic's)"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -496,7 +496,10 @@ class _MosaicTiles:
                 if found is None or "well" not in found[1]:
                     return f"{well.name} has no well metadata"
                 field = _ome.well_fields(found[1], where)[0]
-                array = self._member(f"{well.path}/{field}/{self.level_path}")
+                try:
+                    array = self._member(f"{well.path}/{field}/{self.level_path}")
+                except FileNotFoundError:
+                    return f"{well.name}: its field {field!r} has no level {self.level_path!r} (the mosaic's)"
         except FileNotFoundError:
             return f"{well.name} is not stored"
         except ZarrTilesError as error:
