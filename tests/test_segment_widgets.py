@@ -74,6 +74,14 @@ def test_segment_labels_the_whole_image_and_the_result_saves_with_cancel_and_res
     save._target.value = tmp_path / "labels.zarr"
     save._chunks.value = 16  # a thousand tiles: time to cancel after the first
 
+    # a cancel during the labelling's first pass over level 0's tiles: nothing is kept, and that is said
+    save._relay.advanced.connect(save.cancel)
+    save.start()
+    qtbot.waitUntil(lambda: save._run.enabled and not save._running, timeout=60_000)
+    assert save._status.value == f"save to {tmp_path / 'labels.zarr'} cancelled; nothing was written", save._status.value
+    assert not (tmp_path / ".labels.zarr.partial").exists() and not (tmp_path / "labels.zarr").exists()
+    save._relay.advanced.disconnect(save.cancel)
+
     totals = []
 
     def stop(done, total):
@@ -84,7 +92,7 @@ def test_segment_labels_the_whole_image_and_the_result_saves_with_cancel_and_res
     save._relay.advanced.connect(stop)
     save.start()
     qtbot.waitUntil(lambda: save._run.enabled and not save._running, timeout=60_000)
-    assert "Save again to resume" in save._status.value
+    assert save._status.value.endswith("cancelled; Save again to resume it"), save._status.value
     assert (tmp_path / ".labels.zarr.partial").exists() and not (tmp_path / "labels.zarr").exists()
     save._relay.advanced.disconnect(stop)
     save.start()

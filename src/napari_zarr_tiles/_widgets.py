@@ -683,19 +683,28 @@ class SaveResultWidget(_BackgroundJob):
         options = self._write_options(target)
         if options is None:
             return
-        self._saving = (layer, recipe)
+        self._saving = (layer, recipe, target)
         self._launch(
             _save, recipe, target, self._scheduler.value.strip() or None, self._workers.value or None,
             options=options, bad_chunks=self._bad_chunks(), description=f"Saving {layer.name}",
-            cancelled_message=f"save to {target} cancelled; Save again to resume it",
+            cancelled_message=f"save to {target} cancelled",
         )
+
+    def _failed(self, error: Exception) -> None:
+        if isinstance(error, WriteCancelled) and self._saving is not None:
+            # a cancel during a label save's first pass (before any tile is written) keeps nothing
+            from ._options import partial_path
+
+            kept = partial_path(self._saving[2]).exists()
+            error = WriteCancelled(f"{error}; {'Save again to resume it' if kept else 'nothing was written'}")
+        super()._failed(error)
 
     def _returned(self, path: str) -> None:
         """The layer now reads the saved store, level by level."""
         from ._reader import layer_data
 
         data = layer_data(path)[0][0]
-        layer, recipe = self._saving
+        layer, recipe, _ = self._saving
         saved = replace(recipe, saved=path)  # still the recipe: the layer can be saved again, or chained on
         if layer in self._viewer.layers:
             if isinstance(data, list) == layer.multiscale:
