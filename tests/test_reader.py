@@ -470,3 +470,15 @@ def test_the_contrast_comes_from_a_level_big_enough_to_hold_the_images_range(tmp
     expected_low, expected_high = np.percentile(levels[1], (0.5, 99.5))  # level 1, 64², is the one sampled
     assert (low, high) == (pytest.approx(expected_low), pytest.approx(expected_high))
     assert high - low > 0.6 * 1000, (low, high)  # the coarsest level's window: about a quarter of that
+
+
+def test_a_time_series_whose_middle_frame_is_blank_takes_its_contrast_from_its_ends_too(tmp_path, told):
+    """The sample takes the middle time point; blank there, the image was called one flat colour."""
+    frames = np.zeros((5, 64, 64), np.uint16)
+    frames[0] = np.arange(64 * 64).reshape(64, 64) % 1000
+    frames[4] = 500
+    zarr.create_array(tmp_path / "series", data=frames, dimension_names=("t", "y", "x"))
+    [(_, kwargs, _)] = read(tmp_path / "series")
+    assert not [message for _, message in told if "flat" in message]
+    low, high = kwargs["contrast_limits"]
+    assert low < 100 and high > 900

@@ -685,6 +685,14 @@ def _contrast(source: ImageSource, coarsest, channel: int | None, layer_name: st
     fixed = {source.channel_axis: channel} if channel is not None else {}
     values = _display.sample(coarsest, fixed)
     problem = _display.sample_problem(values)
+    # The sample takes time points and planes at their middle; where that one is blank (a time series whose
+    # middle frame is empty), the first and last are sampled too before the image is called flat.
+    others = [axis for axis in range(coarsest.ndim - 2) if axis not in fixed and coarsest.shape[axis] > 1]
+    if problem and others:
+        ends = [_display.sample(coarsest, {**fixed, **{axis: end(coarsest.shape[axis]) for axis in others}})
+                for end in (lambda size: 0, lambda size: size - 1)]
+        values = np.concatenate([np.ravel(part) for part in (values, *ends)])
+        problem = _display.sample_problem(values)
     if problem:
         _warn(f"layer {layer_name!r} ({source.where}): {problem}")
     return _display.contrast_limits(values)
