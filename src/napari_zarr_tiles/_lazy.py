@@ -69,11 +69,7 @@ class LazyView:
 
     def fix(self, axis: int, index: int) -> LazyView:
         """This view with ``axis`` taken at ``index`` (nothing read; the view is not painted on)."""
-        size = self.shape[axis]
-        index = operator.index(index)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of bounds for axis {axis} of size {size}")
-        return LazyView(self.source, {**self.fixed, self._kept[axis]: index % size})
+        return LazyView(self.source, {**self.fixed, self._kept[axis]: _within(operator.index(index), axis, self.shape[axis])})
 
     def __getitem__(self, selection) -> np.ndarray:
         """The pixels of ``selection``, as numpy indexes: ints and slices (any step) are read as such, only
@@ -87,9 +83,7 @@ class LazyView:
         reads, after = [], []
         for axis, (part, size) in enumerate(zip(parts, self.shape)):
             if _is_int(part):
-                if not -size <= part < size:
-                    raise IndexError(f"index {part} is out of bounds for axis {axis} with size {size}")
-                reads.append(int(part) % size)
+                reads.append(_within(int(part), axis, size))
                 continue
             steps = range(*part.indices(size))
             if steps.step > 0 or not steps:  # zarr reads forward steps; backward ones are read forward, then turned
@@ -154,6 +148,13 @@ class LazyView:
         return data[tuple(self.fixed.get(axis, slice(None)) for axis in range(data.ndim))]
 
 
+def _within(index: int, axis: int, size: int) -> int:
+    """``index`` of an axis of ``size``, counted from its start; numpy's IndexError where it is outside."""
+    if not -size <= index < size:
+        raise IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
+    return index % size
+
+
 def _is_int(part) -> bool:
     return isinstance(part, int | np.integer) and not isinstance(part, bool | np.bool_)
 
@@ -178,7 +179,9 @@ DASK_METHODS = frozenset({
 })
 
 
-def _dask_method(name: str):
+def _on_dask_view(name: str):
+    """A method of a view that is its dask view's ``name`` (a method or an operator)."""
+
     def method(self, *args, **kwargs):
         return getattr(self.to_dask_array(), name)(*args, **kwargs)
 
@@ -187,16 +190,8 @@ def _dask_method(name: str):
     return method
 
 
-def _dask_operator(name: str):
-    def operator_(self, *args):
-        return getattr(self.to_dask_array(), name)(*args)
-
-    operator_.__name__ = name
-    return operator_
-
-
 for _name in DASK_METHODS - {"T"}:
-    setattr(LazyView, _name, _dask_method(_name))
+    setattr(LazyView, _name, _on_dask_view(_name))
 LazyView.T = property(lambda self: self.to_dask_array().T, doc="The transposed dask view.")
 for _name in (
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
@@ -204,5 +199,5 @@ for _name in (
     "__or__", "__ror__", "__xor__", "__rxor__", "__lshift__", "__rshift__", "__neg__", "__pos__", "__abs__",
     "__invert__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
 ):
-    setattr(LazyView, _name, _dask_operator(_name))
+    setattr(LazyView, _name, _on_dask_view(_name))
 LazyView.__hash__ = object.__hash__  # a view is one object, as before __eq__ compared pixels

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from math import ceil
 from os import PathLike, fspath
@@ -135,16 +135,9 @@ class Mosaic:
         plane_bytes = len(wells) * shape[y] * shape[x] * self.data.dtype.itemsize
         stride = max(1, ceil((plane_bytes / _display.SAMPLE_BYTES) ** 0.5))  # every stride-th pixel along Y and X
 
-        def read(well: _ome.WellPlace) -> np.ndarray | None:
-            tile = self.tiles.well_tile(well, self.tiles.first_reads())
-            if tile is None:
-                return None
-            cut = [slice(None)] * tile.ndim
-            cut[y], cut[x] = slice(0, shape[y], stride), slice(0, shape[x], stride)
-            return tile[tuple(cut)]
-
-        with ThreadPoolExecutor(max_workers=len(wells)) as pool:
-            read_wells = [pixels for pixels in pool.map(read, wells) if pixels is not None]
+        cut = [slice(None)] * self.data.ndim
+        cut[y], cut[x] = slice(0, shape[y], stride), slice(0, shape[x], stride)
+        read_wells = [tile[tuple(cut)] for tile in self.tiles.tiles_of(wells, self.tiles.first_reads()) if tile is not None]
         if not read_wells:
             empty = [1] * self.data.ndim
             empty[y] = empty[x] = 0
@@ -294,10 +287,10 @@ class _MosaicTiles:
             count = -(-self.shape[axis] // pitch)
             chunks.append((pitch,) * (count - 1) + (self.shape[axis] - pitch * (count - 1),))
         return da.from_array(self, chunks=tuple(chunks), name=self.name, asarray=True, fancy=False,
-                             meta=np.empty((0,) * len(self.shape), self.dtype))
+                             meta=np.empty((0,) * self.ndim, self.dtype))
 
     def __getitem__(self, selection: tuple) -> np.ndarray:
-        parts = list(selection) + [slice(None)] * (len(self.shape) - len(selection))
+        parts = list(selection) + [slice(None)] * (self.ndim - len(selection))
         # What is read: every axis kept (an index as a one-wide slice), a channel whole.
         reads = [
             slice(None) if axis == self.channel else part if isinstance(part, slice)
@@ -321,16 +314,7 @@ class _MosaicTiles:
             for column in range(left // self.pitch[1], -(-right // self.pitch[1]))
             if (row, column) in self.wells
         ]
-        key_reads = _key_reads(reads, self.shape)
-        with self._lock:
-            missing = [
-                (self.wells[cell], (self.wells[cell].path, key_reads)) for cell in cells
-                if (self.wells[cell].path, key_reads) not in self._tiles
-                and (self.wells[cell].path, key_reads) not in self._pending
-            ]
-        if missing:
-            self._read_batch([missing], reads)
-        tiles = [self.well_tile(self.wells[cell], reads) for cell in cells]  # kept, waited for, or read alone
+        tiles = self.tiles_of([self.wells[cell] for cell in cells], reads)
         for (row, column), tile in zip(cells, tiles):
             if tile is None:
                 continue
@@ -383,6 +367,17 @@ class _MosaicTiles:
                 target=self._read_batch, args=(batches, reads), name="plate-mosaic-ahead", daemon=True
             ).start()
 
+    def tiles_of(self, wells: list[_ome.WellPlace], reads: list[slice]) -> list[np.ndarray | None]:
+        """The tiles of ``wells`` (see :meth:`well_tile`): those neither kept nor being fetched are read in one
+        batch first; a well that fails there is read alone."""
+        key_reads = _key_reads(reads, self.shape)
+        with self._lock:
+            missing = [(well, (well.path, key_reads)) for well in wells
+                       if (well.path, key_reads) not in self._tiles and (well.path, key_reads) not in self._pending]
+        if missing:
+            self._read_batch([missing], reads)
+        return [self.well_tile(well, reads) for well in wells]  # kept, waited for, or read alone
+
     def _read_batch(self, batches: list[list[tuple[_ome.WellPlace, tuple]]], reads: list[slice]) -> None:
         """Read the tiles of ``batches`` of (well, cache key), one batch after the other, each in one batch of
         zarr's asynchronous calls (a well opened where it is not yet), and keep them; a well that fails
@@ -392,23 +387,21 @@ class _MosaicTiles:
             tile = None
             try:
                 known = self._arrays.get(well.path)
-                if isinstance(known, str):  # known not to open: well_tile says so, once
-                    array = None
-                elif isinstance(known, NamedReads):
+                if isinstance(known, NamedReads):
                     array = known.array._async_array
-                else:
-                    array = await open_array_async(
-                        store=self.group.store, mode="r", zarr_format=self.group.metadata.zarr_format,
-                        path=f"{self.group.path}/{well.path}/{self.field}/{self.level_path}".lstrip("/"),
-                    )
-                if array is not None and array.ndim == len(self.shape):
+                elif known is None:
+                    array = await open_array_async(store=self.group.store, path=self._array_path(
+                        f"{well.path}/{self.field}/{self.level_path}"), mode="r", zarr_format=self.group.metadata.zarr_format)
+                else:  # known not to open: well_tile says so, once
+                    array = None
+                if array is not None and array.ndim == self.ndim:
                     selection = self._selection(reads, array.shape)
                     values = await array.getitem(selection) if selection is not None else None
                     tile = self._tile_of(reads, values)
-                    with self._lock:
-                        self._arrays.setdefault(
-                            well.path, NamedReads(zarr.Array(array), bad_chunks="fill", on_bad_chunks=self.on_bad_chunks)
-                        )
+                    if known is None:
+                        with self._lock:
+                            self._arrays.setdefault(well.path, NamedReads(
+                                zarr.Array(array), bad_chunks="fill", on_bad_chunks=self.on_bad_chunks))
                     self._keep(key, tile)
             except Exception:  # noqa: BLE001 - any failure: the well is read alone, which says what is wrong
                 tile = None
@@ -457,7 +450,7 @@ class _MosaicTiles:
         """``well``'s cell at the mosaic's level, its axes but Y and X read as ``reads`` (slices of the
         mosaic's axes; Y and X, if given, are ignored): cut or padded to the cell; None where it cannot be
         read. Kept once read."""
-        reads = [slice(*read.indices(size)) for read, size in zip(reads[: len(self.shape) - 2], self.shape)]
+        reads = [slice(*read.indices(size)) for read, size in zip(reads[: self.ndim - 2], self.shape)]
         key = (well.path, _key_reads(reads, self.shape))
         with self._lock:
             tile = self._tiles.get(key)
@@ -508,13 +501,16 @@ class _MosaicTiles:
             return f"{well.name}: {array.path!r} has {array.ndim} dimensions, the first well's {self.ndim}"
         return NamedReads(array, bad_chunks="fill", on_bad_chunks=self.on_bad_chunks)
 
+    def _array_path(self, path: str) -> str:
+        """``path`` (from the plate) as a key of the plate's store."""
+        return f"{self.group.path}/{path}".lstrip("/")
+
     def _member(self, path: str) -> zarr.Array:
         # An array of the plate's zarr format, opened as such: zarr.open would first look for a group and for
         # the other format's files, four times the reads (0.3 s of a 96-well plate's first frame).
         try:
             return zarr.open_array(
-                self.group.store, path=f"{self.group.path}/{path}".lstrip("/"), mode="r",
-                zarr_format=self.group.metadata.zarr_format,
+                self.group.store, path=self._array_path(path), mode="r", zarr_format=self.group.metadata.zarr_format
             )
         except FileNotFoundError:  # zarr's ArrayNotFoundError is one, and a ValueError too
             raise

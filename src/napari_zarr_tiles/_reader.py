@@ -487,13 +487,17 @@ def _plain_source(array: zarr.Array, where: str, name: str, levels: tuple[zarr.A
 
 def _is_rgb(array: zarr.Array) -> bool:
     """A colour image as image libraries store it: Y, X and 3 or 4 values a pixel (RGB, RGBA), no axis names."""
-    has_names = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
-    return array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4 and not has_names
+    return array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4 and not _stored_names(array)
+
+
+def _stored_names(array: zarr.Array):
+    """The axis names ``array`` stores (zarr v3 dimension_names, xarray's _ARRAY_DIMENSIONS), as stored."""
+    return getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
 
 
 def _dimension_names(array: zarr.Array) -> list[str]:
     """Names from the array itself (zarr v3 dimension_names, xarray's _ARRAY_DIMENSIONS), else by convention."""
-    names = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
+    names = _stored_names(array)
     if names and len(names) == array.ndim and all(isinstance(n, str) for n in names):
         return list(names)
     return _ome.conventional_names(array.ndim)
@@ -689,8 +693,8 @@ def _contrast(source: ImageSource, coarsest, channel: int | None, layer_name: st
     # middle frame is empty), the first and last are sampled too before the image is called flat.
     others = [axis for axis in range(coarsest.ndim - 2) if axis not in fixed and coarsest.shape[axis] > 1]
     if problem and others:
-        ends = [_display.sample(coarsest, {**fixed, **{axis: end(coarsest.shape[axis]) for axis in others}})
-                for end in (lambda size: 0, lambda size: size - 1)]
+        firsts, lasts = {axis: 0 for axis in others}, {axis: coarsest.shape[axis] - 1 for axis in others}
+        ends = [_display.sample(coarsest, {**fixed, **end}) for end in (firsts, lasts)]
         values = np.concatenate([np.ravel(part) for part in (values, *ends)])
         problem = _display.sample_problem(values)
     if problem:

@@ -108,7 +108,7 @@ def _channels_from_layers(images: list[tuple]) -> ImageToWrite:
 
 def _channel_place(axes: list[_ome.Axis]) -> int:
     """Where a channel axis goes among ``axes``: after the time axis, as OME-Zarr orders them (t, c, z, y, x)."""
-    return sum(1 for axis in axes[:1] if axis.type == "time")
+    return 1 if axes and axes[0].type == "time" else 0
 
 
 def _per_axis(values, ndim: int, default: float) -> list[float]:
