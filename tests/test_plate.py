@@ -49,6 +49,36 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
         assert not mosaic[edge : edge + gap].any() and not mosaic[:, edge : edge + gap].any()  # the gaps
 
 
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_wells_stored_unlike_the_first_are_read_with_their_own_metadata(tmp_path, version):
+    """The first well's parsed metadata serves the wells whose metadata document is the same; a well stored
+    otherwise is read by its own, cut or padded to the first's cell. Each here has as many bytes as the
+    first's, so that read with the first's metadata it would decode, wrongly."""
+    import shutil
+
+    from plate_stores import write_array
+
+    path = write_plate(tmp_path / "plate.zarr", version)
+    rng = np.random.default_rng(3)
+    unlike = {"A2": rng.integers(0, 4000, (2, 128, 32)).astype(np.uint16),  # taller and narrower
+              "D5": rng.integers(0, 2000, (2, 64, 64)).astype(np.float16)}  # whole numbers, as floats
+    for name, values in unlike.items():
+        level = path / name[0] / name[1:] / "0" / "0"
+        shutil.rmtree(level)
+        write_array(level, values, version)
+    data = read(path)[1][0]  # channel 1
+    mosaic, edge, gap = np.asarray(data), 64, 6
+    for row, column, cell in cells(mosaic, edge, gap):
+        name = f"{ROWS[row]}{COLUMNS[column]}"
+        if name == "A2":
+            np.testing.assert_array_equal(cell[:, :32], unlike[name][1, :64])
+            assert not cell[:, 32:].any()
+        elif name == "D5":
+            np.testing.assert_array_equal(cell, unlike[name][1])
+        elif name not in MISSING:
+            np.testing.assert_array_equal(cell, field_levels(row, column, 0)[0][1])
+
+
 def test_the_finest_level_is_taken_where_the_whole_plate_fits(tmp_path):
     path = write_plate(tmp_path / "plate.zarr", "0.4")
     data, kwargs, _ = read(path)[0]
@@ -138,10 +168,20 @@ def test_a_well_opened_alone_shows_its_fields_side_by_side_with_their_labels(tmp
     assert layers[2][1]["translate"] == [0.0, 0.0]
 
 
-def test_the_plate_of_ome_zarr_py_equals_napari_ome_zarrs_mosaic_where_each_well_lies(tmp_path):
+@pytest.mark.parametrize("storage", ["default", "blosc in big chunks"])
+def test_the_plate_of_ome_zarr_py_equals_napari_ome_zarrs_mosaic_where_each_well_lies(tmp_path, storage, monkeypatch):
     """ome-zarr-py writes the plate; napari-ome-zarr's reader is the reference for what lies in each well
-    (it stitches wells without a gap, at every level)."""
+    (it stitches wells without a gap, at every level). With one chunk size for every level, the mosaic's
+    level is stored padded in bigger Blosc chunks, and only their start is decoded (``_chunk_prefix``)."""
     from napari_ome_zarr._reader import napari_get_reader as reference_reader
+    from numcodecs import Blosc
+
+    from napari_zarr_tiles import _chunk_prefix
+
+    decoded = []
+    decode_start = _chunk_prefix._decode_start
+    monkeypatch.setattr(_chunk_prefix, "_decode_start", lambda *args: decoded.append(args[1]) or decode_start(*args))
+    options = {"chunks": (1, 256, 256), "compressor": Blosc()} if storage != "default" else None
     from ome_zarr.format import FormatV04
     from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
 
@@ -155,7 +195,7 @@ def test_the_plate_of_ome_zarr_py_equals_napari_ome_zarrs_mosaic_where_each_well
         group = root.require_group(well)
         write_well_metadata(group, ["0"], fmt=FormatV04())
         write_image(rng.integers(0, 255, (2, 128, 128), dtype=np.uint8), group.require_group("0"), axes="cyx",
-                    fmt=FormatV04(), scale_factors=(2, 4))
+                    fmt=FormatV04(), scale_factors=(2, 4), storage_options=options)
     ours = read(path)
     level = ours[0][1]["metadata"]["plate"]["level"]
     assert level == 0  # 3 x 128 pixels fit
@@ -170,6 +210,8 @@ def test_the_plate_of_ome_zarr_py_equals_napari_ome_zarrs_mosaic_where_each_well
                 cell = mosaic[row * (128 + gap) : row * (128 + gap) + 128, column * (128 + gap) : column * (128 + gap) + 128]
                 expected = stitched[channel, row * 128 : (row + 1) * 128, column * 128 : (column + 1) * 128]
                 np.testing.assert_array_equal(cell, expected)
+    # each well's two channel chunks decoded up to the level's last item (row 127, column 127 of 256), or none
+    assert decoded == ([127 * 256 + 128] * 2 * len(wells) if storage != "default" else [])
 
 
 def test_an_ome_zarr_0_3_plate_places_its_wells_by_their_paths(tmp_path):

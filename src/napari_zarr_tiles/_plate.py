@@ -21,10 +21,14 @@ from os import PathLike, fspath
 
 import numpy as np
 import zarr
+from zarr import AsyncArray
 from zarr.api.asynchronous import open_array as open_array_async
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import StorePath
 
 from . import _display, _ome
+from ._chunk_prefix import read_by_prefixes
 from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._lazy import LazyView
 from ._store import BadChunks, NamedReads, open_member, open_readonly, unreadable_reason
@@ -254,6 +258,7 @@ class _MosaicTiles:
         self.wells = {(well.row, well.column): well for well in plate.layout.wells}
         self.channel, self.on_problem, self.on_bad_chunks = channel, on_problem, on_bad_chunks
         self.dtype = np.dtype(level_array.dtype)
+        self.first_level = level_array._async_array  # the first well's level: its metadata is shared (_open_level)
         *others, self.height, self.width = level_array.shape
         rows, columns = len(plate.layout.rows), len(plate.layout.columns)
         self.pitch = (self.height + gap, self.width + gap)
@@ -383,20 +388,24 @@ class _MosaicTiles:
         zarr's asynchronous calls (a well opened where it is not yet), and keep them; a well that fails
         here is left to :meth:`well_tile`, which reads it alone and says what is wrong."""
 
-        async def one(well: _ome.WellPlace, key: tuple) -> None:
+        async def one(well: _ome.WellPlace, key: tuple, first_document: asyncio.Future) -> None:
             tile = None
             try:
                 known = self._arrays.get(well.path)
                 if isinstance(known, NamedReads):
                     array = known.array._async_array
                 elif known is None:
-                    array = await open_array_async(store=self.group.store, path=self._array_path(
-                        f"{well.path}/{self.field}/{self.level_path}"), mode="r", zarr_format=self.group.metadata.zarr_format)
+                    array = await self._open_level(f"{well.path}/{self.field}/{self.level_path}", first_document)
                 else:  # known not to open: well_tile says so, once
                     array = None
                 if array is not None and array.ndim == self.ndim:
                     selection = self._selection(reads, array.shape)
-                    values = await array.getitem(selection) if selection is not None else None
+                    values = None
+                    if selection is not None:
+                        # a coarse level stored padded to big chunks: only its start decoded (_chunk_prefix)
+                        values = await read_by_prefixes(array, selection)
+                        if values is None:
+                            values = await array.getitem(selection)
                     tile = self._tile_of(reads, values)
                     if known is None:
                         with self._lock:
@@ -408,8 +417,9 @@ class _MosaicTiles:
             self._settle(key, tile)
 
         async def every() -> None:
+            first_document = asyncio.ensure_future(self._metadata_document(self.first_level.store_path.path))
             for batch in batches:
-                await asyncio.gather(*(one(well, key) for well, key in batch))
+                await asyncio.gather(*(one(well, key, first_document) for well, key in batch))
 
         try:
             sync(every())
@@ -418,6 +428,22 @@ class _MosaicTiles:
         for batch in batches:
             for _, key in batch:
                 self._settle(key, None)
+
+    async def _open_level(self, path: str, first_document: asyncio.Future) -> AsyncArray:
+        """The level at ``path`` (from the plate) opened. Where its metadata document is the first well's,
+        byte for byte, the first well's parsed metadata is taken: a plate's wells are stored alike, and
+        parsing each well's metadata was a third of reading a 96-well mosaic."""
+        key = self._array_path(path)
+        document, first = await asyncio.gather(self._metadata_document(key), first_document)
+        if document is not None and document == first:
+            return AsyncArray(self.first_level.metadata, StorePath(self.group.store, key))
+        return await open_array_async(store=self.group.store, path=key, mode="r", zarr_format=self.group.metadata.zarr_format)
+
+    async def _metadata_document(self, key: str) -> bytes | None:
+        """The stored metadata document of the array at ``key`` (``.zarray``, or ``zarr.json``), or None."""
+        name = ".zarray" if self.group.metadata.zarr_format == 2 else "zarr.json"
+        stored = await self.group.store.get(f"{key}/{name}".lstrip("/"), prototype=default_buffer_prototype())
+        return None if stored is None else stored.to_bytes()
 
     def _settle(self, key: tuple, tile: np.ndarray | None) -> None:
         """The fetch ahead of ``key`` is over: its tile, or None (read it the usual way)."""
