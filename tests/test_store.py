@@ -161,3 +161,24 @@ def test_bad_chunk_mode_is_checked(tmp_path):
     zarr.create_array(tmp_path / "a", shape=(4, 4), dtype="u1")
     with pytest.raises(ValueError, match="bad_chunks"):
         to_dask(open_readonly(tmp_path / "a"), bad_chunks="skip")
+
+
+def test_stored_bytes_reads_a_local_file_at_once_and_other_stores_through_zarr(tmp_path):
+    from zarr.storage import LocalStore, MemoryStore, ZipStore
+
+    from zarr.core.sync import sync
+
+    from napari_zarr_tiles._store import stored_bytes
+
+    array = zarr.create_array(tmp_path / "a.zarr", shape=(4, 4), chunks=(2, 2), dtype="uint8", zarr_format=2)
+    array[:2, :2] = 7
+    expected = (tmp_path / "a.zarr" / "0.0").read_bytes()
+    memory = MemoryStore()
+    zarr.create_array(memory, shape=(4, 4), chunks=(2, 2), dtype="uint8", zarr_format=2)[:2, :2] = 7
+    with ZipStore(tmp_path / "a.zip", mode="w") as zipped:
+        zarr.create_array(zipped, shape=(4, 4), chunks=(2, 2), dtype="uint8", zarr_format=2)[:2, :2] = 7
+    zipped = sync(ZipStore.open(tmp_path / "a.zip", mode="r"))
+    for store in (LocalStore(tmp_path / "a.zarr", read_only=True), memory, zipped):
+        assert sync(stored_bytes(store, "0.0")) == expected
+        assert sync(stored_bytes(store, "1.1")) is None  # never written
+    assert sync(stored_bytes(LocalStore(tmp_path, read_only=True), "a.zarr")) is None  # a folder, not an object

@@ -29,8 +29,9 @@ import numpy as np
 from numcodecs import blosc as numcodecs_blosc
 from zarr import AsyncArray
 from zarr.codecs import BloscCodec, BytesCodec
-from zarr.core.buffer import default_buffer_prototype
 from zarr.core.metadata import ArrayV2Metadata
+
+from ._store import stored_bytes
 
 # Where more than this fraction of a chunk is wanted, decoding all of it costs about the same: zarr does it.
 MOST_OF_A_CHUNK = 0.5
@@ -95,16 +96,16 @@ async def read_by_prefixes(array: AsyncArray, selection: tuple[slice, ...]) -> n
             for i, part, (start, _), edge in zip(index, inside, bounds, chunk_shape)
         )
         chunks.append((index, region, tuple(inside), items))
+    prefix = f"{array.store_path.path}/".lstrip("/")
     stored = await asyncio.gather(*(
-        (array.store_path / array.metadata.encode_chunk_key(index)).get(prototype=default_buffer_prototype())
-        for index, *_ in chunks
+        stored_bytes(array.store_path.store, prefix + array.metadata.encode_chunk_key(index)) for index, *_ in chunks
     ))
     fill = 0 if array.metadata.fill_value is None else array.metadata.fill_value
     out = np.full([stop - start for start, stop in bounds], fill, dtype=array.dtype)
-    for (_, region, inside, items), buffer in zip(chunks, stored):
-        if buffer is None:  # no chunk stored: the fill value, as zarr reads it
+    for (_, region, inside, items), raw in zip(chunks, stored):
+        if raw is None:  # no chunk stored: the fill value, as zarr reads it
             continue
-        decoded = _decode_start(buffer.to_bytes(), items, chunk_shape, np.dtype(array.dtype))
+        decoded = _decode_start(raw, items, chunk_shape, np.dtype(array.dtype))
         if decoded is None:
             return None
         out[region] = decoded[inside]

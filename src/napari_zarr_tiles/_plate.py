@@ -23,7 +23,6 @@ import numpy as np
 import zarr
 from zarr import AsyncArray
 from zarr.api.asynchronous import open_array as open_array_async
-from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
@@ -31,7 +30,7 @@ from . import _display, _ome
 from ._chunk_prefix import read_by_prefixes
 from ._errors import OmeMetadataError, UnreadableStoreError, ZarrTilesError
 from ._lazy import LazyView
-from ._store import BadChunks, NamedReads, open_member, open_readonly, unreadable_reason
+from ._store import BadChunks, NamedReads, open_member, open_readonly, stored_bytes, unreadable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -442,8 +441,7 @@ class _MosaicTiles:
     async def _metadata_document(self, key: str) -> bytes | None:
         """The stored metadata document of the array at ``key`` (``.zarray``, or ``zarr.json``), or None."""
         name = ".zarray" if self.group.metadata.zarr_format == 2 else "zarr.json"
-        stored = await self.group.store.get(f"{key}/{name}".lstrip("/"), prototype=default_buffer_prototype())
-        return None if stored is None else stored.to_bytes()
+        return await stored_bytes(self.group.store, f"{key}/{name}".lstrip("/"))
 
     def _settle(self, key: tuple, tile: np.ndarray | None) -> None:
         """The fetch ahead of ``key`` is over: its tile, or None (read it the usual way)."""
