@@ -311,3 +311,29 @@ def test_a_plate_over_http_shows_the_same_mosaic_its_wells_fetched_together(tmp_
         assert len(chunk_requests) == len(ROWS) * len(COLUMNS) - len(MISSING)
         assert server.round_trips() < 60, server.round_trips()
     _location._opened.clear()
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_zipped_plate_shows_the_folders_mosaic_and_opens_its_wells_fields(tmp_path, version):
+    """A plate's fields are addressed inside its zip file (``plate.zarr.zip/B/2/1``), as the Plate widget
+    opens them; a path to nothing inside it is said so."""
+    import zipfile
+
+    from napari_zarr_tiles._reader import layer_data
+
+    folder = write_plate(tmp_path / "plate.zarr", version)
+    zipped = tmp_path / "plate.zarr.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for file in sorted(folder.rglob("*")):
+            archive.write(file, file.relative_to(folder).as_posix())
+    for inside, outside in zip(read(zipped), read(folder), strict=True):
+        np.testing.assert_array_equal(np.asarray(inside[0]), np.asarray(outside[0]))
+    plate = _plate.open_plate(zipped)
+    field = plate.field_path(plate.well("B2"), "1")
+    assert field == f"{zipped}/B/2/1"
+    layers = layer_data(field)
+    assert [kwargs["name"] for _, kwargs, _ in layers] == ["image [0]", "image [1]"]
+    for channel, (data, _, _) in enumerate(layers):
+        np.testing.assert_array_equal(np.asarray(data[0]), field_levels(1, 1, 1)[0][channel])
+    with pytest.raises(FileNotFoundError, match=r"no zarr store at .*plate.zarr.zip/Z/9 \(the zip file holds nothing at 'Z/9'\)"):
+        layer_data(f"{zipped}/Z/9")

@@ -164,9 +164,8 @@ def test_bad_chunk_mode_is_checked(tmp_path):
 
 
 def test_stored_bytes_reads_a_local_file_at_once_and_other_stores_through_zarr(tmp_path):
-    from zarr.storage import LocalStore, MemoryStore, ZipStore
-
     from zarr.core.sync import sync
+    from zarr.storage import LocalStore, MemoryStore, ZipStore
 
     from napari_zarr_tiles._store import stored_bytes
 

@@ -128,9 +128,7 @@ SEPARATE_STORE = "name a separate store for the labels (store=)"
 def _refuse_read_only_store(path: str | PathLike, what: str) -> None:
     """Refuse, in words and before anything is read, to write into a remote store (a URL) or a zip store."""
     location = locate(path)
-    local = location.path
-    if not (location.remote or local is not None and any(
-            part.name.lower().endswith(ZIP_SUFFIX) for part in (local, *local.parents))):
+    if location.scheme == "local":
         return
     # The store is the first element of the path that names one (labels are addressed inside it).
     found = re.match(rf"(.*?(?:\.zarr|{re.escape(ZIP_SUFFIX)}))(?:/|$)", location.text, re.IGNORECASE)

@@ -55,12 +55,14 @@ class Location:
 
     ``text`` is how the person gave it (the URL, or the path); ``scheme`` is ``"local"`` (a folder, or a
     file given by a ``file://`` URL), ``"zip"`` (a ``.zip`` file) or the URL's scheme; ``path`` is the local
-    path, None for a remote store.
+    path (of the zip file, for a zip store), None for a remote store; ``inside`` is the path of a node inside
+    a zip store (``plate.zarr.zip/B/3/0``: a plate's field), as a key of the store.
     """
 
     text: str
     scheme: str
     path: Path | None = None
+    inside: str = ""
 
     @property
     def remote(self) -> bool:
@@ -79,13 +81,13 @@ def locate(path: str | PathLike) -> Location:
     """The :class:`Location` of ``path`` (a path or a URL); cheap, touches neither disk nor network."""
     text = fspath(path)
     parts = urlsplit(text) if "://" in text else None
-    if parts is not None and parts.scheme == "file":
-        local = Path(unquote(parts.path))
-        return Location(text, "zip" if _is_zip(local) else "local", local)
     if parts is not None and parts.scheme in REMOTE_SCHEMES:
         return Location(text.rstrip("/"), parts.scheme)
-    local = Path(text)
-    return Location(text, "zip" if _is_zip(local) else "local", local)
+    local = Path(unquote(parts.path)) if parts is not None and parts.scheme == "file" else Path(text)
+    for index, part in enumerate(local.parts):  # the first element that names a zip file is the store
+        if _is_zip(Path(part)):
+            return Location(text, "zip", Path(*local.parts[: index + 1]), "/".join(local.parts[index + 1 :]))
+    return Location(text, "local", local)
 
 
 def is_url(path) -> bool:

@@ -140,7 +140,11 @@ def _open_remote_or_zip(location: Location, subpath: str, where: str, storage_op
     if location.scheme == "zip":
         if not location.path.is_file():
             raise FileNotFoundError(f"no zarr store at {location.path} (no such zip file)")
-        subpath = "/".join(part for part in (zip_root(location.path), subpath) if part)
+        inside = "/".join(part for part in (location.inside, subpath) if part)
+        try:
+            return _open_node(open_store(location), "/".join(part for part in (zip_root(location.path), inside) if part), where)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no zarr store at {where} (the zip file holds nothing at {inside!r})") from None
     store = open_store(location, storage_options)
     try:
         return _open_node(store, subpath, where)
