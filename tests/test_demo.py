@@ -51,3 +51,29 @@ def test_a_filter_demo_without_a_result_in_time_says_so_and_closes_its_window(qt
     error = capsys.readouterr().err
     assert "napari-zarr-tiles: demo: Tile filter: no result of threshold after 120 s; the machine may be busy" in error
     assert not picture.exists() and shown_windows() == []
+
+
+def test_the_plate_demo_shows_the_sample_plate_and_opens_a_well_with_the_plate_widget(qtbot, tmp_path, capsys, monkeypatch):
+    import numpy as np
+    import zarr
+
+    from napari_zarr_tiles._plate_widget import PlateWidget
+    from napari_zarr_tiles._sample_data import PLATE_COLUMNS, PLATE_FIELDS, PLATE_ROWS, cells_plate_path
+
+    opened = []
+    open_field = PlateWidget.open_field
+    monkeypatch.setattr(PlateWidget, "open_field", lambda self, field=None: opened.append(
+        [(layer.name, np.asarray(layer.data[0] if layer.multiscale else layer.data)) for layer in open_field(self, field)]
+    ) or opened[-1])
+    picture = tmp_path / "demo.png"
+    assert main(["demo", "--sample", "plate", "--screenshot", str(picture)]) == 0
+    assert capsys.readouterr().out == f"saved {picture}\n"
+    plate = zarr.open_group(cells_plate_path(), mode="r")
+    assert len(plate.attrs["plate"]["wells"]) == len(PLATE_ROWS) * len(PLATE_COLUMNS) - 1
+    assert plate.attrs["plate"]["field_count"] == PLATE_FIELDS
+    [layers] = opened
+    stored = plate["B/2/0/0"][...]
+    assert [name for name, _ in layers] == ["B2 field 0: DNA (Hoechst)", "B2 field 0: ER (ConA)", "B2 field 0: RNA (SYTO 14)"]
+    for channel, (_, pixels) in enumerate(layers):
+        np.testing.assert_array_equal(pixels, stored[channel])
+    assert iio.imread(picture)[..., :3].std() > 20 and shown_windows() == []

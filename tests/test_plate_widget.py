@@ -107,6 +107,30 @@ def test_the_mosaic_draws_in_a_real_window(make_napari_viewer, tmp_path, qtbot):
     assert frame.std() > 10  # wells of noise and blank gaps, not a flat frame
 
 
+def test_a_field_opened_over_the_mosaic_hides_the_wells_picture_under_it(make_napari_viewer, tmp_path, qtbot):
+    """The field's channels are drawn as they are alone: the mosaic's own picture of that well (additive
+    channels under it) is hidden, not added (the field showed twice as bright)."""
+    path = write_plate(tmp_path / "plate.zarr", "0.4")
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(path), plugin="napari-zarr-tiles")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zarr-tiles", "Plate")
+    widget.choose_well("B2")
+    widget.open_field("0")
+    mosaic = [layer for layer in viewer.layers if "plate" in layer.metadata]
+
+    def middle_of_the_well() -> np.ndarray:
+        frame = viewer.screenshot(canvas_only=True)[..., :3].astype(float)
+        height, width = frame.shape[:2]
+        return frame[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4]
+
+    over_the_mosaic = middle_of_the_well()
+    for layer in mosaic:
+        layer.visible = False
+    alone = middle_of_the_well()
+    assert alone.std() > 10  # the field's noise, drawn
+    np.testing.assert_allclose(over_the_mosaic, alone, atol=2)
+
+
 def test_the_series_of_a_bioformats2raw_store_are_offered_and_opened(make_napari_viewer, tmp_path, blobs):
     root = zarr.open_group(tmp_path / "b2r.zarr", mode="w", zarr_format=2)
     root.attrs["bioformats2raw.layout"] = 3

@@ -108,9 +108,10 @@ def _main(argv: Sequence[str] | None) -> int:
     demo = commands.add_parser("demo", help="write the sample data as zarr and open it in napari")
     demo.add_argument("--screenshot", type=Path, help="save a screenshot of the window here (PNG) and quit")
     demo.add_argument(
-        "--sample", choices=("cells", "big", "filter", "segment"), default="cells",
-        help="the real 3-channel image, the big synthetic one, a lazy threshold of the big one (Tile filter), or "
-        "the real image's nuclei segmented and measured (Segment and Measure)",
+        "--sample", choices=("cells", "big", "filter", "segment", "plate"), default="cells",
+        help="the real 3-channel image, the big synthetic one, a lazy threshold of the big one (Tile filter), "
+        "the real image's nuclei segmented and measured (Segment and Measure), or a small HCS plate of crops of "
+        "the real image with one well's field opened (Plate)",
     )
     args = parser.parse_args(argv)
     try:

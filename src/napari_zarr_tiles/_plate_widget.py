@@ -285,8 +285,12 @@ class PlateWidget(Container):
             if layer in self._viewer.layers:
                 self._viewer.layers.remove(layer)
         self.opened, self._opened_where = [], where
-        for data, kwargs, layer_type in found:
+        for index, (data, kwargs, layer_type) in enumerate(found):
             kwargs = {**kwargs, "name": f"{prefix}: {kwargs['name']}"}
+            if index == 0 and layer_type == "image":
+                # the field's first channel hides the mosaic under it: added to the mosaic's own picture of the
+                # well (its channels are additive), the field showed twice as bright
+                kwargs["blending"] = "opaque"
             translate = list(kwargs.get("translate") or [0.0] * len(kwargs["axis_labels"]))
             translate[-2] += offset[0]
             translate[-1] += offset[1]
