@@ -107,3 +107,20 @@ def test_the_convert_widget_takes_axes_and_says_wrong_ones_in_its_words(make_nap
     assert widget._status.value.startswith("wrote"), widget._status.value
     assert viewer.layers[0].axis_labels == ("t", "y", "x")
     np.testing.assert_array_equal(level0(viewer.layers[0].data), beads)
+
+
+def test_process_takes_axes_too_and_filters_over_z_as_it_does_a_stack_declared_z(tmp_path, beads, capsys):
+    frames = tmp_path / "frames.tif"
+    tifffile.imwrite(frames, beads, imagej=True, metadata={"axes": "TYX"})
+    assert main(["process", str(BEADS), str(tmp_path / "declared.zarr"), "gaussian", "sigma=1.5"]) == 0
+    assert main(["process", str(frames), str(tmp_path / "as_time.zarr"), "gaussian", "sigma=1.5"]) == 0
+    assert main(["process", str(frames), str(tmp_path / "as_z.zarr"), "gaussian", "sigma=1.5", "--axes", "ZYX"]) == 0
+    [(declared, _, _)] = read(tmp_path / "declared.zarr")
+    [(as_time, time_kwargs, _)] = read(tmp_path / "as_time.zarr")
+    [(as_z, z_kwargs, _)] = read(tmp_path / "as_z.zarr")
+    assert time_kwargs["axis_labels"] == ["t", "y", "x"] and z_kwargs["axis_labels"] == ["z", "y", "x"]
+    np.testing.assert_array_equal(level0(as_z), level0(declared))  # blurred along z too
+    assert not np.array_equal(level0(as_time), level0(declared))  # each frame blurred alone
+    capsys.readouterr()
+    assert main(["process", str(tmp_path / "declared.zarr"), str(tmp_path / "again.zarr"), "gaussian", "--axes", "ZYX"]) == 2
+    assert "--axes replaces the axes of a TIFF" in capsys.readouterr().err

@@ -67,11 +67,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "--resumable", action="store_true",
         help="keep an interrupted conversion beside the target (.NAME.partial) and continue it when run again",
     )
-    convert.add_argument(
-        "--axes", metavar="TCZYX",
-        help="the TIFF's axes, one letter per dimension in its order (T, C, Z, Y, X), replacing those it declares: "
-        "e.g. ZYX for an ImageJ stack of z planes read as time",
-    )
+    _add_axes_option(convert)
     _add_write_options(convert)
     process = commands.add_parser(
         "process",
@@ -83,6 +79,7 @@ def _main(argv: Sequence[str] | None) -> int:
     process.add_argument("target", type=path_or_url, help="a local folder (remote stores are read-only)")
     _add_storage_options(process)
     process.add_argument("steps", nargs="+", metavar="FILTER [NAME=VALUE ...]", help="see `napari-zarr-tiles filters`")
+    _add_axes_option(process)
     _add_cluster_options(process)
     _add_write_options(process)
     measure = commands.add_parser(
@@ -141,6 +138,14 @@ def _main(argv: Sequence[str] | None) -> int:
     return 0
 
 
+def _add_axes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--axes", metavar="TCZYX",
+        help="the TIFF's axes, one letter per dimension in its order (T, C, Z, Y, X), replacing those it declares: "
+        "e.g. ZYX for an ImageJ stack of z planes read as time",
+    )
+
+
 def _write(args: argparse.Namespace) -> int:
     """Run ``convert`` or ``process``; Ctrl-C or SIGTERM stops it with one line saying what is left (130).
 
@@ -177,7 +182,7 @@ def _write(args: argparse.Namespace) -> int:
                 steps = given_steps(parse_steps(args.steps))  # before a cluster starts
                 with cluster(args.scheduler, args.workers) as client:
                     written = process(
-                        args.source, args.target, steps, bad_chunks=bad_chunks, client=client,
+                        args.source, args.target, steps, bad_chunks=bad_chunks, axes=args.axes, client=client,
                         options=options, progress=progress, storage_options=storage_options(args),
                     )
     except UnreadableChunkError as error:

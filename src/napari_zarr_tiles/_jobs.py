@@ -70,16 +70,17 @@ def recorded_steps(target: str | PathLike) -> list[tuple[str, dict]]:
 
 
 def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad_chunks: str = "raise",
-            storage_options: dict | None = None, **options) -> str:
+            axes: str | None = None, storage_options: dict | None = None, **options) -> str:
     """Filter the first image of ``source`` (a zarr store: a folder, a ``.zarr.zip`` file or a URL; or a
     TIFF) into OME-Zarr at the local ``target``; the steps as run, with a threshold's computed value, are
     recorded there (:func:`recorded_steps`). ``bad_chunks`` is what a chunk of the source that cannot be read
-    does, ``storage_options`` are a remote source's (``_convert.open_source``)."""
+    does, ``axes`` replaces the axes a TIFF declares, ``storage_options`` are a remote source's
+    (``_convert.open_source``)."""
     from ._convert import open_source
 
     refuse_read_only_target(target)
     refuse_target_of_source(source, target)
-    opened = open_source(source, bad_chunks=bad_chunks, storage_options=storage_options)
+    opened = open_source(source, bad_chunks=bad_chunks, axes=axes, storage_options=storage_options)
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
 
