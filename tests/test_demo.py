@@ -24,7 +24,7 @@ def test_the_filter_demo_thresholds_the_big_sample_and_saves_the_window(qtbot, t
 
 
 def test_the_segment_demo_splits_and_measures_the_nuclei_and_saves_the_window(qtbot, tmp_path, capsys, monkeypatch):
-    from napari_zarr_tiles._widgets import MeasureWidget
+    from napari_zarr_tiles._segment_widgets import MeasureWidget
 
     shown, coloured = [], []
     show_table, colour_by = MeasureWidget.show_table, MeasureWidget.colour_by

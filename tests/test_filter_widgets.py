@@ -40,13 +40,13 @@ def held_back(monkeypatch):
     from napari_zarr_tiles import _widgets
 
     release = threading.Event()
-    build = _widgets._lazy_result
+    build = _widgets.lazy_result
 
     def wait_then_build(*args):
         release.wait(30)
         return build(*args)
 
-    monkeypatch.setattr(_widgets, "_lazy_result", wait_then_build)
+    monkeypatch.setattr(_widgets, "lazy_result", wait_then_build)
     return release
 
 

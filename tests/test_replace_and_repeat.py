@@ -10,7 +10,7 @@ import zarr
 from conftest import DATA, save_widget_for_a_result
 from scipy import ndimage as ndi
 
-from napari_zarr_tiles import _widgets
+from napari_zarr_tiles import _widget_parts
 from napari_zarr_tiles._errors import TargetExistsError, WriteCancelled
 from napari_zarr_tiles._widgets import ConvertWidget, SaveResultWidget, TileFilterWidget
 
@@ -28,7 +28,7 @@ def answer(monkeypatch):
         answer.asked.append(target)
         return answer.value
 
-    monkeypatch.setattr(_widgets, "ask_to_replace", ask)
+    monkeypatch.setattr(_widget_parts, "ask_to_replace", ask)
     return answer
 
 

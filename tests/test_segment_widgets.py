@@ -15,9 +15,10 @@ from napari.utils.interactions import mouse_press_callbacks
 from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops_table
 
-from napari_zarr_tiles import _widgets
+from napari_zarr_tiles import _segment_widgets
 from napari_zarr_tiles._convert import convert
-from napari_zarr_tiles._widgets import RECIPE, MeasureWidget, Recipe, SaveResultWidget, SegmentWidget
+from napari_zarr_tiles._segment_widgets import MeasureWidget, SegmentWidget
+from napari_zarr_tiles._widgets import RECIPE, Recipe, SaveResultWidget
 
 pytestmark = pytest.mark.gui
 
@@ -210,24 +211,24 @@ def test_objects_coloured_by_a_column_and_back(measured_blobs):
     np.testing.assert_allclose(colormap.color_dict[int(area.idxmax())], viridis.map(np.array([1.0]))[0], atol=1e-6)
     np.testing.assert_allclose(colormap.color_dict[int(area.idxmin())], viridis.map(np.array([0.0]))[0], atol=1e-6)
     np.testing.assert_array_equal(colormap.color_dict[0], [0, 0, 0, 0])
-    widget._colour_by.value = _widgets.NO_COLOUR_COLUMN
+    widget._colour_by.value = _segment_widgets.NO_COLOUR_COLUMN
     assert layer.colormap is plain
 
 
 def test_export_csv_writes_the_table_with_scikit_image_column_names(measured_blobs, tmp_path, monkeypatch):
     _, widget, _layer, _ = measured_blobs
-    monkeypatch.setattr(_widgets, "ask_csv_path", lambda suggested: tmp_path / "objects.csv")
+    monkeypatch.setattr(_segment_widgets, "ask_csv_path", lambda suggested: tmp_path / "objects.csv")
     widget._export.clicked.emit()
     written = pd.read_csv(tmp_path / "objects.csv")
     assert list(written.columns) == list(widget.frame.columns) and "index" not in written.columns
     pd.testing.assert_frame_equal(written, widget.frame, check_dtype=False)
     assert widget._status.value == f"wrote {tmp_path / 'objects.csv'}"
     # a place that cannot be written: said, nothing raised
-    monkeypatch.setattr(_widgets, "ask_csv_path", lambda suggested: tmp_path / "missing" / "objects.csv")
+    monkeypatch.setattr(_segment_widgets, "ask_csv_path", lambda suggested: tmp_path / "missing" / "objects.csv")
     widget.export_csv()
     assert widget._status.value.startswith(f"could not write {tmp_path / 'missing' / 'objects.csv'}")
     # the dialog cancelled: nothing written, nothing said
-    monkeypatch.setattr(_widgets, "ask_csv_path", lambda suggested: None)
+    monkeypatch.setattr(_segment_widgets, "ask_csv_path", lambda suggested: None)
     widget.export_csv()
     assert widget._status.value.startswith("could not write")
 

@@ -75,10 +75,10 @@ def test_convert_widget_fills_a_bad_chunk_when_ticked(make_napari_viewer, qtbot,
 
 def test_empty_path_fields_ask_for_a_path_and_never_take_the_working_folder(make_napari_viewer, tmp_path, blobs,
                                                                             monkeypatch):
-    from napari_zarr_tiles import _widgets
+    from napari_zarr_tiles import _widget_parts
 
     asked = []
-    monkeypatch.setattr(_widgets, "ask_to_replace", lambda target: asked.append(target) or True)
+    monkeypatch.setattr(_widget_parts, "ask_to_replace", lambda target: asked.append(target) or True)
     monkeypatch.chdir(tmp_path)
     viewer = make_napari_viewer()
     convert = ConvertWidget(viewer)

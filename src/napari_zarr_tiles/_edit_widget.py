@@ -15,7 +15,7 @@ from magicgui.widgets import Container, FileEdit, LineEdit, PushButton
 from qtpy.QtCore import QTimer
 
 from ._errors import ZarrTilesError
-from ._widgets import _status_label, choice_box
+from ._widget_parts import choice_box, status_label
 
 # The window's largest edge in pixels of level 0 (a 4096 x 4096 window of 32-bit labels is 64 MB).
 WINDOW_EDGE = 4096
@@ -43,7 +43,7 @@ class EditLabelsWidget(Container):
         self._store = FileEdit(label="or separate store", mode="w", filter="*.zarr",
                                tooltip="where the labels go when the image's store cannot be written to")
         self._new = PushButton(text="New labels for this image")
-        self._status = _status_label()
+        self._status = status_label()
         super().__init__(widgets=[self._layer, self._edit_view, self._edit_region, self._commit, self._discard,
                                   self._restore, self._image, self._name, self._store, self._new, self._status])
         self.editor = None

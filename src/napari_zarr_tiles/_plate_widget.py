@@ -21,7 +21,7 @@ from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from . import _ome
 from ._errors import ZarrTilesError
-from ._widgets import _status_label, choice_box
+from ._widget_parts import choice_box, status_label
 
 # The share of the canvas an opened well fills.
 WELL_ZOOM_MARGIN = 0.9
@@ -49,7 +49,7 @@ class PlateWidget(Container):
         self._series = ComboBox(label="series", choices=lambda widget: self.series or [], visible=False)
         self._open = PushButton(text="Open")
         self._names = CheckBox(text="well names", value=False)
-        self._status = _status_label()
+        self._status = status_label()
         super().__init__(widgets=[self._store, self._field, self._series, self._open, self._names, self._status])
         self._grid = QTableWidget()
         self._grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -56,7 +56,7 @@ def _replace(target: Path) -> bool:
     # Qt is asked only when napari runs it already: a script or a test without Qt never loads it from here.
     answer = None
     if "qtpy" in sys.modules:
-        from ._widgets import ask_to_replace_in_window
+        from ._widget_parts import ask_to_replace_in_window
 
         answer = ask_to_replace_in_window(target)
     if answer is None:
