@@ -64,3 +64,24 @@ def test_a_group_with_arrays_zarr_cannot_open_shows_the_others_and_names_them_on
     [message] = warnings_shown
     assert message.startswith(f"{tmp_path / 'mixed.zarr'}: 3 not opened: ")
     viewer.close()
+
+
+def test_a_store_deleted_while_open_is_said_to_be_gone_once_where_it_used_to_read_as_blank(
+    make_napari_viewer, tmp_path, qtbot, warnings_shown
+):
+    import shutil
+
+    path = tmp_path / "gone.zarr"
+    array = zarr.create_array(path, shape=(1024, 1024), chunks=(256, 256), dtype="u2", zarr_format=2)
+    array[...] = np.broadcast_to(7 + np.arange(1024, dtype="u2") % 100, (1024, 1024))
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(path, plugin=PLUGIN)
+    assert int(np.asarray(layer.data[:256, :256]).min()) == 7
+    shutil.rmtree(path)
+    np.testing.assert_array_equal(np.asarray(layer.data[256:512, :256]), 0)  # the fill value, as before
+    qtbot.waitUntil(lambda: len(warnings_shown) == 1, timeout=5000)
+    [message] = warnings_shown
+    assert f"the store is no longer at {path} (deleted or moved)" in message, message
+    np.asarray(layer.data[512:, :256])  # read again: told once
+    qtbot.wait(50)
+    assert len(warnings_shown) == 1

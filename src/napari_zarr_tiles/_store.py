@@ -566,9 +566,22 @@ class NamedReads:
 
     def __getitem__(self, selection):
         try:
-            return self.array[selection]
+            values = self.array[selection]
         except Exception as error:  # noqa: BLE001 - any codec or I/O failure: found chunk by chunk below
             first_error = error
+        else:
+            if not _store_gone(self.array):
+                return values
+            # zarr reads a chunk file that is not there as the fill value, a whole store deleted too: say so
+            first_error = FileNotFoundError(f"the store is no longer at {store_name(self.array)} (deleted or moved)")
+            if self.bad_chunks == "raise":
+                raise UnreadableStoreError(f"{store_name(self.array)}: {first_error}") from None
+            _, keys = _fill_region(self.array, selection)
+            report = BadChunks(store_name(self.array), self.array.path or "/", tuple(keys), str(first_error))
+            logger.warning("%s; shown as the fill value", report.describe())
+            if self.on_bad_chunks is not None:
+                self.on_bad_chunks(report)
+            return values
         where = f"array {self.array.path or '/'!r}"
         failure = remote_error(first_error, store_name(self.array), where, store=self.array.store)
         if failure is not None:  # the network failed, not a chunk: no chunk-by-chunk retry, each would wait
@@ -596,6 +609,11 @@ class NamedReads:
         if self.on_bad_chunks is not None:
             self.on_bad_chunks(report)
         return values
+
+
+def _store_gone(array: zarr.Array) -> bool:
+    """Whether ``array``'s local store folder is gone (one stat: a read of a missing chunk is legal zarr)."""
+    return isinstance(array.store, LocalStore) and not os.path.isdir(array.store.root)
 
 
 async def stored_bytes(store: zarr.abc.store.Store, key: str) -> bytes | None:
