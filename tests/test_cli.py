@@ -127,25 +127,34 @@ def test_info_piped_into_a_reader_that_stops_ends_quietly(tmp_path, blobs):
     assert error == ""
 
 
-def test_convert_and_process_of_an_image_with_labels_say_the_labels_are_not_converted(tmp_path, blobs, capsys):
+def test_convert_writes_an_images_labels_with_it_and_process_says_it_does_not(tmp_path, blobs, capsys):
     from napari_zarr_tiles import process
     from napari_zarr_tiles._convert import convert
+    from napari_zarr_tiles._reader import layer_data
 
     source = tmp_path / "cells.zarr"
     write_ome_image(ome_group(source, "0.4"), [blobs], YX, version="0.4")
     labels = zarr.open_group(source, mode="a").create_group("labels")
-    for name in ("nuclei", "cells"):
-        write_ome_image(labels.create_group(name), [(blobs > 100).astype(np.uint8)], YX, version="0.4",
-                        extra={"image-label": {}})
+    masks = {"nuclei": (blobs > 100).astype(np.uint8), "cells": (blobs > 50).astype(np.uint8) * 3}
+    for name, mask in masks.items():
+        write_ome_image(labels.create_group(name), [mask], YX, version="0.4",
+                        extra={"image-label": {"colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}})
     labels.attrs["labels"] = ["nuclei", "cells"]
-    said = f"the labels of {source} (nuclei, cells) are not converted: only its image is written"
-    assert main(["convert", str(source), str(tmp_path / "a.zarr")]) == 0
+    assert main(["convert", str(source), str(tmp_path / "a.zarr"), "--chunks", "64"]) == 0
     assert main(["process", str(source), str(tmp_path / "b.zarr"), "median"]) == 0
     err = capsys.readouterr().err
-    for command in ("convert", "process"):
-        assert f"napari-zarr-tiles {command}: warning: {said}" in err
-    with pytest.warns(UserWarning, match=r"the labels of .* \(nuclei, cells\) are not converted"):
-        convert(source, tmp_path / "c.zarr")
-    with pytest.warns(UserWarning, match=r"the labels of .* \(nuclei, cells\) are not converted"):
+    assert "convert: warning" not in err
+    assert f"process: warning: the labels of {source} (nuclei, cells) are not written: process writes the filtered image only" in err
+    converted = zarr.open_group(tmp_path / "a.zarr", mode="r")
+    assert converted["labels"].attrs["labels"] == ["nuclei", "cells"]
+    for name, mask in masks.items():
+        np.testing.assert_array_equal(converted[f"labels/{name}/0"][...], mask)
+        coarser = np.unique(converted[f"labels/{name}/1"][...])
+        assert set(coarser) <= set(np.unique(mask))  # a label-safe pyramid: no mean of ids
+        assert converted[f"labels/{name}"].attrs["image-label"]["colors"][0]["label-value"] == 1
+    layers = layer_data(tmp_path / "a.zarr")
+    assert [(kwargs["name"], kind) for _, kwargs, kind in layers] == [("image", "image"), ("nuclei", "labels"), ("cells", "labels")]
+    assert "labels" not in zarr.open_group(tmp_path / "b.zarr", mode="r")
+    with pytest.warns(UserWarning, match=r"the labels of .* \(nuclei, cells\) are not written"):
         process(source, tmp_path / "d.zarr", [("median", {})])
-    assert "labels" not in zarr.open_group(tmp_path / "a.zarr", mode="r")
+    convert(source, tmp_path / "c.zarr")  # no warning (pytest's settings make one an error where asked)

@@ -51,7 +51,8 @@ def convert(source: str | PathLike, target: str | PathLike, *, bad_chunks: str =
     refuse_read_only_target(target)
     refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks, axes=axes, storage_options=storage_options)
-    return write_ome_zarr(target, opened.image, provenance=opened.provenance, findings=opened.findings, **options)
+    return write_ome_zarr(target, opened.image, labels=opened.labels, provenance=opened.provenance,
+                          findings=opened.findings, **options)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class OpenedSource:
     image: ImageToWrite
     provenance: dict
     filled: list[BadChunks] = field(default_factory=list)
+    labels: list[ImageToWrite] = field(default_factory=list)  # the image's label images (a zarr source's)
 
     def tell(self, bad: BadChunks) -> None:
         self.filled.append(bad)
@@ -133,15 +135,19 @@ def _from_zarr(path: Path | str, bad_chunks: str, opened: OpenedSource,
     sources = [source for source in found if not source.labels]
     if not sources:
         raise ZarrTilesError(f"{path}: the store holds no image to convert")
-    labels = [source.name for source in found if source.labels]
-    if labels:
-        warnings.warn(f"the labels of {path} ({', '.join(labels)}) are not converted: only its image is written; "
-                      "they stay readable in the source", UserWarning, stacklevel=3)
     source = sources[0]
-    _check_missing(path, source.levels[0], bad_chunks, opened.provenance)
-    image = ImageToWrite(
-        to_dask(source.levels[0], bad_chunks=bad_chunks, on_bad_chunks=opened.tell), axes=source.axes,
-        name=source.name, scale=source.scale, translate=source.translate, channels=source.channels,
+    # the image's own labels (its labels/ group) go with it; other images' labels are not this image's
+    labels = [found_labels for found_labels in found
+              if found_labels.labels and found_labels.where.startswith(f"{source.where}/labels/")]
+    for written in [source, *labels]:
+        _check_missing(path, written.levels[0], bad_chunks, opened.provenance)
+    image, *opened.labels = (
+        ImageToWrite(
+            to_dask(written.levels[0], bad_chunks=bad_chunks, on_bad_chunks=opened.tell), axes=written.axes,
+            name=written.name, scale=written.scale, translate=written.translate, channels=written.channels,
+            label_colors=dict(written.label_colors), is_label=written.labels,
+        )
+        for written in [source, *labels]
     )
     return image, to_dask(source.levels[-1])
 
@@ -167,9 +173,8 @@ def _check_missing(path: Path | str, array, bad_chunks: str, provenance: dict) -
         f"{what}; they read as the fill value {fill_value(array)}" + (" (the store is damaged)" if damaged else ""),
         UserWarning, stacklevel=3,
     )
-    provenance["missing_chunks"] = {
-        array.path or "/": {"missing": missing.missing, "expected": missing.expected, "unit": missing.unit,
-                            "first": list(missing.first_keys)}
+    provenance.setdefault("missing_chunks", {})[array.path or "/"] = {
+        "missing": missing.missing, "expected": missing.expected, "unit": missing.unit, "first": list(missing.first_keys),
     }
     if damaged:
         provenance["clean"] = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -81,6 +82,9 @@ def process(source: str | PathLike, target: str | PathLike, steps: Steps, *, bad
     refuse_read_only_target(target)
     refuse_target_of_source(source, target)
     opened = open_source(source, bad_chunks=bad_chunks, axes=axes, storage_options=storage_options)
+    if opened.labels:
+        warnings.warn(f"the labels of {source} ({', '.join(label.name for label in opened.labels)}) are not written: "
+                      "process writes the filtered image only", UserWarning, stacklevel=2)
     findings = _findings(opened, bad_chunks, options.get("client"))
     return save_filtered(opened.image, steps, target, source=opened.provenance, findings=findings, **options)
 
