@@ -613,14 +613,14 @@ class NamedReads:
 
 def _store_gone(array: zarr.Array) -> bool:
     """Whether ``array``'s local store folder is gone (one stat: a read of a missing chunk is legal zarr)."""
-    return isinstance(array.store, LocalStore) and not os.path.isdir(array.store.root)
+    return isinstance(array.store, zarr.storage.LocalStore) and not os.path.isdir(array.store.root)
 
 
 async def stored_bytes(store: zarr.abc.store.Store, key: str) -> bytes | None:
     """The object stored at ``key``, or None where there is none. A local store's file is read at once:
     zarr's LocalStore hands every read to a thread pool, which for the 300 small reads of a plate's mosaic
     was a third of their time (more while napari's start-up held the interpreter)."""
-    if isinstance(store, LocalStore):
+    if isinstance(store, zarr.storage.LocalStore):
         try:
             return (Path(store.root) / key).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
