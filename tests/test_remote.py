@@ -543,3 +543,42 @@ def test_chunks_a_server_fails_while_drawing_are_said_with_network_advice(served
     [message] = [text for text in told if "cannot be read" in text]
     assert served.store_url in message and "500" in message
     assert "asked for again when napari next draws them" in message and "restore" not in message
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_empty_cut_short_and_garbage_blosc_chunks_over_http_read_as_the_fill_value_and_are_named(tmp_path, zarr_format):
+    """numcodecs' Blosc read past the end of obstore's buffers for such chunks and crashed the process (read
+    in a child process here, which a crash kills instead of the tests)."""
+    import json
+    import subprocess
+    import sys
+
+    from numcodecs import Blosc
+    from zarr.codecs import BloscCodec
+
+    folder = tmp_path / "served"
+    values = np.arange(256 * 256, dtype=np.uint16).reshape(256, 256) % 1000 + 1
+    array = zarr.create_array(folder / "damaged.zarr", shape=values.shape, chunks=(64, 64), dtype="uint16",
+                              zarr_format=zarr_format, compressors=Blosc() if zarr_format == 2 else BloscCodec())
+    array[...] = values
+    keys = {(0, 1): "empty", (1, 2): "cut short", (3, 3): "garbage"}
+    for (row, column), damage in keys.items():
+        chunk = folder / "damaged.zarr" / (f"{row}.{column}" if zarr_format == 2 else f"c/{row}/{column}")
+        raw = chunk.read_bytes()
+        chunk.write_bytes(b"" if damage == "empty" else raw[: len(raw) // 3] if damage == "cut short" else bytes(range(200)))
+    with http_server(folder) as server:
+        code = (
+            "import json, numpy as np\n"
+            "from napari_zarr_tiles._reader import layer_data\n"
+            f"[(data, _, _)] = layer_data({server.url + '/damaged.zarr'!r})\n"
+            "print(json.dumps(np.asarray(data).tolist()))\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    read = np.array(json.loads(done.stdout))
+    expected = values.copy()
+    for row, column in keys:
+        expected[row * 64 : (row + 1) * 64, column * 64 : (column + 1) * 64] = 0
+    np.testing.assert_array_equal(read, expected)
+    for row, column in keys:
+        assert (f"{row}.{column}" if zarr_format == 2 else f"c/{row}/{column}") in done.stderr

@@ -11,8 +11,9 @@ blocks holding the items asked for. zarr decodes whole chunks, and numcodecs dro
 function; it is called here through ctypes, which is why this is written by hand. Everything it does not
 handle exactly (another codec, filters, big-endian data, sharding, a chunk whose header is not what the
 metadata says, most of a chunk wanted) returns None, and the caller reads the usual way, through zarr,
-which also names whatever is wrong. Damaged chunks were fuzzed (tens of thousands of corrupted copies):
-``blosc_getitem`` refused or decoded them without fault, as ``decode`` does, once their header is checked.
+which also names whatever is wrong. Damaged chunks were fuzzed (tens of thousands of corrupted copies; the
+tests run a few thousand in a child process): ``blosc_getitem`` refused or decoded them without fault, as
+numcodecs' ``decode`` does, once their header is checked.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _getitem():
     return function  # a ctypes call releases the interpreter lock while it decodes
 
 
-def prefix_readable(array: AsyncArray) -> bool:
+def _readable_by_prefixes(array: AsyncArray) -> bool:
     """Whether ``array``'s chunks are plain Blosc over native-order items: what :func:`read_by_prefixes` reads."""
     dtype = np.dtype(array.dtype)
     if _getitem() is None or dtype.hasobject or not dtype.isnative or dtype.itemsize == 0:
@@ -73,7 +74,7 @@ def prefix_readable(array: AsyncArray) -> bool:
 async def read_by_prefixes(array: AsyncArray, selection: tuple[slice, ...]) -> np.ndarray | None:
     """``array[selection]`` (a slice at step 1 for every axis), each chunk decoded only up to the last item
     the selection takes from it; None where that is not how to read it (see the module's description)."""
-    if not prefix_readable(array) or len(selection) != array.ndim:
+    if not _readable_by_prefixes(array) or len(selection) != array.ndim:
         return None
     bounds = []
     for part, size in zip(selection, array.shape):

@@ -323,9 +323,15 @@ class RemoteCache(CacheStore):
         if key in self.absent:
             return None
         value = await super().get(key, prototype, byte_range)
-        if value is None and byte_range is None:
-            self.absent.add(key)
-        return value
+        if value is None:
+            if byte_range is None:
+                self.absent.add(key)
+            return None
+        # obstore hands back memory of exactly the object's size, and numcodecs' Blosc reads a chunk's header
+        # (16 bytes) and the size that header states without checking the buffer's: an empty or cut-short
+        # chunk read past its end and crashed the process. Copied into Python bytes, as a local file is read,
+        # it fails to decode and is named like any bad chunk; a memory copy costs nothing next to a request.
+        return prototype.buffer.from_bytes(value.to_bytes())
 
     async def exists(self, key: str) -> bool:
         return key not in self.absent and await super().exists(key)
