@@ -84,7 +84,7 @@ def test_what_cannot_be_read_exactly_by_prefixes_is_left_to_zarr(tmp_path, case)
     np.testing.assert_array_equal(array[selection], values[selection])  # zarr reads it
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "another array's chunk"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "another array's chunk", "a block's start"])
 def test_a_damaged_chunk_is_left_to_zarr_which_names_it(tmp_path, damage):
     values = noise((2, 60, 60), "uint16")
     array = stored(tmp_path, values, (1, 512, 512))
@@ -94,6 +94,10 @@ def test_a_damaged_chunk_is_left_to_zarr_which_names_it(tmp_path, damage):
         chunk.write_bytes(bytes(range(256)) * (len(raw) // 256 + 1))
     elif damage == "truncated":
         chunk.write_bytes(raw[: len(raw) // 2])
+    elif damage == "a block's start":  # the last block's, in the table after the header: beyond the chunk
+        blocks = -(-int.from_bytes(raw[4:8], "little") // int.from_bytes(raw[8:12], "little"))
+        place = 16 + 4 * (blocks - 1)
+        chunk.write_bytes(raw[:place] + (len(raw) + 1000).to_bytes(4, "little") + raw[place + 4 :])
     else:  # a well-formed Blosc chunk of another size
         chunk.write_bytes(Blosc().encode(np.zeros((512, 256), np.uint16)))
     assert prefix_read(array, (slice(0, 2), slice(0, 60), slice(0, 60))) is None

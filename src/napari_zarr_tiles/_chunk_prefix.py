@@ -11,9 +11,13 @@ blocks holding the items asked for. zarr decodes whole chunks, and numcodecs dro
 function; it is called here through ctypes, which is why this is written by hand. Everything it does not
 handle exactly (another codec, filters, big-endian data, sharding, a chunk whose header is not what the
 metadata says, most of a chunk wanted) returns None, and the caller reads the usual way, through zarr,
-which also names whatever is wrong. Damaged chunks were fuzzed (tens of thousands of corrupted copies; the
-tests run a few thousand in a child process): ``blosc_getitem`` refused or decoded them without fault, as
-numcodecs' ``decode`` does, once their header is checked.
+which also names whatever is wrong.
+
+Blosc 1 keeps no checksum: what zarr learns of a damaged chunk is that decoding it fails. Decoding only its
+start, damage in the rest (the padding) goes unseen and the pixels shown are the stored ones; a chunk whose
+header or table of block starts is damaged is left to zarr. Damaged chunks were fuzzed (tens of thousands
+of corrupted copies; the tests run a few thousand in a child process): ``blosc_getitem`` refused or decoded
+them without fault, as numcodecs' ``decode`` does, once their header is checked.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ MOST_OF_A_CHUNK = 0.5
 # bytes, the block size and the compressed bytes. Formats up to 2 are c-blosc 1's.
 HEADER = struct.Struct("<BBBBIII")
 LAST_FORMAT = 2
+MEMCPYED = 0x2  # the header's flag of a chunk stored uncompressed: no table of block starts
 
 
 @cache
@@ -118,10 +123,17 @@ def _decode_start(raw: bytes, items: int, chunk_shape: tuple[int, ...], dtype: n
     the rest unset; None where its header is not a c-blosc 1 chunk of that many bytes, or decoding fails."""
     if len(raw) < HEADER.size:
         return None
-    version, _, _, typesize, decoded_bytes, _, compressed_bytes = HEADER.unpack_from(raw)
+    version, _, flags, typesize, decoded_bytes, block_bytes, compressed_bytes = HEADER.unpack_from(raw)
     chunk_bytes = prod(chunk_shape) * dtype.itemsize
-    if not (0 < version <= LAST_FORMAT and typesize > 0 and decoded_bytes == chunk_bytes and compressed_bytes == len(raw)):
+    if not (0 < version <= LAST_FORMAT and typesize > 0 and block_bytes > 0 and decoded_bytes == chunk_bytes
+            and compressed_bytes == len(raw)):
         return None
+    if not flags & MEMCPYED:  # each block's start, after the header, must lie in the chunk (blosc trusts them)
+        blocks = -(-decoded_bytes // block_bytes)
+        data_start = HEADER.size + 4 * blocks
+        starts = np.frombuffer(raw, "<i4", count=blocks, offset=HEADER.size) if len(raw) >= data_start else None
+        if starts is None or starts.min() < data_start or starts.max() >= len(raw):
+            return None
     wanted = items * dtype.itemsize
     count = -(-wanted // typesize)  # blosc counts in its own item size
     out = np.empty(chunk_bytes, np.uint8)
