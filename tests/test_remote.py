@@ -582,3 +582,5 @@ def test_empty_cut_short_and_garbage_blosc_chunks_over_http_read_as_the_fill_val
     np.testing.assert_array_equal(read, expected)
     for row, column in keys:
         assert (f"{row}.{column}" if zarr_format == 2 else f"c/{row}/{column}") in done.stderr
+    # said as damage at the source, not as a network failure
+    assert "shown as the fill value (the store sends them damaged: tell whoever keeps it)" in done.stderr

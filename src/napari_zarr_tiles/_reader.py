@@ -752,10 +752,12 @@ class _BadChunksTeller:
     def _tell(self, array: str) -> None:
         with self._lock:
             bad = replace(self._first[array], keys=tuple(sorted(self._keys[array], key=_grid_order)))
-        advice = (
-            "they are asked for again when napari next draws them (pan or zoom), once the store answers"
-            if is_url(bad.store) else "restore those files from a copy to see them"
-        )
+        if bad.network:
+            advice = "they are asked for again when napari next draws them (pan or zoom), once the store answers"
+        elif is_url(bad.store):
+            advice = "the store sends them damaged: tell whoever keeps it"
+        else:
+            advice = "restore those files from a copy to see them"
         _warn(f"{bad.describe()}: shown as the fill value ({advice})")
 
 

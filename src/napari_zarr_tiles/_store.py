@@ -451,7 +451,8 @@ REMOTE_TASK_EDGE = 2048
 
 @dataclass(frozen=True)
 class BadChunks:
-    """Chunks of one array that are stored but cannot be read or decoded (truncated, corrupt, an I/O error).
+    """Chunks of one array that are stored but cannot be read or decoded (truncated, corrupt, an I/O error),
+    or that a remote store did not send.
 
     ``keys`` are the stored objects' keys (shards where the array is sharded), as a file listing shows them.
     """
@@ -460,6 +461,7 @@ class BadChunks:
     array: str
     keys: tuple[str, ...]
     reason: str
+    network: bool = False  # the store did not answer (a remote store), rather than the chunks being damaged
 
     def describe(self, most: int = 8) -> str:
         """One line naming the store, the array and the first ``most`` keys."""
@@ -573,14 +575,11 @@ class NamedReads:
             if not _store_gone(self.array):
                 return values
             # zarr reads a chunk file that is not there as the fill value, a whole store deleted too: say so
-            first_error = FileNotFoundError(f"the store is no longer at {store_name(self.array)} (deleted or moved)")
+            gone = f"the store is no longer at {store_name(self.array)} (deleted or moved)"
             if self.bad_chunks == "raise":
-                raise UnreadableStoreError(f"{store_name(self.array)}: {first_error}") from None
+                raise UnreadableStoreError(f"{store_name(self.array)}: {gone}") from None
             _, keys = _fill_region(self.array, selection)
-            report = BadChunks(store_name(self.array), self.array.path or "/", tuple(keys), str(first_error))
-            logger.warning("%s; shown as the fill value", report.describe())
-            if self.on_bad_chunks is not None:
-                self.on_bad_chunks(report)
+            self._tell(keys, gone)
             return values
         where = f"array {self.array.path or '/'!r}"
         failure = remote_error(first_error, store_name(self.array), where, store=self.array.store)
@@ -588,10 +587,7 @@ class NamedReads:
             if self.bad_chunks == "raise":
                 raise failure from first_error
             values, keys = _fill_region(self.array, selection)
-            report = BadChunks(store_name(self.array), self.array.path or "/", tuple(keys), failure.reason)
-            logger.warning("%s; shown as the fill value", report.describe())
-            if self.on_bad_chunks is not None:
-                self.on_bad_chunks(report)
+            self._tell(keys, failure.reason, network=True)
             return values
         values, bad = _read_chunk_by_chunk(self.array, selection, stop_at_first=self.bad_chunks == "raise")
         if not bad:  # the failure was not one chunk's (the store went away, say): zarr's error, with its place
@@ -599,16 +595,19 @@ class NamedReads:
                 f"{store_name(self.array)}: array {self.array.path or '/'!r} cannot be read: "
                 f"{type(first_error).__name__}: {first_error}"
             ) from first_error
-        report = BadChunks(
-            store_name(self.array), self.array.path or "/", tuple(bad),
-            f"{type(first_error).__name__}: {first_error}",
-        )
+        reason = f"{type(first_error).__name__}: {first_error}"
         if self.bad_chunks == "raise":
-            raise UnreadableChunkError(report.describe()) from first_error
+            raise UnreadableChunkError(BadChunks(store_name(self.array), self.array.path or "/", tuple(bad), reason).describe()) from first_error
+        self._tell(bad, reason)
+        return values
+
+    def _tell(self, keys, reason: str, *, network: bool = False) -> None:
+        """Say that ``keys`` are shown as the fill value: to the log (the command line prints its warnings),
+        and to ``on_bad_chunks``."""
+        report = BadChunks(store_name(self.array), self.array.path or "/", tuple(keys), reason, network)
         logger.warning("%s; shown as the fill value", report.describe())
         if self.on_bad_chunks is not None:
             self.on_bad_chunks(report)
-        return values
 
 
 def _store_gone(array: zarr.Array) -> bool:
