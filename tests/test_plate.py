@@ -50,7 +50,7 @@ def test_a_plate_opens_as_a_mosaic_of_each_wells_first_field_at_the_level_that_f
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
-def test_wells_stored_unlike_the_first_are_read_with_their_own_metadata(tmp_path, version):
+def test_wells_stored_unlike_the_first_are_read_with_their_own_metadata(tmp_path, version, monkeypatch, qtbot):
     """The first well's parsed metadata serves the wells whose metadata document is the same; a well stored
     otherwise is read by its own, cut or padded to the first's cell. Each here has as many bytes as the
     first's, so that read with the first's metadata it would decode, wrongly."""
@@ -66,8 +66,12 @@ def test_wells_stored_unlike_the_first_are_read_with_their_own_metadata(tmp_path
         level = path / name[0] / name[1:] / "0" / "0"
         shutil.rmtree(level)
         write_array(level, values, version)
+    told = []
+    monkeypatch.setattr("napari_zarr_tiles._reader._warn", told.append)
     data = read(path)[1][0]  # channel 1
     mosaic, edge, gap = np.asarray(data), 64, 6
+    qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
+    assert told == [f"{path}: wells not shown as stored: D5 is stored as float16: shown as uint16, the first well's"]
     for row, column, cell in cells(mosaic, edge, gap):
         name = f"{ROWS[row]}{COLUMNS[column]}"
         if name == "A2":
@@ -116,7 +120,7 @@ def test_a_well_the_plate_lists_but_that_is_not_stored_shows_blank_and_is_named(
     np.testing.assert_array_equal(mosaic[4 * 70 : 4 * 70 + 64, 4 * 70 : 4 * 70 + 64], field_levels(4, 4, 0)[0][0])
     # told on Qt's main thread (the well is read on dask's): handled once Qt's events are
     qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
-    assert told == [f"{path}: wells shown blank: E4 is not stored"]
+    assert told == [f"{path}: wells not shown as stored: E4 is not stored: shown blank"]
 
 
 def test_a_well_whose_field_lacks_the_mosaics_level_is_named_for_that(tmp_path, monkeypatch, qtbot):
@@ -130,7 +134,7 @@ def test_a_well_whose_field_lacks_the_mosaics_level_is_named_for_that(tmp_path, 
     mosaic = np.asarray(read(path)[0][0])
     assert not mosaic[:64, 70 : 70 + 64].any()
     qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
-    assert told == [f"{path}: wells shown blank: A2: its field '0' has no level '0' (the mosaic's)"]
+    assert told == [f"{path}: wells not shown as stored: A2: its field '0' has no level '0' (the mosaic's): shown blank"]
 
 
 @pytest.mark.parametrize(
@@ -274,7 +278,7 @@ def test_a_plate_whose_first_well_is_not_stored_opens_from_the_next(tmp_path, mo
     assert not mosaic[:64, :64].any()
     np.testing.assert_array_equal(mosaic[:64, 70:134], field_levels(0, 1, 0)[0][1])
     qtbot.waitUntil(lambda: len(told) > 0, timeout=10_000)
-    assert told == [f"{path}: wells shown blank: A1 is not stored"]
+    assert told == [f"{path}: wells not shown as stored: A1 is not stored: shown blank"]
     for row in ROWS:  # no well left: the first one's absence is the error
         shutil.rmtree(path / row, ignore_errors=True)
     with pytest.raises(OmeMetadataError, match="the plate lists 'A/1', but there is no such group"):

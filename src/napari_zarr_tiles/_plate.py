@@ -165,9 +165,10 @@ def mosaic(
 
     The first well's first field gives the axes, levels, dtype and placement of all; a well whose image
     differs in size is cut or padded to the first's. A well the plate lists that cannot be read shows blank,
-    and is told to ``on_problem`` (once, from the thread that drew it); chunks that cannot be read show the
-    fill value and are told to ``on_bad_chunks``. ``on_problem`` gets the well's name and what is wrong
-    (``"B3 is not stored"``).
+    and is told to ``on_problem`` (once, from the thread that drew it), as is a well stored in another dtype
+    than the first's (shown in the first's); chunks that cannot be read show the fill value and are told to
+    ``on_bad_chunks``. ``on_problem`` gets the well's name, what is wrong and what is shown
+    (``"B3 is not stored: shown blank"``).
     """
     field, field_where, field_group, found = _first_field(plate)
     arrays: dict[str, zarr.Array] = {}
@@ -414,6 +415,7 @@ class _MosaicTiles:
                         with self._lock:
                             self._arrays.setdefault(well.path, NamedReads(
                                 zarr.Array(array), bad_chunks="fill", on_bad_chunks=self.on_bad_chunks))
+                        self._tell_cast(well, array)
                     self._keep(key, tile)
             except Exception:  # noqa: BLE001 - any failure: the well is read alone, which says what is wrong
                 tile = None
@@ -506,10 +508,20 @@ class _MosaicTiles:
         if known is None:
             known = self._arrays[well.path] = self._open(well)
             if isinstance(known, str):
-                logger.debug("%s: well %s", self.where, known)
-                if self.on_problem is not None:
-                    self.on_problem(known)
+                self._tell(f"{known}: shown blank")
+            else:
+                self._tell_cast(well, known.array)
         return known if isinstance(known, NamedReads) else None
+
+    def _tell(self, problem: str) -> None:
+        logger.debug("%s: well %s", self.where, problem)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def _tell_cast(self, well: _ome.WellPlace, array) -> None:
+        """Tell a well stored in another dtype than the first's: the mosaic shows it in the first's."""
+        if np.dtype(array.dtype) != self.dtype:
+            self._tell(f"{well.name} is stored as {np.dtype(array.dtype)}: shown as {self.dtype}, the first well's")
 
     def _open(self, well: _ome.WellPlace) -> NamedReads | str:
         """The well's level in its first field; where the plate's first well's first field path is there, its

@@ -21,6 +21,7 @@ from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from . import _ome
 from ._errors import ZarrTilesError
+from ._location import locate
 from ._widget_parts import choice_box, status_label
 
 # The share of the canvas an opened well fills.
@@ -179,7 +180,7 @@ class PlateWidget(Container):
         if not shown or layer is None or self.plate is None:
             return
         placement = layer.metadata["plate"]
-        name = f"{self.plate.layout.name or Path(self.plate.where).stem} wells"
+        name = f"{self.plate.layout.name or locate(self.plate.where).name} wells"
         points, kwargs = well_names(self.plate, placement["origin"], placement["cell"], name)
         # the mosaic's axes and units: napari warns of layers whose units differ
         kwargs.update(axis_labels=layer.axis_labels[-2:], units=layer.units[-2:])

@@ -362,7 +362,7 @@ def _mosaic_source(group: zarr.Group, where: str, name: str, block: Mapping) -> 
     """A plate as the mosaic of its wells (:mod:`._plate`); wells that cannot be read, or their chunks, are
     told once per draw."""
     mosaic = _plate.mosaic(
-        _plate.plate_of(group, where, block), on_problem=_ProblemsTeller(f"{where}: wells shown blank"),
+        _plate.plate_of(group, where, block), on_problem=_ProblemsTeller(f"{where}: wells not shown as stored"),
         on_bad_chunks=_BadChunksTeller(),
     )
     return ImageSource(
