@@ -17,7 +17,6 @@ OME-Zarr image. What the plate costs beyond them is its metadata and its wells' 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -78,7 +77,7 @@ def make_plate(path: Path, edge: int) -> Path:
     return path
 
 
-def make_floors(plate: Path, out: Path) -> dict[str, tuple[str, str]]:
+def make_floors(plate: Path, out: Path) -> dict[str, tuple[str, Path | list[Path]]]:
     """The mosaic's pixels as two .npy files and as a plain two-channel OME-Zarr image (kept between runs);
     for each floor, its plugin and path."""
     npys, image = [out / f"mosaic-{channel}.npy" for channel in range(CHANNELS)], out / "mosaic-image.ome.zarr"
@@ -101,8 +100,8 @@ def make_floors(plate: Path, out: Path) -> dict[str, tuple[str, str]]:
         }]
         (image / "done").write_text("complete\n")
     return {
-        "floor: napari alone, the mosaic as two .npy": ("napari", os.pathsep.join(map(str, npys))),
-        "floor: this plugin, the mosaic as an image": ("napari-zarr-tiles", str(image)),
+        "floor: napari alone, the mosaic as two .npy": ("napari", npys),
+        "floor: this plugin, the mosaic as an image": ("napari-zarr-tiles", image),
     }
 
 
@@ -117,7 +116,7 @@ def main() -> None:
     plate = make_plate(args.out / f"plate96_{args.edge}.ome.zarr", args.edge)
     print(f"first frame of a 96-well plate ({FIELDS} fields, {CHANNELS} channels, {args.edge}^2 uint16 per field), "
           f"median of {args.repeats} fresh processes, readers interleaved: {plate}")
-    runs = {name: (plugin, str(plate)) for name, plugin in READERS.items()} | make_floors(plate, args.out)
+    runs = {name: (plugin, plate) for name, plugin in READERS.items()} | make_floors(plate, args.out)
     all_runs = {name: [] for name in runs}
     for _ in range(args.repeats):  # interleaved, so that a noisy moment hurts every reader alike
         for name, (plugin, path) in runs.items():

@@ -43,8 +43,10 @@ def make_inputs(out: Path, size: int) -> dict[str, Path]:
     return {"single-scale zarr": single, "OME-Zarr pyramid (ome-zarr-py)": pyramid}
 
 
-def first_frame(path: Path, plugin: str) -> dict:
-    command = [sys.executable, str(HERE / "first_frame.py"), str(path), plugin]
+def first_frame(path: Path | list[Path], plugin: str) -> dict:
+    """``path`` (or several paths, opened together) in a fresh process's shown window, to the first frame."""
+    first, *more = path if isinstance(path, list) else [path]
+    command = [sys.executable, str(HERE / "first_frame.py"), str(first), plugin, *map(str, more)]
     if not os.environ.get("DISPLAY"):
         command = ["xvfb-run", "-a", "-s", "-screen 0 1400x1000x24", *command]
     lines = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()

@@ -1,15 +1,14 @@
 #!/usr/bin/env python
 """Child process: open PATH in a real, shown napari window with one reader plugin; time it to the first frame.
 
-    python first_frame.py PATH PLUGIN
+    python first_frame.py PATH PLUGIN [PATH ...]
 
-PATH may be several paths joined by the path separator (``:``), opened together as one layer each (napari's
+Several paths (napari's reader opening .npy files, say) are opened together, one layer each (napari's
 ``stack=False``). Prints one JSON line: seconds to the first drawn frame, MB read from disk (read_chars), peak resident memory
 (MB), the spread of the drawn pixels (near zero means a flat frame) and the layers' contrast limits.
 """
 
 import json
-import os
 import resource
 import sys
 import time
@@ -17,13 +16,12 @@ import time
 import napari
 import psutil
 
-path, plugin = sys.argv[1], sys.argv[2]
+path, plugin, more = sys.argv[1], sys.argv[2], sys.argv[3:]
 viewer = napari.Viewer(show=True)
 process = psutil.Process()
 read_before, start = process.io_counters().read_chars, time.perf_counter()
 try:
-    paths = path.split(os.pathsep)
-    layers = viewer.open(paths if len(paths) > 1 else path, plugin=plugin, stack=False)
+    layers = viewer.open([path, *more] if more else path, plugin=plugin, stack=False)
     viewer.reset_view()
     frame = viewer.screenshot(canvas_only=True, flash=False)[..., :3]
 except Exception as error:  # noqa: BLE001 - a reader that refuses the input is a result here, not a crash
