@@ -36,7 +36,7 @@ from zarr import AsyncArray
 from zarr.codecs import BloscCodec, BytesCodec
 from zarr.core.metadata import ArrayV2Metadata
 
-from ._store import stored_bytes
+from ._store import fill_value, stored_bytes
 
 # Where more than this fraction of a chunk is wanted, decoding all of it costs about the same: zarr does it.
 MOST_OF_A_CHUNK = 0.5
@@ -106,8 +106,7 @@ async def read_by_prefixes(array: AsyncArray, selection: tuple[slice, ...]) -> n
     stored = await asyncio.gather(*(
         stored_bytes(array.store_path.store, prefix + array.metadata.encode_chunk_key(index)) for index, *_ in chunks
     ))
-    fill = 0 if array.metadata.fill_value is None else array.metadata.fill_value
-    out = np.full([stop - start for start, stop in bounds], fill, dtype=array.dtype)
+    out = np.full([stop - start for start, stop in bounds], fill_value(array), dtype=array.dtype)
     for (_, region, inside, items), raw in zip(chunks, stored):
         if raw is None:  # no chunk stored: the fill value, as zarr reads it
             continue

@@ -330,7 +330,7 @@ class RemoteCache(CacheStore):
         # obstore hands back memory of exactly the object's size, and numcodecs' Blosc reads a chunk's header
         # (16 bytes) and the size that header states without checking the buffer's: an empty or cut-short
         # chunk read past its end and crashed the process. Copied into Python bytes, as a local file is read,
-        # it fails to decode and is named like any bad chunk; a memory copy costs nothing next to a request.
+        # it fails to decode and is named like any bad chunk; the copy costs little next to decoding the chunk.
         return prototype.buffer.from_bytes(value.to_bytes())
 
     async def exists(self, key: str) -> bool:

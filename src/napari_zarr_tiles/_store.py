@@ -634,9 +634,9 @@ def store_name(array: zarr.Array) -> str:
     return str(root) if root is not None else str(array.store)
 
 
-def fill_value(array: zarr.Array):
+def fill_value(array: zarr.Array | zarr.AsyncArray):
     """The value zarr shows where there is no chunk (0 where the metadata gives none)."""
-    return 0 if array.fill_value is None else array.fill_value
+    return 0 if array.metadata.fill_value is None else array.metadata.fill_value
 
 
 def _fill_region(array: zarr.Array, selection) -> tuple[np.ndarray, list[str]]:
