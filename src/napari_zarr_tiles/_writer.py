@@ -77,8 +77,8 @@ def image_from_layer(data, meta: dict, *, is_label: bool = False) -> ImageToWrit
     if meta.get("rgb"):
         at = _channel_place(axes)
         array = da.moveaxis(array, -1, at)
-        axes = [*axes[:at], _ome.Axis("c", "channel"), *axes[at:]]
-        scale, translate = [*scale[:at], 1.0, *scale[at:-1]], [*translate[:at], 0.0, *translate[at:-1]]
+        # the colour axis, last in the layer's scale and translate, becomes the channel axis
+        axes, scale, translate = _with_channel_axis(at, axes, scale[:-1], translate[:-1])
         channels = tuple(_ome.Channel(label=c, color=h) for c, h in zip("RGB", ("FF0000", "00FF00", "0000FF")))
     elif not is_label:
         channels = (_channel_from_meta(meta),)
@@ -96,19 +96,25 @@ def _channels_from_layers(images: list[tuple]) -> ImageToWrite:
         raise ZarrTilesError(f"image layers {names} have different shapes {sorted(shapes)}; save them one by one")
     first = firsts[0]
     at = _channel_place(first.axes)
+    axes, scale, translate = _with_channel_axis(at, first.axes, first.scale, first.translate)
     return ImageToWrite(
-        da.stack([image.data for image in firsts], axis=at),
-        axes=[*first.axes[:at], _ome.Axis("c", "channel"), *first.axes[at:]],
-        name=first.name,
-        scale=[*first.scale[:at], 1.0, *first.scale[at:]],
-        translate=[*first.translate[:at], 0.0, *first.translate[at:]],
-        channels=tuple(image.channels[0] for image in firsts),
+        da.stack([image.data for image in firsts], axis=at), axes=axes, name=first.name, scale=scale,
+        translate=translate, channels=tuple(image.channels[0] for image in firsts),
     )
 
 
 def _channel_place(axes: list[_ome.Axis]) -> int:
     """Where a channel axis goes among ``axes``: after the time axis, as OME-Zarr orders them (t, c, z, y, x)."""
     return 1 if axes and axes[0].type == "time" else 0
+
+
+def _with_channel_axis(at: int, axes, scale, translate) -> tuple[list, list[float], list[float]]:
+    """``axes``, ``scale`` and ``translate`` with a channel axis inserted at ``at`` (scale 1, translation 0)."""
+    return (
+        [*axes[:at], _ome.Axis("c", "channel"), *axes[at:]],
+        [*scale[:at], 1.0, *scale[at:]],
+        [*translate[:at], 0.0, *translate[at:]],
+    )
 
 
 def _per_axis(values, ndim: int, default: float) -> list[float]:
