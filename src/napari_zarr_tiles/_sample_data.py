@@ -59,50 +59,47 @@ def cells_ome_zarr_path() -> Path:
 def cells_plate_path() -> Path:
     """A small HCS plate as OME-Zarr 0.4 (written on first use, under a hidden name until complete): rows
     :data:`PLATE_ROWS`, columns :data:`PLATE_COLUMNS`, every well but the last, each with :data:`PLATE_FIELDS`
-    fields cut from the BBBC022 image, written as any image is (a pyramid, the channels' look)."""
+    fields cut from the BBBC022 image, with its channels' look; two levels a field, the second every other
+    pixel (written with zarr: the plate's 22 fields in a second, where the writer takes several)."""
     import shutil
 
     import numpy as np
     import zarr
 
-    from ._ome import wrap
+    from ._ome import image_attributes
+    from ._reader import image_sources
 
     target = sample_dir() / "cells-plate.ome.zarr"
     if target.exists():
         return target
-    cells = zarr.open_group(cells_ome_zarr_path(), mode="r")
-    pixels, channels = cells["0"][...], cells.attrs["omero"]["channels"]
+    [cells] = image_sources(cells_ome_zarr_path())
+    pixels = cells.levels[0][...]
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     wells = [(row, column) for row in PLATE_ROWS for column in PLATE_COLUMNS][:-1]  # the last well left empty
     root = zarr.open_group(partial, mode="w", zarr_format=2)
-    root.attrs.update(wrap({"plate": {
+    root.attrs["plate"] = {
         "version": "0.4", "name": "BBBC022 crops", "field_count": PLATE_FIELDS,
         "rows": [{"name": row} for row in PLATE_ROWS], "columns": [{"name": column} for column in PLATE_COLUMNS],
         "wells": [{"path": f"{row}/{column}", "rowIndex": PLATE_ROWS.index(row),
                    "columnIndex": PLATE_COLUMNS.index(column)} for row, column in wells],
-    }}, "0.4"))
+    }
     places = np.random.default_rng(22).integers(0, [pixels.shape[1] - FIELD_EDGE, pixels.shape[2] - FIELD_EDGE],
                                                  size=(len(wells) * PLATE_FIELDS, 2))
     for index, (row, column) in enumerate(wells):
         well = root.require_group(row).require_group(column)
-        well.attrs.update(wrap({"well": {"version": "0.4", "images": [
-            {"path": str(field)} for field in range(PLATE_FIELDS)]}}, "0.4"))
+        well.attrs["well"] = {"version": "0.4", "images": [{"path": str(field)} for field in range(PLATE_FIELDS)]}
         for field in range(PLATE_FIELDS):
             top, left = places[index * PLATE_FIELDS + field]
             field_group = well.create_group(str(field))
             level = pixels[:, top : top + FIELD_EDGE, left : left + FIELD_EDGE]
-            datasets = []
-            for number in range(2):  # two levels, written with zarr: the plate's 46 fields are written in seconds
+            for number in range(2):
                 field_group.create_array(str(number), data=level, chunks=(1, *level.shape[1:]))
-                datasets.append({"path": str(number), "coordinateTransformations": [
-                    {"type": "scale", "scale": [1.0, 2.0**number, 2.0**number]}]})
                 level = level[:, ::2, ::2]
-            field_group.attrs.update(wrap({"multiscales": [{
-                "version": "0.4", "name": f"{row}{column} field {field}", "datasets": datasets,
-                "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
-                         {"name": "x", "type": "space"}],
-            }], "omero": {"channels": channels}}, "0.4"))
+            field_group.attrs.update(image_attributes(
+                version="0.4", axes=cells.axes, name=f"{row}{column} field {field}", channels=cells.channels,
+                datasets=[(str(number), (1.0, 2.0**number, 2.0**number), (0.0, 0.0, 0.0)) for number in range(2)],
+            ))
     partial.rename(target)
     return target
 
